@@ -1,0 +1,80 @@
+// Command archive-server serves an OSTree archive repository and a Kickstart
+// directory over HTTP. It is the only program in the FROM-scratch
+// ock-ostree image and replaces nginx there, so its defaults follow the old
+// nginx layout:
+//
+//	podman run -d -p 8080:80 -v $PWD/ks:/usr/share/nginx/html/ks localhost/ock-ostree:latest
+//
+// serves the repository at http://HOST:8080/ostree and the mount at /ks/.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/ocne-image/ocne-image/shared/archiveserver"
+	"github.com/ocne-image/ocne-image/shared/buildinfo"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("archive-server", flag.ContinueOnError)
+	root := fs.String("root", archiveserver.DefaultRoot, "directory to serve")
+	listen := fs.String("listen", archiveserver.DefaultListen, "TCP address to listen on")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	// Parse errors become one line below; usage is printed only for -h.
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fmt.Fprintln(stdout, "Usage: archive-server [--root DIR] [--listen ADDR] [--version]")
+			fs.PrintDefaults()
+			return 0
+		}
+		fmt.Fprintf(stderr, "archive-server: %v\n", err)
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "archive-server: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if *showVersion {
+		fmt.Fprintf(stdout, "archive-server %s\n", buildinfo.Version)
+		return 0
+	}
+
+	srv, err := archiveserver.New(archiveserver.Options{
+		Root:      *root,
+		Listen:    *listen,
+		AccessLog: stdout,
+		ErrorLog:  stderr,
+	})
+	if err != nil {
+		if errors.Is(err, archiveserver.ErrNoRoot) {
+			fmt.Fprintf(stderr, "archive-server: %v; mount the archive at %s or pass --root\n",
+				err, archiveserver.DefaultRoot)
+		} else {
+			fmt.Fprintf(stderr, "archive-server: %v\n", err)
+		}
+		return 1
+	}
+	defer srv.Close()
+
+	if err := srv.ListenAndServe(ctx); err != nil {
+		fmt.Fprintf(stderr, "archive-server: %v\n", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,330 @@
+// Package archiverepo reads and writes OSTree repositories in archive mode
+// ("archive-z2"): the layout libostree pulls over plain HTTP.
+//
+// Every object is verified against its name before it gets that name, so a
+// repository written here never holds a corrupt object, even if the writer
+// is interrupted: unverified data only ever lives in dot-prefixed temp files.
+package archiverepo
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/klauspost/compress/flate"
+
+	"github.com/ocne-image/ocne-image/shared/ostree"
+)
+
+// Config is the repository configuration libostree expects of an archive.
+const Config = "[core]\nrepo_version=1\nmode=archive-z2\n"
+
+// DefaultLevel is the deflate level for content objects. Object names do not
+// depend on it; 6 matches libostree's own default, so archives come out the
+// same size as those `ostree pull-local` writes.
+const DefaultLevel = 6
+
+// Repo is an archive repository on disk. Its methods are safe for concurrent
+// use.
+type Repo struct {
+	dir     string
+	level   int
+	writers sync.Pool // *flate.Writer, which is expensive to allocate
+	tmpSeq  atomic.Uint64
+}
+
+// Option configures a Repo.
+type Option func(*Repo)
+
+// WithCompressionLevel sets the deflate level (1-9) for new content objects.
+func WithCompressionLevel(level int) Option { return func(r *Repo) { r.level = level } }
+
+// Create initialises an empty archive repository in dir, which must be
+// empty or absent.
+func Create(dir string, opts ...Option) (*Repo, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create repository: %w", err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("create repository: %w", err)
+	}
+	if len(entries) != 0 {
+		return nil, fmt.Errorf("create repository in %s: directory is not empty", dir)
+	}
+	for _, d := range []string{"refs/heads", "refs/remotes", "refs/mirrors", "tmp", "extensions", "state"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return nil, fmt.Errorf("create repository: %w", err)
+		}
+	}
+	// Creating all 256 fan-out directories up front keeps MkdirAll off the
+	// per-object path.
+	for i := 0; i < 256; i++ {
+		if err := os.MkdirAll(filepath.Join(dir, "objects", fmt.Sprintf("%02x", i)), 0o755); err != nil {
+			return nil, fmt.Errorf("create repository: %w", err)
+		}
+	}
+	if err := writeFileAtomic(filepath.Join(dir, "config"), []byte(Config)); err != nil {
+		return nil, fmt.Errorf("create repository: %w", err)
+	}
+	return newRepo(dir, opts), nil
+}
+
+// Open opens an existing archive repository.
+func Open(dir string, opts ...Option) (*Repo, error) {
+	cfg, err := os.ReadFile(filepath.Join(dir, "config"))
+	if err != nil {
+		return nil, fmt.Errorf("open OSTree repository %s: %w", dir, err)
+	}
+	mode := ""
+	sc := bufio.NewScanner(strings.NewReader(string(cfg)))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), "=")
+		if ok && strings.TrimSpace(k) == "mode" {
+			mode = strings.TrimSpace(v)
+		}
+	}
+	if mode != "archive-z2" && mode != "archive" {
+		return nil, fmt.Errorf("open OSTree repository %s: mode %q is not an archive repository; convert it with `ostree pull-local`", dir, mode)
+	}
+	return newRepo(dir, opts), nil
+}
+
+func newRepo(dir string, opts []Option) *Repo {
+	r := &Repo{dir: dir, level: DefaultLevel}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+// Dir returns the repository's root directory.
+func (r *Repo) Dir() string { return r.dir }
+
+func (r *Repo) objectPath(c ostree.Checksum, t ostree.ObjectType) string {
+	return filepath.Join(r.dir, ostree.ObjectPath(c, t))
+}
+
+// Has reports whether the object is present.
+func (r *Repo) Has(c ostree.Checksum, t ostree.ObjectType) bool {
+	_, err := os.Lstat(r.objectPath(c, t))
+	return err == nil
+}
+
+// ErrChecksum reports an object whose data does not match its name.
+var ErrChecksum = errors.New("checksum mismatch")
+
+// WriteMetadata stores a commit, commitmeta, dirtree or dirmeta object after
+// checking that data hashes to c (commitmeta is named after its commit, so
+// it cannot be checked).
+func (r *Repo) WriteMetadata(t ostree.ObjectType, c ostree.Checksum, data []byte) error {
+	if t.IsMetadata() {
+		if got := ostree.SumBytes(data); got != c {
+			return fmt.Errorf("%s object %s: %w (data hashes to %s)", t, c, ErrChecksum, got)
+		}
+	} else if t != ostree.ObjCommitMeta {
+		return fmt.Errorf("%s object %s: not a metadata object", t, c)
+	}
+	if err := writeFileAtomic(r.objectPath(c, t), data); err != nil {
+		return fmt.Errorf("write %s object %s: %w", t, c, err)
+	}
+	return nil
+}
+
+// ReadMetadata returns a metadata object's bytes.
+func (r *Repo) ReadMetadata(t ostree.ObjectType, c ostree.Checksum) ([]byte, error) {
+	b, err := os.ReadFile(r.objectPath(c, t))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s object %s: %w", t, c, fs.ErrNotExist)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s object %s: %w", t, c, err)
+	}
+	return b, nil
+}
+
+// WriteContent compresses a content object into the repository and checks
+// that its header and content hash to c. content is read to EOF and must
+// hold exactly size bytes (nothing for a symlink).
+func (r *Repo) WriteContent(c ostree.Checksum, h *ostree.FileHeader, size int64, content io.Reader) error {
+	if err := h.Validate(); err != nil {
+		return fmt.Errorf("content object %s: %w", c, err)
+	}
+	final := r.objectPath(c, ostree.ObjFileZ)
+	f, err := r.createTemp(filepath.Dir(final))
+	if err != nil {
+		return fmt.Errorf("write content object %s: %w", c, err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	bw := bufio.NewWriterSize(f, 64<<10)
+	if _, err := bw.Write(h.ArchiveHeader(uint64(size))); err != nil {
+		return fmt.Errorf("write content object %s: %w", c, err)
+	}
+	sum := ostree.NewContentHash(h)
+	if !h.IsSymlink() {
+		zw := r.flateWriter(bw)
+		n, err := io.Copy(io.MultiWriter(sum, zw), content)
+		if err == nil {
+			err = zw.Close()
+		}
+		r.writers.Put(zw)
+		if err != nil {
+			return fmt.Errorf("write content object %s: %w", c, err)
+		}
+		if n != size {
+			return fmt.Errorf("content object %s: got %d bytes, header says %d: %w", c, n, size, io.ErrUnexpectedEOF)
+		}
+	}
+	if got := ostree.SumHash(sum); got != c {
+		return fmt.Errorf("content object %s: %w (data hashes to %s)", c, ErrChecksum, got)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write content object %s: %w", c, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write content object %s: %w", c, err)
+	}
+	if err := os.Rename(f.Name(), final); err != nil {
+		return fmt.Errorf("write content object %s: %w", c, err)
+	}
+	done = true
+	return nil
+}
+
+func (r *Repo) flateWriter(w io.Writer) *flate.Writer {
+	if zw, ok := r.writers.Get().(*flate.Writer); ok {
+		zw.Reset(w)
+		return zw
+	}
+	zw, err := flate.NewWriter(w, r.level)
+	if err != nil { // only for an invalid level, which options reject
+		panic(err)
+	}
+	return zw
+}
+
+// Content is an open content object.
+type Content struct {
+	Header *ostree.FileHeader
+	Size   int64
+	io.Reader
+	f *os.File
+}
+
+func (c *Content) Close() error { return c.f.Close() }
+
+// OpenContent opens a content object for reading its uncompressed content.
+func (r *Repo) OpenContent(c ostree.Checksum) (*Content, error) {
+	f, err := os.Open(r.objectPath(c, ostree.ObjFileZ))
+	if err != nil {
+		return nil, fmt.Errorf("open content object %s: %w", c, err)
+	}
+	br := bufio.NewReaderSize(f, 64<<10)
+	head, _ := br.Peek(64 << 10)
+	h, size, n, err := ostree.ParseArchiveHeader(head)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("content object %s: %w", c, err)
+	}
+	br.Discard(n)
+	obj := &Content{Header: h, Size: int64(size), f: f, Reader: eofReader{}}
+	if !h.IsSymlink() {
+		obj.Reader = io.LimitReader(flate.NewReader(br), int64(size))
+	}
+	return obj, nil
+}
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+var refName = regexp.MustCompile(`^[\w\d][-._\w\d]*(/[\w\d][-._\w\d]*)*$`)
+
+// SetRef points refs/heads/name at c.
+func (r *Repo) SetRef(name string, c ostree.Checksum) error {
+	if !refName.MatchString(name) {
+		return fmt.Errorf("invalid ref name %q: use letters, digits, '-', '_', '.', separated by '/'", name)
+	}
+	p := filepath.Join(r.dir, "refs", "heads", filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return fmt.Errorf("set ref %s: %w", name, err)
+	}
+	if err := writeFileAtomic(p, []byte(c.String()+"\n")); err != nil {
+		return fmt.Errorf("set ref %s: %w", name, err)
+	}
+	return nil
+}
+
+// ResolveRef reads refs/heads/name.
+func (r *Repo) ResolveRef(name string) (ostree.Checksum, error) {
+	b, err := os.ReadFile(filepath.Join(r.dir, "refs", "heads", filepath.FromSlash(name)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return ostree.Checksum{}, fmt.Errorf("ref %q not found in %s", name, r.dir)
+	}
+	if err != nil {
+		return ostree.Checksum{}, fmt.Errorf("resolve ref %s: %w", name, err)
+	}
+	return ostree.ParseChecksum(strings.TrimSpace(string(b)))
+}
+
+// Refs lists refs/heads.
+func (r *Repo) Refs() (map[string]ostree.Checksum, error) {
+	root := filepath.Join(r.dir, "refs", "heads")
+	refs := map[string]ostree.Checksum{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		name, _ := filepath.Rel(root, p)
+		c, err := r.ResolveRef(filepath.ToSlash(name))
+		refs[filepath.ToSlash(name)] = c
+		return err
+	})
+	return refs, err
+}
+
+// createTemp creates a world-readable temp file: the archive is served by a
+// web server that need not run as the user who wrote it.
+func (r *Repo) createTemp(dir string) (*os.File, error) {
+	name := fmt.Sprintf(".tmp-%d-%d", os.Getpid(), r.tmpSeq.Add(1))
+	return os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-")
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,174 @@
+// Package archiveserver is a small static HTTP server for an OSTree archive
+// repository and a Kickstart directory. It replaces nginx in the
+// ock-ostree container image, where it is the only program, so it depends
+// on the standard library alone.
+package archiveserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+)
+
+// Defaults match the nginx-based image this server replaces, so existing
+// "podman run -v $PWD/ks:/usr/share/nginx/html/ks" instructions keep working.
+const (
+	DefaultRoot   = "/usr/share/nginx/html"
+	DefaultListen = ":80"
+
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadTimeout       = 30 * time.Second
+	DefaultIdleTimeout       = 2 * time.Minute
+	// DefaultShutdownTimeout stays below the 10s that "podman stop" waits
+	// before SIGKILL, so a stop drains what it can and still exits cleanly.
+	DefaultShutdownTimeout = 5 * time.Second
+)
+
+// HealthPath is reserved for liveness probes; a file of that name under the
+// root is never served.
+const HealthPath = "/healthz"
+
+// ErrNoRoot reports that Options.Root does not name a directory.
+var ErrNoRoot = errors.New("no such directory")
+
+// Options configures a Server. For the timeouts, zero selects the default
+// and a negative value disables the timeout.
+type Options struct {
+	// Root is the directory served at "/". Nothing outside it is reachable,
+	// not even through symbolic links.
+	Root string
+	// Listen is the TCP address used by ListenAndServe.
+	Listen string
+
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	// WriteTimeout bounds the time to write a whole response. It is off by
+	// default: it is not a stall timeout, and a large .filez object or static
+	// delta on a slow link would be cut off mid-transfer.
+	WriteTimeout    time.Duration
+	IdleTimeout     time.Duration
+	ShutdownTimeout time.Duration
+
+	// AccessLog receives one line per request; nil disables it.
+	AccessLog io.Writer
+	// ErrorLog receives server errors and the startup line; nil discards them.
+	ErrorLog io.Writer
+}
+
+// Server serves files below Options.Root over HTTP.
+type Server struct {
+	opts Options
+	root *os.Root
+
+	logMu sync.Mutex // serialises AccessLog writes; the writer may not be safe
+}
+
+// New opens opts.Root and returns a Server for it. The root is opened once,
+// so later requests cannot be redirected outside it by replacing the path.
+// Call Close to release it.
+func New(opts Options) (*Server, error) {
+	if opts.Root == "" {
+		return nil, errors.New("root directory not set")
+	}
+	if opts.Listen == "" {
+		opts.Listen = DefaultListen
+	}
+	opts.ReadHeaderTimeout = timeout(opts.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	opts.ReadTimeout = timeout(opts.ReadTimeout, DefaultReadTimeout)
+	opts.WriteTimeout = timeout(opts.WriteTimeout, 0)
+	opts.IdleTimeout = timeout(opts.IdleTimeout, DefaultIdleTimeout)
+	opts.ShutdownTimeout = timeout(opts.ShutdownTimeout, DefaultShutdownTimeout)
+	if opts.ErrorLog == nil {
+		opts.ErrorLog = io.Discard
+	}
+
+	root, err := os.OpenRoot(opts.Root)
+	if err != nil {
+		// OpenRoot reports "not a directory" with an unexported error, so
+		// classify with Stat to give the common mistake a clear message.
+		if fi, serr := os.Stat(opts.Root); errors.Is(serr, fs.ErrNotExist) || (serr == nil && !fi.IsDir()) {
+			return nil, fmt.Errorf("root %s: %w", opts.Root, ErrNoRoot)
+		}
+		return nil, fmt.Errorf("open root: %w", err)
+	}
+	return &Server{opts: opts, root: root}, nil
+}
+
+// timeout maps the Options convention (0 = default, <0 = none) onto
+// http.Server's (0 = none).
+func timeout(d, def time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return def
+	case d < 0:
+		return 0
+	}
+	return d
+}
+
+// Close releases the root directory. It does not stop a running Serve;
+// cancel its context for that.
+func (s *Server) Close() error {
+	return s.root.Close()
+}
+
+// Handler returns the HTTP handler, including access logging.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(s.serveLogged)
+}
+
+// ListenAndServe listens on Options.Listen and serves until ctx is
+// cancelled. It then stops accepting connections, waits up to
+// Options.ShutdownTimeout for in-flight requests and returns nil if they all
+// finished.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.opts.Listen)
+	if err != nil {
+		return err // already names the operation and address
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve is ListenAndServe on an existing listener, which it closes.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: s.opts.ReadHeaderTimeout,
+		ReadTimeout:       s.opts.ReadTimeout,
+		WriteTimeout:      s.opts.WriteTimeout,
+		IdleTimeout:       s.opts.IdleTimeout,
+		ErrorLog:          log.New(s.opts.ErrorLog, "archive-server: ", log.LstdFlags),
+	}
+	fmt.Fprintf(s.opts.ErrorLog, "archive-server: serving %s on %s\n", s.opts.Root, ln.Addr())
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+
+	select {
+	case err := <-errc:
+		// http.Server.Serve only returns early on a listener failure.
+		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+
+	// ctx is already cancelled; keep its values but not its cancellation.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		hs.Close() // cut off whatever did not drain in time
+		<-errc
+		return fmt.Errorf("shutdown after %s: %w", s.opts.ShutdownTimeout, err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+	}
+	return nil
+}

@@ -1,0 +1,104 @@
+// Package config reads the OCNE configuration files that supply defaults
+// for our flags: ~/.ocne/defaults.yaml and a cluster configuration file.
+// Precedence, highest first: flags, the cluster config, defaults.yaml, the
+// built-in defaults.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Proxy is the proxy section both files share.
+type Proxy struct {
+	HTTPSProxy string `json:"httpsProxy,omitempty"`
+	HTTPProxy  string `json:"httpProxy,omitempty"`
+	NoProxy    string `json:"noProxy,omitempty"`
+}
+
+// Config holds the keys this tool uses; other keys of the files are ignored
+// because both files configure much more than image building.
+type Config struct {
+	OSRegistry  string `json:"osRegistry,omitempty"`
+	OSTag       string `json:"osTag,omitempty"`
+	KubeVersion string `json:"kubeVersion,omitempty"`
+	// KubernetesVersion is the spelling OCNE's own files use.
+	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
+	Proxy             Proxy  `json:"proxy,omitempty"`
+}
+
+// Version returns the Kubernetes version, whichever key set it.
+func (c Config) Version() string {
+	if c.KubeVersion != "" {
+		return c.KubeVersion
+	}
+	return c.KubernetesVersion
+}
+
+// DefaultsPath returns ~/.ocne/defaults.yaml.
+func DefaultsPath() (string, error) {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("find home directory: %w", err)
+	}
+	return filepath.Join(home, ".ocne", "defaults.yaml"), nil
+}
+
+// Load merges the defaults file (which may be absent) and the cluster
+// config file (which must exist if named).
+func Load(defaultsPath, clusterPath string) (Config, error) {
+	var c Config
+	if defaultsPath != "" {
+		d, err := readFile(defaultsPath, true)
+		if err != nil {
+			return c, err
+		}
+		c = d
+	}
+	if clusterPath != "" {
+		cl, err := readFile(clusterPath, false)
+		if err != nil {
+			return c, err
+		}
+		c = merge(c, cl)
+	}
+	return c, nil
+}
+
+func readFile(path string, optional bool) (Config, error) {
+	var c Config
+	b, err := os.ReadFile(path)
+	if optional && errors.Is(err, fs.ErrNotExist) {
+		return c, nil
+	}
+	if err != nil {
+		return c, fmt.Errorf("read config %s: %w", path, err)
+	}
+	if err := yaml.Unmarshal(b, &c); err != nil {
+		return c, fmt.Errorf("config %s: %w; fix the YAML or move the file away", path, err)
+	}
+	return c, nil
+}
+
+// merge returns base with every key set in over replaced.
+func merge(base, over Config) Config {
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&base.OSRegistry, over.OSRegistry)
+	set(&base.OSTag, over.OSTag)
+	if v := over.Version(); v != "" {
+		base.KubeVersion, base.KubernetesVersion = v, ""
+	}
+	set(&base.Proxy.HTTPSProxy, over.Proxy.HTTPSProxy)
+	set(&base.Proxy.HTTPProxy, over.Proxy.HTTPProxy)
+	set(&base.Proxy.NoProxy, over.Proxy.NoProxy)
+	return base
+}

@@ -1,0 +1,233 @@
+package containerimage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.podman.io/image/v5/image"
+	"go.podman.io/image/v5/manifest"
+	"go.podman.io/image/v5/pkg/blobinfocache/none"
+	"go.podman.io/image/v5/pkg/compression"
+	"go.podman.io/image/v5/types"
+	"golang.org/x/net/http/httpproxy"
+)
+
+// Options say how to reach an image.
+type Options struct {
+	// Arch picks the image from a manifest list and must match a
+	// single-architecture image's config ("amd64", "arm64").
+	Arch string
+	// TLSVerify=false allows plain HTTP and unverified certificates.
+	TLSVerify bool
+	// Proxy routes registry traffic; nil uses the environment
+	// (HTTPS_PROXY, HTTP_PROXY, NO_PROXY).
+	Proxy *httpproxy.Config
+	// AuthFile overrides the registry credentials file.
+	AuthFile string
+}
+
+func (o Options) systemContext() (*types.SystemContext, error) {
+	sys := &types.SystemContext{
+		ArchitectureChoice: o.Arch,
+		OSChoice:           "linux",
+		AuthFilePath:       o.AuthFile,
+	}
+	if !o.TLSVerify {
+		sys.DockerInsecureSkipTLSVerify = types.OptionalBoolTrue
+		sys.OCIInsecureSkipTLSVerify = true
+	}
+	if o.Proxy != nil {
+		for _, p := range []string{o.Proxy.HTTPProxy, o.Proxy.HTTPSProxy} {
+			if u, err := url.Parse(p); p != "" && (err != nil || u.Host == "") {
+				return nil, fmt.Errorf("invalid proxy URL %q: want e.g. http://proxy.example.com:3128", p)
+			}
+		}
+		proxyFor := o.Proxy.ProxyFunc()
+		sys.DockerProxy = func(u *url.URL) (*url.URL, error) { return proxyFor(u) }
+	}
+	return sys, nil
+}
+
+// Image is an open single-architecture image.
+type Image struct {
+	ref    *Reference
+	sys    *types.SystemContext
+	src    types.ImageSource
+	img    types.Image
+	config *imgspecv1.Image
+	layers []types.BlobInfo
+}
+
+// ErrArch reports that no image for the wanted architecture exists.
+var ErrArch = errors.New("no image for this architecture")
+
+// Open resolves ref, picking the instance for opts.Arch from a manifest
+// list, and reads its manifest and config.
+func Open(ctx context.Context, ref *Reference, opts Options) (*Image, error) {
+	sys, err := opts.systemContext()
+	if err != nil {
+		return nil, err
+	}
+	src, err := ref.NewImageSource(ctx, sys)
+	if err != nil {
+		return nil, fmt.Errorf("open image %s: %w", ref, err)
+	}
+	im := &Image{ref: ref, sys: sys, src: src}
+	if err := im.resolve(ctx, opts.Arch); err != nil {
+		src.Close()
+		return nil, err
+	}
+	return im, nil
+}
+
+func (im *Image) resolve(ctx context.Context, arch string) error {
+	raw, mime, err := im.src.GetManifest(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("read manifest of %s: %w", im.ref, err)
+	}
+	var instance *digest.Digest
+	if manifest.MIMETypeIsMultiImage(mime) {
+		list, err := manifest.ListFromBlob(raw, mime)
+		if err != nil {
+			return fmt.Errorf("parse manifest list of %s: %w", im.ref, err)
+		}
+		d, err := list.ChooseInstance(im.sys)
+		if err != nil {
+			var have []string
+			for _, i := range list.Instances() {
+				if info, err := list.Instance(i); err == nil && info.ReadOnly.Platform != nil {
+					have = append(have, info.ReadOnly.Platform.Architecture)
+				}
+			}
+			return fmt.Errorf("%s: %w: %s (the list has %s; pass --arch)", im.ref, ErrArch, arch, strings.Join(have, ", "))
+		}
+		instance = &d
+	}
+	img, err := image.FromUnparsedImage(ctx, im.sys, image.UnparsedInstance(im.src, instance))
+	if err != nil {
+		return fmt.Errorf("read image %s: %w", im.ref, err)
+	}
+	cfg, err := img.OCIConfig(ctx)
+	if err != nil {
+		return fmt.Errorf("read config of %s: %w", im.ref, err)
+	}
+	if arch != "" && cfg.Architecture != "" && cfg.Architecture != arch {
+		return fmt.Errorf("%s is a %s image: %w: %s (pass --arch %s)", im.ref, cfg.Architecture, ErrArch, arch, cfg.Architecture)
+	}
+	im.img, im.config, im.layers = img, cfg, img.LayerInfos()
+	if len(im.layers) != len(cfg.RootFS.DiffIDs) {
+		return fmt.Errorf("image %s: manifest lists %d layers but its config %d", im.ref, len(im.layers), len(cfg.RootFS.DiffIDs))
+	}
+	return nil
+}
+
+// Close releases the image source.
+func (im *Image) Close() error { return im.src.Close() }
+
+// Reference returns the reference the image was opened from.
+func (im *Image) Reference() *Reference { return im.ref }
+
+// Labels returns the config's labels.
+func (im *Image) Labels() map[string]string { return im.config.Config.Labels }
+
+// Architecture returns the config's architecture.
+func (im *Image) Architecture() string { return im.config.Architecture }
+
+// Layer describes one layer of the image.
+type Layer struct {
+	Index  int
+	Digest digest.Digest // of the blob as stored
+	DiffID digest.Digest // of the uncompressed tar
+	Size   int64         // of the blob, -1 if unknown
+	// Annotations from the manifest (e.g. ostree.components).
+	Annotations map[string]string
+}
+
+// Layers lists the layers, base first.
+func (im *Image) Layers() []Layer {
+	out := make([]Layer, len(im.layers))
+	for i, l := range im.layers {
+		out[i] = Layer{Index: i, Digest: l.Digest, DiffID: im.config.RootFS.DiffIDs[i], Size: l.Size, Annotations: l.Annotations}
+	}
+	return out
+}
+
+// OpenLayer streams a layer's uncompressed tar. Close verifies that the
+// compressed and uncompressed streams match the digests the manifest and
+// config promise, so a truncated or tampered layer is an error even if the
+// reader stopped before the end; callers must check Close's error.
+// onRead, if not nil, is told how many blob bytes each read fetched.
+func (im *Image) OpenLayer(ctx context.Context, l Layer, onRead func(n int)) (io.ReadCloser, error) {
+	blob, _, err := im.src.GetBlob(ctx, types.BlobInfo{Digest: l.Digest, Size: l.Size}, none.NoCache)
+	if err != nil {
+		return nil, fmt.Errorf("fetch layer %d (%s) of %s: %w", l.Index+1, l.Digest, im.ref, err)
+	}
+	compressed := &verifier{r: blob, v: l.Digest.Verifier(), what: fmt.Sprintf("layer %d blob %s", l.Index+1, l.Digest), onRead: onRead}
+	tarStream, _, err := compression.AutoDecompress(compressed)
+	if err != nil {
+		blob.Close()
+		return nil, fmt.Errorf("layer %d (%s) of %s: %w", l.Index+1, l.Digest, im.ref, err)
+	}
+	return &layerReader{
+		uncompressed: &verifier{r: tarStream, v: l.DiffID.Verifier(), what: fmt.Sprintf("layer %d diff %s", l.Index+1, l.DiffID)},
+		compressed:   compressed,
+		closers:      []io.Closer{tarStream, blob},
+	}, nil
+}
+
+type verifier struct {
+	r      io.Reader
+	v      digest.Verifier
+	what   string
+	eof    bool
+	onRead func(int)
+}
+
+func (v *verifier) Read(p []byte) (int, error) {
+	n, err := v.r.Read(p)
+	v.v.Write(p[:n])
+	if v.onRead != nil && n > 0 {
+		v.onRead(n)
+	}
+	if err == io.EOF {
+		v.eof = true
+	}
+	return n, err
+}
+
+// finish reads what the consumer left and checks the digest.
+func (v *verifier) finish() error {
+	if !v.eof {
+		if _, err := io.Copy(io.Discard, v); err != nil {
+			return fmt.Errorf("%s: %w", v.what, err)
+		}
+	}
+	if !v.v.Verified() {
+		return fmt.Errorf("%s: content does not match its digest (truncated or corrupt layer; pull the image again)", v.what)
+	}
+	return nil
+}
+
+type layerReader struct {
+	uncompressed, compressed *verifier
+	closers                  []io.Closer
+}
+
+func (l *layerReader) Read(p []byte) (int, error) { return l.uncompressed.Read(p) }
+
+func (l *layerReader) Close() error {
+	err := l.uncompressed.finish()
+	if err == nil {
+		err = l.compressed.finish()
+	}
+	for _, c := range l.closers {
+		c.Close()
+	}
+	return err
+}

@@ -1,0 +1,185 @@
+// Package convert turns an OCK OSTree container image into a verified
+// OSTree archive repository. It is the builder's core: the same code runs
+// in-process for `create --local` and inside the builder pod.
+package convert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/ocne-image/ocne-image/shared/archiverepo"
+	"github.com/ocne-image/ocne-image/shared/containerimage"
+	"github.com/ocne-image/ocne-image/shared/ostree"
+	"github.com/ocne-image/ocne-image/shared/ostreeext"
+)
+
+// DefaultRef is the ref Kickstart's ostreesetup installs (--ref=ock).
+const DefaultRef = "ock"
+
+// Labels ostree-ext puts on an encapsulated commit's image config.
+const (
+	LabelCommit      = "ostree.commit"
+	LabelFinalDiffID = "ostree.final-diffid" // layout v1: last ostree layer
+	LabelDiffID      = "ostree.diffid"       // layout v0: the (last) ostree layer
+	LabelVersion     = "version"
+)
+
+// Options configure a conversion.
+type Options struct {
+	Image   containerimage.Options
+	Ref     string // default DefaultRef
+	Workers int    // compression goroutines; default one per CPU
+	// Progress, if set, is told the blob bytes to fetch, then each read.
+	Progress Progress
+	// Log receives warnings and, with verbosity, details. nil discards.
+	Log io.Writer
+}
+
+// Progress reports how far a conversion is.
+type Progress interface {
+	Start(total int64)
+	Add(n int)
+}
+
+// Result describes the archive written.
+type Result struct {
+	Source  string
+	Commit  ostree.Checksum
+	Ref     string
+	Version string // the image's version label, if any
+	Arch    string
+	Objects int
+}
+
+// ErrNotOSTree reports an image that does not encapsulate an OSTree commit.
+var ErrNotOSTree = errors.New("not an OSTree container image")
+
+// ToArchive converts the image src (any reference ParseReference accepts)
+// into a new archive repository at dir, which must not exist. On failure
+// nothing is left at dir.
+func ToArchive(ctx context.Context, src, dir string, opts Options) (res *Result, err error) {
+	ref, err := containerimage.ParseReference(src)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	if opts.Ref == "" {
+		opts.Ref = DefaultRef
+	}
+	if ref.SignatureRemote != "" {
+		fmt.Fprintf(opts.Log, "warning: %s: signatures of OSTree remote %q are not checked; every object is still verified against its checksum\n", src, ref.SignatureRemote)
+	}
+	if _, err := os.Lstat(dir); err == nil {
+		return nil, fmt.Errorf("output %s already exists: remove it or choose another", dir)
+	}
+	img, err := containerimage.Open(ctx, ref, opts.Image)
+	if err != nil {
+		return nil, err
+	}
+	defer img.Close()
+
+	layers, commit, err := ostreeLayers(img)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return nil, fmt.Errorf("create output directory: %w", err)
+	}
+	repo, err := archiverepo.Create(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+		}
+	}()
+	im := ostreeext.NewImporter(repo, ostreeext.WithWorkers(opts.Workers))
+	if opts.Progress != nil {
+		var total int64
+		for _, l := range layers {
+			total += max(l.Size, 0)
+		}
+		opts.Progress.Start(total)
+	}
+	for _, l := range layers {
+		if err := importLayer(ctx, img, im, l, opts.Progress); err != nil {
+			return nil, fmt.Errorf("%s: %w", ref, err)
+		}
+	}
+	if err := im.Finish(commit, opts.Ref); err != nil {
+		return nil, fmt.Errorf("%s: %w", ref, err)
+	}
+	return &Result{
+		Source:  ref.String(),
+		Commit:  commit,
+		Ref:     opts.Ref,
+		Version: img.Labels()[LabelVersion],
+		Arch:    img.Architecture(),
+		Objects: im.Objects(),
+	}, nil
+}
+
+func importLayer(ctx context.Context, img *containerimage.Image, im *ostreeext.Importer, l containerimage.Layer, p Progress) error {
+	var onRead func(int)
+	if p != nil {
+		onRead = p.Add
+	}
+	r, err := img.OpenLayer(ctx, l, onRead)
+	if err != nil {
+		return err
+	}
+	err = im.ImportLayer(ctx, r)
+	if cerr := r.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("layer %d (%s): %w", l.Index+1, l.Digest, err)
+	}
+	return nil
+}
+
+// ostreeLayers picks the layers that hold the OSTree repository. ostree-ext
+// marks the last of them with a diff ID label; any layer after it is a
+// derived layer of ordinary files, which an archive cannot represent
+// without committing a new tree.
+func ostreeLayers(img *containerimage.Image) ([]containerimage.Layer, ostree.Checksum, error) {
+	labels := img.Labels()
+	ref := img.Reference()
+	label, ok := labels[LabelCommit]
+	if !ok {
+		return nil, ostree.Checksum{}, fmt.Errorf("%s: %w (its config has no %s label); use an OCK OSTree image such as container-registry.oracle.com/olcne/ock-ostree:1.31", ref, ErrNotOSTree, LabelCommit)
+	}
+	commit, err := ostree.ParseChecksum(label)
+	if err != nil {
+		return nil, ostree.Checksum{}, fmt.Errorf("%s: label %s: %w", ref, LabelCommit, err)
+	}
+	layers := img.Layers()
+	last := len(layers) - 1
+	for _, key := range []string{LabelFinalDiffID, LabelDiffID} {
+		d, ok := labels[key]
+		if !ok {
+			continue
+		}
+		last = -1
+		for i, l := range layers {
+			if l.DiffID.String() == d {
+				last = i
+			}
+		}
+		if last < 0 {
+			return nil, ostree.Checksum{}, fmt.Errorf("%s: label %s names layer %s, which the image does not have", ref, key, d)
+		}
+		break
+	}
+	if derived := len(layers) - 1 - last; derived > 0 {
+		return nil, ostree.Checksum{}, fmt.Errorf("%s is a derived image with %d layer(s) on top of the OSTree commit: converting derived images is not supported; use the base OCK image", ref, derived)
+	}
+	return layers[:last+1], commit, nil
+}

@@ -1,0 +1,299 @@
+package convert
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ocne-image/ocne-image/shared/containerimage"
+	"github.com/ocne-image/ocne-image/shared/ostreeext"
+	"github.com/ocne-image/ocne-image/test/fixture"
+)
+
+// source is a fixture commit built once by the real `ostree commit`.
+var source = sync.OnceValues(func() (*fixtureCommit, error) {
+	dir, err := os.MkdirTemp("", "convert-fixture-")
+	if err != nil {
+		return nil, err
+	}
+	repo, commit, err := fixture.Build(context.Background(), dir, fixture.TreeOptions{BigFileSize: 3 << 20})
+	return &fixtureCommit{dir: dir, repo: repo, commit: commit}, err
+})
+
+type fixtureCommit struct{ dir, repo, commit string }
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if fc, err := source(); err == nil {
+		os.RemoveAll(fc.dir)
+	}
+	os.Exit(code)
+}
+
+func fixtureSource(t *testing.T) *fixtureCommit {
+	t.Helper()
+	fc, err := source()
+	if err != nil {
+		t.Fatalf("build fixture: %v", err)
+	}
+	return fc
+}
+
+func ostreeCLI(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("ostree", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ostree %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func encapsulate(t *testing.T, opts ostreeext.ExportOptions) containerimage.Build {
+	t.Helper()
+	fc := fixtureSource(t)
+	opts.TempDir = t.TempDir()
+	b, err := fixture.Encapsulate(context.Background(), fc.repo, fc.commit, opts)
+	if err != nil {
+		t.Fatalf("encapsulate: %v", err)
+	}
+	return b
+}
+
+// TestRoundTrip encapsulates a commit made by the real ostree in every
+// layout and transport we accept, converts it back and has libostree check
+// the result.
+func TestRoundTrip(t *testing.T) {
+	tests := []struct {
+		name      string
+		opts      ostreeext.ExportOptions
+		transport func(dir string) string
+	}{
+		{"v1 gzip oci", ostreeext.ExportOptions{}, ociRef},
+		{"v1 zstd chunked", ostreeext.ExportOptions{Compression: containerimage.Zstd, Layers: 6}, ociRef},
+		{"v1 uncompressed chunked", ostreeext.ExportOptions{Compression: containerimage.Uncompressed, Layers: 3}, ociRef},
+		{"v1 xattrs link files and PAX", ostreeext.ExportOptions{Xattrs: ostreeext.XattrsLinkFile}, ociRef},
+		{"v1 xattrs PAX only", ostreeext.ExportOptions{Xattrs: ostreeext.XattrsPAX}, ociRef},
+		{"v1 ./ names", ostreeext.ExportOptions{DotSlash: true}, ociRef},
+		{"v0", ostreeext.ExportOptions{V0: true}, ociRef},
+		{"v0 ./ names zstd", ostreeext.ExportOptions{V0: true, DotSlash: true, Compression: containerimage.Zstd}, ociRef},
+		{"oci-archive", ostreeext.ExportOptions{Layers: 2}, func(d string) string { return "oci-archive:" + d + "/img.tar" }},
+		{"docker-archive", ostreeext.ExportOptions{Layers: 2}, func(d string) string { return "docker-archive:" + d + "/img.tar:ock:1.31" }},
+		{"dir", ostreeext.ExportOptions{}, func(d string) string { return "dir:" + d + "/img" }},
+		{"ostree-unverified-image", ostreeext.ExportOptions{}, func(d string) string { return "ostree-unverified-image:oci:" + d + ":1.31" }},
+	}
+	fc := fixtureSource(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			b := encapsulate(t, tt.opts)
+			defer b.RemoveLayerFiles()
+			dir := t.TempDir()
+			ref := tt.transport(dir)
+			writeRef := strings.TrimPrefix(ref, "ostree-unverified-image:")
+			if err := fixture.WriteImage(ctx, writeRef, b); err != nil {
+				t.Fatalf("write image: %v", err)
+			}
+			out := filepath.Join(t.TempDir(), "archive")
+			res, err := ToArchive(ctx, ref, out, Options{Image: containerimage.Options{Arch: runtime.GOARCH}})
+			if err != nil {
+				t.Fatalf("convert: %v", err)
+			}
+			if res.Commit.String() != fc.commit || res.Version != fixture.CommitVersion {
+				t.Errorf("result %+v, want commit %s version %s", res, fc.commit, fixture.CommitVersion)
+			}
+			if got := ostreeCLI(t, "--repo="+out, "rev-parse", DefaultRef); got != fc.commit {
+				t.Errorf("ref %s = %s, want %s", DefaultRef, got, fc.commit)
+			}
+			ostreeCLI(t, "--repo="+out, "fsck")
+		})
+	}
+}
+
+func ociRef(dir string) string { return "oci:" + dir + ":1.31" }
+
+// TestBadImages feeds broken and hostile images; each must fail with an
+// error that names the problem and leave no output behind.
+func TestBadImages(t *testing.T) {
+	ctx := context.Background()
+	type prep func(t *testing.T, dir string) string // returns the source reference
+	tamper := func(edit fixture.EntryEdit, extra ...tar.Header) prep {
+		return func(t *testing.T, dir string) string {
+			b := encapsulate(t, ostreeext.ExportOptions{Compression: containerimage.Uncompressed})
+			defer b.RemoveLayerFiles()
+			if err := fixture.RewriteLayer(&b, 0, t.TempDir(), edit, extra...); err != nil {
+				t.Fatal(err)
+			}
+			if err := fixture.WriteImage(ctx, ociRef(dir), b); err != nil {
+				t.Fatal(err)
+			}
+			return ociRef(dir)
+		}
+	}
+	isBigFile := func(h *tar.Header) bool {
+		return strings.HasSuffix(h.Name, ".file") && h.Size == 3<<20
+	}
+	tests := []struct {
+		name    string
+		prep    prep
+		wantErr string
+		is      error
+	}{
+		{
+			name: "truncated layer",
+			prep: func(t *testing.T, dir string) string {
+				b := encapsulate(t, ostreeext.ExportOptions{})
+				defer b.RemoveLayerFiles()
+				if err := fixture.WriteImage(ctx, ociRef(dir), b); err != nil {
+					t.Fatal(err)
+				}
+				blob := filepath.Join(dir, "blobs", "sha256", b.Layers[0].Digest.Encoded())
+				if err := os.Truncate(blob, b.Layers[0].Size/2); err != nil {
+					t.Fatal(err)
+				}
+				return ociRef(dir)
+			},
+			wantErr: "layer 1",
+		},
+		{
+			name: "corrupted object",
+			prep: tamper(func(h *tar.Header, d []byte) (*tar.Header, []byte, bool) {
+				if isBigFile(h) {
+					d[len(d)/2] ^= 0xff
+				}
+				return h, d, true
+			}),
+			wantErr: "checksum mismatch",
+		},
+		{
+			name: "missing object",
+			prep: tamper(func(h *tar.Header, d []byte) (*tar.Header, []byte, bool) {
+				return h, d, !isBigFile(h)
+			}),
+			wantErr: "object missing from the image",
+			is:      ostreeext.ErrIncomplete,
+		},
+		{
+			name: "missing dirtree",
+			prep: tamper(func(h *tar.Header, d []byte) (*tar.Header, []byte, bool) {
+				return h, d, !strings.HasSuffix(h.Name, ".dirtree") || len(d) < 100
+			}),
+			wantErr: "dirtree",
+		},
+		{
+			name: "../ path in a tar entry",
+			prep: tamper(func(h *tar.Header, d []byte) (*tar.Header, []byte, bool) { return h, d, true },
+				tar.Header{Typeflag: tar.TypeReg, Name: "sysroot/../../etc/evil", Size: 4, Mode: 0o644}),
+			wantErr: "escapes the image root",
+		},
+		{
+			name: "plain container image without ostree.commit",
+			prep: func(t *testing.T, dir string) string {
+				lf, err := containerimage.NewLayerFile(t.TempDir(), containerimage.Gzip)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tw := tar.NewWriter(lf)
+				tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "etc/motd", Size: 2, Mode: 0o644})
+				tw.Write([]byte("hi"))
+				tw.Close()
+				l, err := lf.Finish()
+				if err != nil {
+					t.Fatal(err)
+				}
+				b := containerimage.Build{Layers: []containerimage.BlobLayer{l}}
+				b.Config.OS, b.Config.Architecture = "linux", runtime.GOARCH
+				if err := fixture.WriteImage(ctx, ociRef(dir), b); err != nil {
+					t.Fatal(err)
+				}
+				return ociRef(dir)
+			},
+			wantErr: "not an OSTree container image",
+			is:      ErrNotOSTree,
+		},
+		{
+			name: "unknown arch in a manifest list",
+			prep: func(t *testing.T, dir string) string {
+				amd := encapsulate(t, ostreeext.ExportOptions{Arch: "amd64"})
+				arm := encapsulate(t, ostreeext.ExportOptions{Arch: "arm64"})
+				if err := fixture.WriteImage(ctx, ociRef(dir), amd, arm); err != nil {
+					t.Fatal(err)
+				}
+				return ociRef(dir)
+			},
+			wantErr: "no image for this architecture",
+			is:      containerimage.ErrArch,
+		},
+		{
+			name:    "unknown transport",
+			prep:    func(*testing.T, string) string { return "ftp://example.com/ock:1.31" },
+			wantErr: "invalid image reference",
+		},
+		{
+			name: "missing tag",
+			prep: func(t *testing.T, dir string) string {
+				b := encapsulate(t, ostreeext.ExportOptions{})
+				defer b.RemoveLayerFiles()
+				if err := fixture.WriteImage(ctx, ociRef(dir), b); err != nil {
+					t.Fatal(err)
+				}
+				return "oci:" + dir + ":9.99"
+			},
+			wantErr: "9.99",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			src := tt.prep(t, t.TempDir())
+			out := filepath.Join(t.TempDir(), "archive")
+			arch := runtime.GOARCH
+			if tt.is == containerimage.ErrArch {
+				arch = "s390x"
+			}
+			_, err := ToArchive(ctx, src, out, Options{Image: containerimage.Options{Arch: arch}})
+			if err == nil {
+				t.Fatal("conversion succeeded")
+			}
+			t.Logf("error: %v", err)
+			if !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("error %q does not mention %q", err, tt.wantErr)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error is not one line: %q", err)
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Errorf("error %v is not %v", err, tt.is)
+			}
+			if _, err := os.Lstat(out); !os.IsNotExist(err) {
+				t.Errorf("output %s left behind (%v)", out, err)
+			}
+		})
+	}
+}
+
+func TestManifestListPicksArch(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	amd := encapsulate(t, ostreeext.ExportOptions{Arch: "amd64"})
+	arm := encapsulate(t, ostreeext.ExportOptions{Arch: "arm64", Layers: 2})
+	if err := fixture.WriteImage(ctx, ociRef(dir), amd, arm); err != nil {
+		t.Fatal(err)
+	}
+	for _, arch := range []string{"amd64", "arm64"} {
+		res, err := ToArchive(ctx, ociRef(dir), filepath.Join(t.TempDir(), "a"), Options{Image: containerimage.Options{Arch: arch}})
+		if err != nil {
+			t.Fatalf("%s: %v", arch, err)
+		}
+		if res.Arch != arch {
+			t.Errorf("converted the %s image, want %s", res.Arch, arch)
+		}
+	}
+}

@@ -1,0 +1,82 @@
+// Package ock holds the facts about Oracle's OCK OSTree images that the
+// commands share: where they live, which versions exist, how the archive
+// files produced from them are named.
+package ock
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"go.podman.io/image/v5/transports"
+	// Registers every transport, so hasTransport knows them all.
+	_ "go.podman.io/image/v5/transports/alltransports"
+)
+
+// DefaultRegistry is where Oracle publishes OCK OSTree images.
+const DefaultRegistry = "container-registry.oracle.com/olcne/ock-ostree"
+
+// Versions are the Kubernetes minor versions OCK images exist for, oldest
+// first.
+var Versions = []string{"1.26", "1.28", "1.29", "1.30", "1.31", "1.32", "1.33"}
+
+// DefaultVersion is the newest version this tool knows.
+func DefaultVersion() string { return Versions[len(Versions)-1] }
+
+// Arches are the architectures OCK images are built for.
+var Arches = []string{"amd64", "arm64"}
+
+var versionRE = regexp.MustCompile(`^1\.[0-9]+$`)
+
+// ValidateVersion checks a Kubernetes minor version such as "1.31".
+func ValidateVersion(v string) error {
+	if !versionRE.MatchString(v) {
+		return fmt.Errorf("invalid Kubernetes version %q: want a minor version such as %s", v, DefaultVersion())
+	}
+	return nil
+}
+
+// ValidateArch checks an architecture name.
+func ValidateArch(a string) error {
+	for _, k := range Arches {
+		if a == k {
+			return nil
+		}
+	}
+	return fmt.Errorf("invalid architecture %q: use %s", a, strings.Join(Arches, " or "))
+}
+
+// ArchiveFileName is the name `create` gives its output, as the OCNE
+// documentation spells it: ock-1.31-amd64-ostree.tar.
+func ArchiveFileName(version, arch string) string {
+	return fmt.Sprintf("ock-%s-%s-ostree.tar", version, arch)
+}
+
+// ArchivePath is ArchiveFileName in ~/.ocne/images.
+func ArchivePath(home, version, arch string) string {
+	return filepath.Join(home, ".ocne", "images", ArchiveFileName(version, arch))
+}
+
+// SourceReference joins a registry (or any image reference without its
+// tag) and a tag. A registry without a transport is a docker:// registry;
+// one with a transport (oci:/path, ostree-unverified-registry:host/repo ...)
+// is kept as it is.
+func SourceReference(registry, tag string) string {
+	ref := registry + ":" + tag
+	if hasTransport(registry) {
+		return ref
+	}
+	return "docker://" + strings.TrimPrefix(ref, "//")
+}
+
+func hasTransport(s string) bool {
+	name, _, ok := strings.Cut(s, ":")
+	if !ok {
+		return false
+	}
+	if strings.HasPrefix(name, "ostree-") {
+		return true
+	}
+	return transports.Get(name) != nil
+}

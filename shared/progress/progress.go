@@ -1,0 +1,63 @@
+// Package progress draws one progress bar for long work on a terminal, and
+// nothing elsewhere, so logs and scripts stay clean.
+package progress
+
+import (
+	"io"
+	"os"
+
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+	"golang.org/x/term"
+)
+
+// Bar is a byte-counting progress bar. A nil *Bar is a no-op,
+// so callers need not check whether one is shown.
+type Bar struct {
+	name string
+	p    *mpb.Progress
+	bar  *mpb.Bar
+}
+
+// New returns a bar writing to w if w is a terminal, else nil.
+func New(w io.Writer, name string) *Bar {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return &Bar{name: name, p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(40))}
+}
+
+// Start sets the total number of bytes.
+func (b *Bar) Start(total int64) {
+	if b == nil {
+		return
+	}
+	b.bar = b.p.AddBar(total,
+		mpb.PrependDecorators(decor.Name(b.name, decor.WCSyncSpaceR), decor.CountersKibiByte("% .1f / % .1f")),
+		mpb.AppendDecorators(decor.Percentage(decor.WCSyncSpace), decor.AverageSpeed(decor.SizeB1024(0), "% .1f", decor.WCSyncSpace)),
+	)
+}
+
+// Add records n more bytes done.
+func (b *Bar) Add(n int) {
+	if b == nil || b.bar == nil {
+		return
+	}
+	b.bar.IncrBy(n)
+}
+
+// Done completes (or abandons) the bar and waits for it to be drawn.
+func (b *Bar) Done() {
+	if b == nil {
+		return
+	}
+	if b.bar != nil {
+		if b.bar.Current() < 1 {
+			b.bar.Abort(true)
+		} else {
+			b.bar.SetTotal(-1, true)
+		}
+	}
+	b.p.Wait()
+}

@@ -1,0 +1,241 @@
+// Package serverimage builds the archive server container image: our static
+// HTTP server and an OSTree archive repository, FROM scratch. It is a
+// drop-in for the nginx-based image of the old tooling: the repository is
+// at /usr/share/nginx/html/ostree and the server listens on port 80.
+package serverimage
+
+import (
+	"archive/tar"
+	"embed"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/ocne-image/ocne-image/shared/containerimage"
+)
+
+// Where things live in the image; the paths of the nginx image it replaces.
+const (
+	WebRoot    = "/usr/share/nginx/html"
+	RepoPath   = WebRoot + "/ostree"
+	KsPath     = WebRoot + "/ks"
+	ServerPath = "/usr/bin/ocne-archive-server"
+	Port       = "80/tcp"
+	Repository = "localhost/ock-ostree" // what `podman load` names it
+)
+
+//go:embed all:payload
+var payload embed.FS
+
+// Options shape the image.
+type Options struct {
+	// ServerBinary is the static server to put in the image; empty uses
+	// the one embedded at build time.
+	ServerBinary string
+	Labels       map[string]string
+	// Created stamps the image and its files; zero means the Unix epoch,
+	// which keeps builds reproducible.
+	Created time.Time
+	TempDir string // where layer files go
+}
+
+// Build writes the image's layers into opts.TempDir: one with the server,
+// one with the repository at archiveDir. Call RemoveLayerFiles when done.
+func Build(archiveDir string, opts Options) (b containerimage.Build, err error) {
+	if opts.Created.IsZero() {
+		opts.Created = time.Unix(0, 0).UTC()
+	}
+	server, err := openServer(opts.ServerBinary)
+	if err != nil {
+		return b, err
+	}
+	defer server.Close()
+	defer func() {
+		if err != nil {
+			b.RemoveLayerFiles()
+		}
+	}()
+	l, err := writeLayer(opts.TempDir, func(tw *tar.Writer) error {
+		return addServer(tw, server, opts.Created)
+	})
+	if err != nil {
+		return b, fmt.Errorf("server layer: %w", err)
+	}
+	b.Layers = append(b.Layers, l)
+	l, err = writeLayer(opts.TempDir, func(tw *tar.Writer) error {
+		return addRepo(tw, archiveDir, opts.Created)
+	})
+	if err != nil {
+		return b, fmt.Errorf("archive layer: %w", err)
+	}
+	b.Layers = append(b.Layers, l)
+
+	labels := map[string]string{
+		"org.opencontainers.image.title":       "OCK OSTree archive server",
+		"org.opencontainers.image.description": "OSTree archive repository at /ostree, Kickstart files at /ks/, served on port 80",
+	}
+	for k, v := range opts.Labels {
+		labels[k] = v
+	}
+	b.Config = imgspecv1.Image{
+		Created:  &opts.Created,
+		Platform: imgspecv1.Platform{OS: "linux", Architecture: runtime.GOARCH},
+		Config: imgspecv1.ImageConfig{
+			Entrypoint:   []string{ServerPath},
+			Cmd:          []string{"--root", WebRoot, "--listen", ":80"},
+			ExposedPorts: map[string]struct{}{Port: {}},
+			StopSignal:   "SIGTERM",
+			Labels:       labels,
+		},
+		History: []imgspecv1.History{
+			{Created: &opts.Created, CreatedBy: "ocne-image: archive server"},
+			{Created: &opts.Created, CreatedBy: "ocne-image: OSTree archive"},
+		},
+	}
+	return b, nil
+}
+
+func openServer(path string) (io.ReadCloser, error) {
+	if path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("archive server binary: %w", err)
+		}
+		return f, nil
+	}
+	f, err := payload.Open("payload/archive-server")
+	if err != nil {
+		return nil, fmt.Errorf("this build of ocne-image has no archive server embedded: rebuild it with `make build`")
+	}
+	return f, nil
+}
+
+func writeLayer(dir string, fill func(*tar.Writer) error) (containerimage.BlobLayer, error) {
+	// Uncompressed: the repository's objects are deflated already, and a
+	// server binary is a few MB.
+	lf, err := containerimage.NewLayerFile(dir, containerimage.Uncompressed)
+	if err != nil {
+		return containerimage.BlobLayer{}, err
+	}
+	tw := tar.NewWriter(lf)
+	err = fill(tw)
+	if err == nil {
+		err = tw.Close()
+	}
+	var l containerimage.BlobLayer
+	if err == nil {
+		l, err = lf.Finish()
+	}
+	if err != nil {
+		lf.Remove()
+		return containerimage.BlobLayer{}, err
+	}
+	return l, nil
+}
+
+// mkdirs writes the directories of path that seen lacks; unpackers refuse
+// a layer that names a path twice.
+func mkdirs(tw *tar.Writer, seen map[string]bool, path string, mtime time.Time) error {
+	var p string
+	for _, part := range strings.Split(strings.Trim(path, "/"), "/") {
+		p += part + "/"
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: p, Mode: 0o755, ModTime: mtime}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func addServer(tw *tar.Writer, server io.Reader, mtime time.Time) error {
+	data, err := io.ReadAll(server)
+	if err != nil {
+		return fmt.Errorf("read archive server binary: %w", err)
+	}
+	seen := map[string]bool{}
+	if err := mkdirs(tw, seen, filepath.Dir(ServerPath), mtime); err != nil {
+		return err
+	}
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: strings.TrimPrefix(ServerPath, "/"), Mode: 0o755, Size: int64(len(data)), ModTime: mtime}); err != nil {
+		return err
+	}
+	if _, err := tw.Write(data); err != nil {
+		return err
+	}
+	// The mount point for Kickstart files, and a /tmp for good measure.
+	if err := mkdirs(tw, seen, KsPath, mtime); err != nil {
+		return err
+	}
+	return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "tmp/", Mode: 0o1777, ModTime: mtime})
+}
+
+// addRepo adds the repository's config, refs and objects; its scratch
+// directories and any unfinished temp files stay out.
+func addRepo(tw *tar.Writer, archiveDir string, mtime time.Time) error {
+	prefix := strings.TrimPrefix(RepoPath, "/")
+	return filepath.WalkDir(archiveDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(archiveDir, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if strings.HasPrefix(d.Name(), ".tmp-") || rel == "tmp" || rel == "state" {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		name := prefix
+		if rel != "." {
+			name += "/" + rel
+		}
+		if d.IsDir() {
+			if rel == "." {
+				if err := mkdirs(tw, map[string]bool{}, filepath.Dir(RepoPath), mtime); err != nil {
+					return err
+				}
+			}
+			return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name + "/", Mode: 0o755, ModTime: mtime})
+		}
+		if !d.Type().IsRegular() {
+			return fmt.Errorf("%s: not a regular file", p)
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: fi.Size(), ModTime: mtime}); err != nil {
+			return err
+		}
+		_, err = io.Copy(tw, f)
+		return err
+	})
+}
+
+// Names returns the names `podman load` gives the image: latest and the
+// Kubernetes version.
+func Names(version string) []string {
+	names := []string{Repository + ":latest"}
+	if version != "" {
+		names = append(names, Repository+":"+version)
+	}
+	return names
+}
