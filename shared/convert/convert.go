@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/ocne-image/ocne-image/shared/archiverepo"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
@@ -49,6 +50,7 @@ type Progress interface {
 type Result struct {
 	Source  string
 	Commit  ostree.Checksum
+	Created time.Time // the commit's timestamp
 	Ref     string
 	Version string // the image's version label, if any
 	Arch    string
@@ -113,12 +115,14 @@ func ToArchive(ctx context.Context, src, dir string, opts Options) (res *Result,
 			return nil, fmt.Errorf("%s: %w", ref, err)
 		}
 	}
-	if err := im.Finish(commit, opts.Ref); err != nil {
+	c, err := im.Finish(commit, opts.Ref)
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref, err)
 	}
 	return &Result{
 		Source:  ref.String(),
 		Commit:  commit,
+		Created: time.Unix(int64(c.Timestamp), 0).UTC(),
 		Ref:     opts.Ref,
 		Version: img.Labels()[LabelVersion],
 		Arch:    img.Architecture(),

@@ -342,28 +342,28 @@ var ErrIncomplete = errors.New("object missing from the image")
 
 // Finish checks that the image held commit and every object it reaches,
 // then points ref at it.
-func (im *Importer) Finish(commit ostree.Checksum, ref string) error {
+func (im *Importer) Finish(commit ostree.Checksum, ref string) (*ostree.Commit, error) {
 	for c := range im.pending {
-		return fmt.Errorf("xattrs link for content object %s, but the image has no such object: %w", c, ErrIncomplete)
+		return nil, fmt.Errorf("xattrs link for content object %s, but the image has no such object: %w", c, ErrIncomplete)
 	}
 	found := false
 	for _, c := range im.commits {
 		found = found || c == commit
 	}
 	if !found {
-		return fmt.Errorf("commit %s: %w (the image labels it as its ostree.commit but does not contain it)", commit, ErrIncomplete)
+		return nil, fmt.Errorf("commit %s: %w (the image labels it as its ostree.commit but does not contain it)", commit, ErrIncomplete)
 	}
-	_, err := im.repo.Walk(commit, func(p string, t ostree.ObjectType, c ostree.Checksum) error {
+	c, err := im.repo.Walk(commit, func(p string, t ostree.ObjectType, c ostree.Checksum) error {
 		if t == ostree.ObjFileZ && !im.repo.Has(c, t) {
 			return fmt.Errorf("commit %s: content object %s for %s: %w", commit, c, p, ErrIncomplete)
 		}
 		return nil
 	})
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("commit %s: %w: %w", commit, err, ErrIncomplete)
+		return nil, fmt.Errorf("commit %s: %w: %w", commit, err, ErrIncomplete)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return im.repo.SetRef(ref, commit)
+	return c, im.repo.SetRef(ref, commit)
 }

@@ -40,8 +40,9 @@ type Options struct {
 	// the one embedded at build time.
 	ServerBinary string
 	Labels       map[string]string
-	// Created stamps the image and its files; zero means the Unix epoch,
-	// which keeps builds reproducible.
+	// Created stamps the image and its files. Callers pass the commit's
+	// timestamp, so the same commit always yields the same image; zero
+	// means the Unix epoch.
 	Created time.Time
 	TempDir string // where layer files go
 }

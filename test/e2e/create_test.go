@@ -1,0 +1,150 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ocne-image/ocne-image/shared/containerimage"
+	"github.com/ocne-image/ocne-image/shared/ostreeext"
+	"github.com/ocne-image/ocne-image/test/fixture"
+)
+
+// TestCreateServeInstall is the whole documented workflow: a chunked OCK
+// image in a registry, `create --local` over plain HTTP, `podman load`,
+// the documented `podman run` line, then libostree pulling through the
+// published port and Anaconda's ostreesetup steps deploying from it.
+func TestCreateServeInstall(t *testing.T) {
+	s := getSample(t)
+	reg := startRegistry(t)
+	writeSampleImage(t, "docker://"+reg+"/olcne/ock-ostree:1.31", ostreeext.ExportOptions{Layers: 4, Compression: containerimage.Zstd})
+
+	home := t.TempDir()
+	r := plugin(t, home, "create", "--type", "ostree", "--local", "--version", "1.31",
+		"--os-registry", reg+"/olcne/ock-ostree", "--tls-verify=false", "--output-format", "json")
+	if r.code != 0 {
+		t.Fatalf("create: exit %d: %s", r.code, r.stderr)
+	}
+	if r.stderr != "" {
+		t.Errorf("create is not quiet by default: %q", r.stderr)
+	}
+	var res struct {
+		Output, Commit, Version string
+		Names                   []string
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("create --output-format json: %v\n%s", err, r.stdout)
+	}
+	wantOut := filepath.Join(home, ".ocne", "images", "ock-1.31-amd64-ostree.tar")
+	if res.Output != wantOut || res.Commit != s.commit || res.Version != "1.31" {
+		t.Errorf("result %+v, want output %s commit %s", res, wantOut, s.commit)
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(home, ".ocne", "images", ".*"))
+	if len(leftovers) != 0 {
+		t.Errorf("work files left next to the output: %v", leftovers)
+	}
+
+	// The documented workflow, verbatim but for the port and paths.
+	p := newPodman(t)
+	load := p.run("load", "-i", res.Output)
+	for _, name := range []string{"localhost/ock-ostree:latest", "localhost/ock-ostree:1.31"} {
+		if !strings.Contains(load, "Loaded image: "+name) {
+			t.Errorf("podman load did not name the image %s:\n%s", name, load)
+		}
+	}
+	ks := filepath.Join(t.TempDir(), "ks")
+	os.Mkdir(ks, 0o755)
+	os.WriteFile(filepath.Join(ks, "ock.ks"), []byte("ostreesetup --nogpg --osname=ock --url=http://host/ostree --ref=ock\n"), 0o644)
+	port := freePort(t)
+	id := p.run("run", "-d", "-p", fmt.Sprintf("%d:80", port), "-v", ks+":/usr/share/nginx/html/ks", "localhost/ock-ostree:latest")
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	waitHTTP(t, base+"/healthz", 20*time.Second)
+
+	t.Run("ks volume served", func(t *testing.T) {
+		body := get(t, base+"/ks/ock.ks", http.StatusOK)
+		if !strings.Contains(body, "ostreesetup") {
+			t.Errorf("ks file: %q", body)
+		}
+	})
+	t.Run("hostile requests refused", func(t *testing.T) {
+		for _, tc := range []struct {
+			method, path string
+			want         int
+		}{
+			{http.MethodPut, "/ostree/config", http.StatusMethodNotAllowed},
+			{http.MethodDelete, "/ostree/refs/heads/ock", http.StatusMethodNotAllowed},
+			{http.MethodGet, "/ostree/../../../etc/passwd", http.StatusBadRequest},
+			{http.MethodGet, "/ostree/%2e%2e/%2e%2e/usr/bin/ocne-archive-server", http.StatusBadRequest},
+		} {
+			req, _ := http.NewRequest(tc.method, base+tc.path, nil)
+			req.URL.Opaque = tc.path // keep the dots: the client would clean them
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Errorf("%s %s: %d, want %d", tc.method, tc.path, resp.StatusCode, tc.want)
+			}
+		}
+	})
+	t.Run("ostree pull", func(t *testing.T) {
+		repo := filepath.Join(t.TempDir(), "repo")
+		run(t, "ostree", "--repo="+repo, "init", "--mode=bare-user")
+		run(t, "ostree", "--repo="+repo, "remote", "add", "--no-gpg-verify", "ock", base+"/ostree")
+		run(t, "ostree", "--repo="+repo, "pull", "ock", "ock")
+		if got := run(t, "ostree", "--repo="+repo, "rev-parse", "ock:ock"); got != s.commit {
+			t.Errorf("pulled commit %s, want %s", got, s.commit)
+		}
+		run(t, "ostree", "--repo="+repo, "fsck")
+	})
+	t.Run("anaconda ostreesetup", func(t *testing.T) {
+		sysroot := t.TempDir()
+		t.Cleanup(func() {
+			if err := fixture.ReleaseDeployments(sysroot); err != nil {
+				t.Error(err)
+			}
+		})
+		out, err := fixture.Install(t.Context(), sysroot, base+"/ostree", "ock")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(filepath.Join(sysroot, "ostree", "deploy", "ock", "deploy", s.commit+".0", "etc", "hostname")); err != nil {
+			t.Errorf("no deployment of %s: %v\n%s", s.commit, err, out)
+		}
+	})
+
+	logs := p.run("logs", id)
+	if !strings.Contains(logs, `GET "/ostree/refs/heads/ock" 200`) {
+		t.Errorf("access log lacks the ref request:\n%.2000s", logs)
+	}
+	// SIGTERM must stop the server cleanly, well within podman's grace period.
+	start := time.Now()
+	p.run("stop", "--time", "10", id)
+	if took := time.Since(start); took > 8*time.Second {
+		t.Errorf("stop took %s: the server ignored SIGTERM", took)
+	}
+	if code := p.run("inspect", "--format", "{{.State.ExitCode}}", id); code != "0" {
+		t.Errorf("server exited with %s after SIGTERM", code)
+	}
+}
+
+func get(t *testing.T, url string, want int) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		t.Fatalf("GET %s: %d, want %d", url, resp.StatusCode, want)
+	}
+	return string(b)
+}
