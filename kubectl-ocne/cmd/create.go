@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -261,6 +262,8 @@ func explain(err error) error {
 		return fmt.Errorf("%w: choose a writable --output", err)
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("interrupted; nothing was written")
+	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		return fmt.Errorf("%w: pass --tls-verify=false for a plain-HTTP registry", err)
 	}
 	return err
 }

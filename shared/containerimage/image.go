@@ -118,7 +118,7 @@ func (im *Image) resolve(ctx context.Context, arch string) error {
 		return fmt.Errorf("read config of %s: %w", im.ref, err)
 	}
 	if arch != "" && cfg.Architecture != "" && cfg.Architecture != arch {
-		return fmt.Errorf("%s is a %s image: %w: %s (pass --arch %s)", im.ref, cfg.Architecture, ErrArch, arch, cfg.Architecture)
+		return fmt.Errorf("%s is an image for %s: %w: %s (pass --arch %s)", im.ref, cfg.Architecture, ErrArch, arch, cfg.Architecture)
 	}
 	im.img, im.config, im.layers = img, cfg, img.LayerInfos()
 	if len(im.layers) != len(cfg.RootFS.DiffIDs) {

@@ -70,13 +70,12 @@ func SourceReference(registry, tag string) string {
 	return "docker://" + strings.TrimPrefix(ref, "//")
 }
 
+// hasTransport tells "oci:/dir" and "ftp://host" (a transport, known or
+// not: the parser then names it) from "host:5000/repo" (a registry).
 func hasTransport(s string) bool {
-	name, _, ok := strings.Cut(s, ":")
+	name, rest, ok := strings.Cut(s, ":")
 	if !ok {
 		return false
 	}
-	if strings.HasPrefix(name, "ostree-") {
-		return true
-	}
-	return transports.Get(name) != nil
+	return strings.HasPrefix(name, "ostree-") || strings.HasPrefix(rest, "//") || transports.Get(name) != nil
 }

@@ -1,0 +1,244 @@
+package e2e
+
+import (
+	"archive/tar"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ocne-image/ocne-image/shared/containerimage"
+	"github.com/ocne-image/ocne-image/shared/ostreeext"
+	"github.com/ocne-image/ocne-image/test/fixture"
+)
+
+// mountTmpfs mounts a tmpfs at a new temp dir and unmounts it at cleanup.
+func mountTmpfs(t *testing.T, opts string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "mnt")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run(t, "mount", "-t", "tmpfs", "-o", opts, "tmpfs", dir)
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	return dir
+}
+
+// TestCreateBadInput runs the plugin on bad input: each case must fail
+// with a one-line error naming the problem, the documented exit code, and
+// no output (or half-written work) left behind.
+func TestCreateBadInput(t *testing.T) {
+	layout := t.TempDir()
+	writeSampleImage(t, "oci:"+layout+":1.31", ostreeext.ExportOptions{})
+	plain := t.TempDir()
+	writePlainImage(t, "oci:"+plain+":1.31")
+	armOnly := t.TempDir()
+	writeSampleImage(t, "oci:"+armOnly+":1.31", ostreeext.ExportOptions{Arch: "arm64"})
+	truncated := t.TempDir()
+	writeSampleImage(t, "oci:"+truncated+":1.31", ostreeext.ExportOptions{})
+	truncateBiggestBlob(t, truncated)
+	escaping := t.TempDir()
+	writeEscapingImage(t, "oci:"+escaping+":1.31")
+	badConfig := filepath.Join(t.TempDir(), "cluster.yaml")
+	os.WriteFile(badConfig, []byte("osRegistry: [unclosed\n"), 0o644)
+
+	tests := []struct {
+		name     string
+		args     []string
+		output   func(t *testing.T) string // the --output to pass and check
+		wantCode int
+		wantErr  string
+	}{
+		{name: "unknown transport", args: []string{"--os-registry", "ftp://example.com/ock"}, wantCode: 1, wantErr: `unknown transport "ftp"`},
+		{name: "missing tag", args: []string{"--os-registry", "oci:" + layout, "--os-tag", "9.99"}, wantCode: 1, wantErr: "9.99"},
+		{name: "plain container image", args: []string{"--os-registry", "oci:" + plain}, wantCode: 1, wantErr: "not an OSTree container image"},
+		{name: "arch not in the image", args: []string{"--os-registry", "oci:" + armOnly, "--arch", "amd64"}, wantCode: 1, wantErr: "is an image for arm64"},
+		{name: "truncated layer", args: []string{"--os-registry", "oci:" + truncated}, wantCode: 1, wantErr: "truncated"},
+		{name: "../ entry in a layer", args: []string{"--os-registry", "oci:" + escaping}, wantCode: 1, wantErr: "escapes the image root"},
+		{name: "unwritable output directory", args: []string{"--os-registry", "oci:" + layout},
+			output: func(t *testing.T) string {
+				return filepath.Join(mountTmpfs(t, "ro,size=1m"), "ock.tar")
+			}, wantCode: 1, wantErr: "read-only file system"},
+		{name: "full disk", args: []string{"--os-registry", "oci:" + layout},
+			output: func(t *testing.T) string {
+				return filepath.Join(mountTmpfs(t, "size=8m"), "ock.tar")
+			}, wantCode: 1, wantErr: "no space left on device"},
+		{name: "unsupported arch", args: []string{"--arch", "s390x"}, wantCode: 2, wantErr: "invalid architecture"},
+		{name: "bad version", args: []string{"--version", "latest"}, wantCode: 2, wantErr: "invalid Kubernetes version"},
+		{name: "bad type", args: []string{"--type", "iso"}, wantCode: 2, wantErr: "unsupported --type"},
+		{name: "bad config file", args: []string{"--config", badConfig}, wantCode: 2, wantErr: "cluster.yaml"},
+		{name: "unknown flag", args: []string{"--no-such-flag"}, wantCode: 2, wantErr: "unknown flag"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			home := t.TempDir()
+			out := filepath.Join(t.TempDir(), "out", "ock.tar")
+			if tt.output != nil {
+				out = tt.output(t)
+			}
+			args := append([]string{"create", "--local", "--version", "1.31", "--output", out}, tt.args...)
+			r := plugin(t, home, args...)
+			if r.code != tt.wantCode {
+				t.Errorf("exit code %d, want %d; stderr: %s", r.code, tt.wantCode, r.stderr)
+			}
+			msg := strings.TrimSuffix(r.stderr, "\n")
+			if !strings.Contains(msg, tt.wantErr) {
+				t.Errorf("stderr %q does not mention %q", msg, tt.wantErr)
+			}
+			if strings.Count(msg, "\n") != 0 || !strings.HasPrefix(msg, "error: ") {
+				t.Errorf("error is not one `error: ...` line: %q", msg)
+			}
+			assertNothingLeft(t, out)
+		})
+	}
+}
+
+func assertNothingLeft(t *testing.T, out string) {
+	t.Helper()
+	if _, err := os.Lstat(out); !os.IsNotExist(err) {
+		t.Errorf("output %s exists after a failure", out)
+	}
+	left, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".*"))
+	if len(left) != 0 {
+		t.Errorf("work files left behind: %v", left)
+	}
+}
+
+// TestCreateInterrupted stops a conversion half way with Ctrl-C (SIGINT):
+// the plugin must exit non-zero, say so, and remove its work.
+func TestCreateInterrupted(t *testing.T) {
+	reg := startRegistry(t)
+	writeSampleImage(t, "docker://"+reg+"/olcne/ock-ostree:1.31", ostreeext.ExportOptions{})
+	slow := slowProxy(t, reg)
+
+	out := filepath.Join(t.TempDir(), "out", "ock.tar")
+	cmd := exec.Command(pluginBinary(t), "create", "--local", "--version", "1.31", "--output", out,
+		"--os-registry", slow+"/olcne/ock-ostree", "--tls-verify=false")
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Interrupt once the work directory exists and data is flowing.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if m, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".ocne-image-work-*", "archive", "objects", "*", "*")); len(m) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("conversion never started; stderr: %s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 1 {
+		t.Errorf("exit: %v, want code 1", err)
+	}
+	if !strings.Contains(stderr.String(), "interrupted") {
+		t.Errorf("stderr does not say it was interrupted: %q", stderr.String())
+	}
+	assertNothingLeft(t, out)
+}
+
+// slowProxy fronts a registry with a proxy that trickles blob bodies.
+func slowProxy(t *testing.T, reg string) string {
+	t.Helper()
+	target, _ := url.Parse("http://" + reg)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/blobs/") && r.Method == http.MethodGet {
+			w = &trickle{ResponseWriter: w}
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+type trickle struct{ http.ResponseWriter }
+
+func (tr *trickle) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		n := min(len(p), 32<<10)
+		m, err := tr.ResponseWriter.Write(p[:n])
+		written += m
+		if err != nil {
+			return written, err
+		}
+		if f, ok := tr.ResponseWriter.(http.Flusher); ok {
+			f.Flush()
+		}
+		p = p[n:]
+		time.Sleep(20 * time.Millisecond)
+	}
+	return written, nil
+}
+
+func writePlainImage(t *testing.T, dest string) {
+	t.Helper()
+	lf, err := containerimage.NewLayerFile(t.TempDir(), containerimage.Gzip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw := tar.NewWriter(lf)
+	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "etc/motd", Size: 2, Mode: 0o644})
+	tw.Write([]byte("hi"))
+	tw.Close()
+	l, err := lf.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := containerimage.Build{Layers: []containerimage.BlobLayer{l}}
+	b.Config.OS, b.Config.Architecture = "linux", runtime.GOARCH
+	if err := fixture.WriteImage(context.Background(), dest, b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeEscapingImage(t *testing.T, dest string) {
+	t.Helper()
+	s := getSample(t)
+	b, err := fixture.Encapsulate(context.Background(), s.repo, s.commit, ostreeext.ExportOptions{TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.RemoveLayerFiles()
+	keep := func(h *tar.Header, d []byte) (*tar.Header, []byte, bool) { return h, d, true }
+	evil := tar.Header{Typeflag: tar.TypeReg, Name: "../../../../tmp/ocne-evil", Size: 4, Mode: 0o644}
+	if err := fixture.RewriteLayer(&b, 0, t.TempDir(), keep, evil); err != nil {
+		t.Fatal(err)
+	}
+	if err := fixture.WriteImage(context.Background(), dest, b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// truncateBiggestBlob cuts the largest blob of an OCI layout in half.
+func truncateBiggestBlob(t *testing.T, layout string) {
+	t.Helper()
+	blobs, _ := filepath.Glob(filepath.Join(layout, "blobs", "sha256", "*"))
+	var biggest string
+	var size int64
+	for _, b := range blobs {
+		if fi, err := os.Stat(b); err == nil && fi.Size() > size {
+			biggest, size = b, fi.Size()
+		}
+	}
+	if err := os.Truncate(biggest, size/2); err != nil {
+		t.Fatal(err)
+	}
+}
