@@ -60,7 +60,10 @@ type CreateOptions struct {
 
 // NewCmdCreate returns the `create` command.
 func NewCmdCreate(streams genericiooptions.IOStreams) *cobra.Command {
-	o := &CreateOptions{IOStreams: streams}
+	return newCmdCreate(&CreateOptions{IOStreams: streams})
+}
+
+func newCmdCreate(o *CreateOptions) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "create --type ostree [--local] [flags]",
 		Short: "Build the OCK OSTree archive server image",

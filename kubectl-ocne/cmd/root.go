@@ -29,7 +29,9 @@ func usagef(format string, args ...any) error { return usageError{fmt.Errorf(for
 // NewCmdOcneImage returns the root command.
 func NewCmdOcneImage(streams genericiooptions.IOStreams) *cobra.Command {
 	root := &cobra.Command{
-		Use:   "kubectl ocne-image",
+		Use:   "kubectl-ocne_image",
+		// kubectl runs us as `kubectl ocne-image`; say so in help and completion.
+		Annotations: map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl ocne-image"},
 		Short: "Build OCK OSTree archive images for bring-your-own Kubernetes nodes",
 		Long: `kubectl ocne-image turns an Oracle Cloud Native Environment OCK OSTree
 container image into an OSTree archive served over HTTP, which Anaconda's
@@ -38,6 +40,8 @@ Kickstart "ostreesetup" installs nodes from.`,
 		SilenceErrors: true,
 		Version:       buildinfo.Version,
 	}
+	// Only --version: -v means verbose in our subcommands.
+	root.Flags().Bool("version", false, "print the version and exit")
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)

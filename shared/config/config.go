@@ -11,25 +11,25 @@ import (
 	"os"
 	"path/filepath"
 
-	"sigs.k8s.io/yaml"
+	"go.yaml.in/yaml/v3"
 )
 
 // Proxy is the proxy section both files share.
 type Proxy struct {
-	HTTPSProxy string `json:"httpsProxy,omitempty"`
-	HTTPProxy  string `json:"httpProxy,omitempty"`
-	NoProxy    string `json:"noProxy,omitempty"`
+	HTTPSProxy string `yaml:"httpsProxy,omitempty"`
+	HTTPProxy  string `yaml:"httpProxy,omitempty"`
+	NoProxy    string `yaml:"noProxy,omitempty"`
 }
 
 // Config holds the keys this tool uses; other keys of the files are ignored
 // because both files configure much more than image building.
 type Config struct {
-	OSRegistry  string `json:"osRegistry,omitempty"`
-	OSTag       string `json:"osTag,omitempty"`
-	KubeVersion string `json:"kubeVersion,omitempty"`
+	OSRegistry  string `yaml:"osRegistry,omitempty"`
+	OSTag       string `yaml:"osTag,omitempty"`
+	KubeVersion string `yaml:"kubeVersion,omitempty"`
 	// KubernetesVersion is the spelling OCNE's own files use.
-	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
-	Proxy             Proxy  `json:"proxy,omitempty"`
+	KubernetesVersion string `yaml:"kubernetesVersion,omitempty"`
+	Proxy             Proxy  `yaml:"proxy,omitempty"`
 }
 
 // Version returns the Kubernetes version, whichever key set it.
@@ -79,6 +79,8 @@ func readFile(path string, optional bool) (Config, error) {
 	if err != nil {
 		return c, fmt.Errorf("read config %s: %w", path, err)
 	}
+	// yaml.v3 keeps a scalar's text when the field is a string, so an
+	// unquoted `kubernetesVersion: 1.30` stays "1.30", not the float 1.3.
 	if err := yaml.Unmarshal(b, &c); err != nil {
 		return c, fmt.Errorf("config %s: %w; fix the YAML or move the file away", path, err)
 	}

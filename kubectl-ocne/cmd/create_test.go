@@ -1,0 +1,91 @@
+package cmd
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+)
+
+// TestCreateDefaults checks the precedence of flags, the cluster config,
+// ~/.ocne/defaults.yaml and the built-in defaults.
+func TestCreateDefaults(t *testing.T) {
+	tests := []struct {
+		name          string
+		defaults      string
+		cluster       string
+		args          []string
+		wantRegistry  string
+		wantTag       string
+		wantVersion   string
+		wantProxy     string
+		wantOutputFor string // version-arch of the default output name
+	}{
+		{
+			name:         "built-in defaults",
+			wantRegistry: "container-registry.oracle.com/olcne/ock-ostree", wantTag: "1.33", wantVersion: "1.33",
+			wantOutputFor: "1.33-" + runtime.GOARCH,
+		},
+		{
+			name:         "defaults.yaml",
+			defaults:     "osRegistry: mirror.example.com/ock\nkubernetesVersion: 1.30\nproxy:\n  httpsProxy: http://proxy:3128\n",
+			wantRegistry: "mirror.example.com/ock", wantTag: "1.30", wantVersion: "1.30", wantProxy: "http://proxy:3128",
+			wantOutputFor: "1.30-" + runtime.GOARCH,
+		},
+		{
+			name:         "cluster config beats defaults.yaml",
+			defaults:     "osRegistry: mirror.example.com/ock\nkubernetesVersion: 1.30\n",
+			cluster:      "name: c1\nprovider: byo\nkubernetesVersion: 1.31\nosTag: 1.31-custom\n",
+			wantRegistry: "mirror.example.com/ock", wantTag: "1.31-custom", wantVersion: "1.31",
+			wantOutputFor: "1.31-" + runtime.GOARCH,
+		},
+		{
+			name:         "flags beat both",
+			defaults:     "osRegistry: mirror.example.com/ock\nkubeVersion: 1.30\n",
+			cluster:      "osTag: 1.31-custom\n",
+			args:         []string{"--version", "1.32", "--os-registry", "oci:/srv/ock", "--os-tag", "t", "--arch", "arm64"},
+			wantRegistry: "oci:/srv/ock", wantTag: "t", wantVersion: "1.32",
+			wantOutputFor: "1.32-arm64",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			home := t.TempDir()
+			if tt.defaults != "" {
+				os.MkdirAll(filepath.Join(home, ".ocne"), 0o755)
+				os.WriteFile(filepath.Join(home, ".ocne", "defaults.yaml"), []byte(tt.defaults), 0o644)
+			}
+			args := append([]string{}, tt.args...)
+			if tt.cluster != "" {
+				p := filepath.Join(home, "cluster.yaml")
+				os.WriteFile(p, []byte(tt.cluster), 0o644)
+				args = append(args, "--config", p)
+			}
+			o := &CreateOptions{IOStreams: genericiooptions.NewTestIOStreamsDiscard(), defaultsDir: home}
+			c := newCmdCreate(o)
+			if err := c.ParseFlags(args); err != nil {
+				t.Fatal(err)
+			}
+			if err := o.Complete(c); err != nil {
+				t.Fatal(err)
+			}
+			if o.OSRegistry != tt.wantRegistry || o.OSTag != tt.wantTag || o.Version != tt.wantVersion {
+				t.Errorf("registry %q tag %q version %q, want %q %q %q", o.OSRegistry, o.OSTag, o.Version, tt.wantRegistry, tt.wantTag, tt.wantVersion)
+			}
+			if got := ""; o.proxy != nil {
+				got = o.proxy.HTTPSProxy
+				if got != tt.wantProxy {
+					t.Errorf("proxy %q, want %q", got, tt.wantProxy)
+				}
+			} else if tt.wantProxy != "" {
+				t.Errorf("no proxy, want %q", tt.wantProxy)
+			}
+			want := filepath.Join(home, ".ocne", "images", "ock-"+tt.wantOutputFor+"-ostree.tar")
+			if o.Output != want {
+				t.Errorf("output %q, want %q", o.Output, want)
+			}
+		})
+	}
+}
