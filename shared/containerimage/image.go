@@ -121,6 +121,23 @@ func (im *Image) resolve(ctx context.Context, arch string) error {
 		return fmt.Errorf("%s is an image for %s: %w: %s (pass --arch %s)", im.ref, cfg.Architecture, ErrArch, arch, cfg.Architecture)
 	}
 	im.img, im.config, im.layers = img, cfg, img.LayerInfos()
+	// Some sources (containers-storage:) hold layers in another form than
+	// the manifest says, and tell what to fetch instead.
+	forCopy, err := im.src.LayerInfosForCopy(ctx, instance)
+	if err != nil {
+		return fmt.Errorf("read layers of %s: %w", im.ref, err)
+	}
+	if forCopy != nil {
+		if len(forCopy) != len(im.layers) {
+			return fmt.Errorf("image %s: source lists %d layers, manifest %d", im.ref, len(forCopy), len(im.layers))
+		}
+		for i := range forCopy {
+			if forCopy[i].Annotations == nil {
+				forCopy[i].Annotations = im.layers[i].Annotations
+			}
+		}
+		im.layers = forCopy
+	}
 	if len(im.layers) != len(cfg.RootFS.DiffIDs) {
 		return fmt.Errorf("image %s: manifest lists %d layers but its config %d", im.ref, len(im.layers), len(cfg.RootFS.DiffIDs))
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 	"github.com/ocne-image/ocne-image/shared/ostreeext"
 	"github.com/ocne-image/ocne-image/test/fixture"
+	"github.com/ocne-image/ocne-image/test/harness"
 )
 
 // source is a fixture commit built once by the real `ostree commit`.
@@ -70,6 +71,7 @@ func encapsulate(t *testing.T, opts ostreeext.ExportOptions) containerimage.Buil
 // layout and transport we accept, converts it back and has libostree check
 // the result.
 func TestRoundTrip(t *testing.T) {
+	reg := harness.StartRegistry(t)
 	tests := []struct {
 		name      string
 		opts      ostreeext.ExportOptions
@@ -86,6 +88,10 @@ func TestRoundTrip(t *testing.T) {
 		{"oci-archive", ostreeext.ExportOptions{Layers: 2}, func(d string) string { return "oci-archive:" + d + "/img.tar" }},
 		{"docker-archive", ostreeext.ExportOptions{Layers: 2}, func(d string) string { return "docker-archive:" + d + "/img.tar:ock:1.31" }},
 		{"dir", ostreeext.ExportOptions{}, func(d string) string { return "dir:" + d + "/img" }},
+		{"containers-storage", ostreeext.ExportOptions{Layers: 2}, func(d string) string {
+			return "containers-storage:[vfs@" + d + "/root+" + d + "/run]localhost/ock-ostree:1.31"
+		}},
+		{"docker registry", ostreeext.ExportOptions{Layers: 3}, func(string) string { return "docker://" + reg + "/olcne/ock-ostree:1.31" }},
 		{"ostree-unverified-image", ostreeext.ExportOptions{}, func(d string) string { return "ostree-unverified-image:oci:" + d + ":1.31" }},
 	}
 	fc := fixtureSource(t)
@@ -98,7 +104,16 @@ func TestRoundTrip(t *testing.T) {
 			dir := t.TempDir()
 			ref := tt.transport(dir)
 			writeRef := strings.TrimPrefix(ref, "ostree-unverified-image:")
-			if err := fixture.WriteImage(ctx, writeRef, b); err != nil {
+			if strings.HasPrefix(writeRef, "containers-storage:") {
+				// Podman's own storage, written by an independent client.
+				layout := t.TempDir()
+				if err := fixture.WriteImage(ctx, ociRef(layout), b); err != nil {
+					t.Fatal(err)
+				}
+				if out, err := exec.Command("skopeo", "copy", "-q", ociRef(layout), writeRef).CombinedOutput(); err != nil {
+					t.Fatalf("skopeo copy: %v\n%s", err, out)
+				}
+			} else if err := fixture.WriteImage(ctx, writeRef, b); err != nil {
 				t.Fatalf("write image: %v", err)
 			}
 			out := filepath.Join(t.TempDir(), "archive")

@@ -19,6 +19,7 @@ import (
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 	"github.com/ocne-image/ocne-image/shared/ostreeext"
 	"github.com/ocne-image/ocne-image/test/fixture"
+	"github.com/ocne-image/ocne-image/test/harness"
 )
 
 // mountTmpfs mounts a tmpfs at a new temp dir and unmounts it at cleanup.
@@ -116,7 +117,7 @@ func assertNothingLeft(t *testing.T, out string) {
 // TestCreateInterrupted stops a conversion half way with Ctrl-C (SIGINT):
 // the plugin must exit non-zero, say so, and remove its work.
 func TestCreateInterrupted(t *testing.T) {
-	reg := startRegistry(t)
+	reg := harness.StartRegistry(t)
 	writeSampleImage(t, "docker://"+reg+"/olcne/ock-ostree:1.31", ostreeext.ExportOptions{})
 	slow := slowProxy(t, reg)
 

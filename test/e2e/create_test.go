@@ -14,6 +14,7 @@ import (
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 	"github.com/ocne-image/ocne-image/shared/ostreeext"
 	"github.com/ocne-image/ocne-image/test/fixture"
+	"github.com/ocne-image/ocne-image/test/harness"
 )
 
 // TestCreateServeInstall is the whole documented workflow: a chunked OCK
@@ -22,7 +23,7 @@ import (
 // published port and Anaconda's ostreesetup steps deploying from it.
 func TestCreateServeInstall(t *testing.T) {
 	s := getSample(t)
-	reg := startRegistry(t)
+	reg := harness.StartRegistry(t)
 	writeSampleImage(t, "docker://"+reg+"/olcne/ock-ostree:1.31", ostreeext.ExportOptions{Layers: 4, Compression: containerimage.Zstd})
 
 	home := t.TempDir()
@@ -51,8 +52,8 @@ func TestCreateServeInstall(t *testing.T) {
 	}
 
 	// The documented workflow, verbatim but for the port and paths.
-	p := newPodman(t)
-	load := p.run("load", "-i", res.Output)
+	p := harness.NewPodman(t)
+	load := p.Run("load", "-i", res.Output)
 	for _, name := range []string{"localhost/ock-ostree:latest", "localhost/ock-ostree:1.31"} {
 		if !strings.Contains(load, "Loaded image: "+name) {
 			t.Errorf("podman load did not name the image %s:\n%s", name, load)
@@ -61,10 +62,10 @@ func TestCreateServeInstall(t *testing.T) {
 	ks := filepath.Join(t.TempDir(), "ks")
 	os.Mkdir(ks, 0o755)
 	os.WriteFile(filepath.Join(ks, "ock.ks"), []byte("ostreesetup --nogpg --osname=ock --url=http://host/ostree --ref=ock\n"), 0o644)
-	port := freePort(t)
-	id := p.run("run", "-d", "-p", fmt.Sprintf("%d:80", port), "-v", ks+":/usr/share/nginx/html/ks", "localhost/ock-ostree:latest")
+	port := harness.FreePort(t)
+	id := p.Run("run", "-d", "-p", fmt.Sprintf("%d:80", port), "-v", ks+":/usr/share/nginx/html/ks", "localhost/ock-ostree:latest")
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	waitHTTP(t, base+"/healthz", 20*time.Second)
+	harness.WaitHTTP(t, base+"/healthz", 20*time.Second)
 
 	t.Run("ks volume served", func(t *testing.T) {
 		body := get(t, base+"/ks/ock.ks", http.StatusOK)
@@ -120,17 +121,17 @@ func TestCreateServeInstall(t *testing.T) {
 		}
 	})
 
-	logs := p.run("logs", id)
+	logs := p.Run("logs", id)
 	if !strings.Contains(logs, `GET "/ostree/refs/heads/ock" 200`) {
 		t.Errorf("access log lacks the ref request:\n%.2000s", logs)
 	}
 	// SIGTERM must stop the server cleanly, well within podman's grace period.
 	start := time.Now()
-	p.run("stop", "--time", "10", id)
+	p.Run("stop", "--time", "10", id)
 	if took := time.Since(start); took > 8*time.Second {
 		t.Errorf("stop took %s: the server ignored SIGTERM", took)
 	}
-	if code := p.run("inspect", "--format", "{{.State.ExitCode}}", id); code != "0" {
+	if code := p.Run("inspect", "--format", "{{.State.ExitCode}}", id); code != "0" {
 		t.Errorf("server exited with %s after SIGTERM", code)
 	}
 }

@@ -1,0 +1,263 @@
+#!/usr/bin/env bash
+# `make bench`: compares our ostree-ext image -> archive conversion with
+# libostree's own bare-user -> archive conversion (`ostree pull-local`) of
+# the same tree, for a ~300 MB / 20k-file tree and one twice as large.
+#
+# Fixtures (tree, bare-user and archive repos made by the real `ostree
+# commit`, ostree-ext images in OCI layouts with gzip and uncompressed
+# layers) are cached in .cache/bench/fixtures/<parameters>/, so reruns only
+# measure. Every measurement runs once to warm up (inputs and binaries in the
+# page cache), then BENCH_RUNS times, round-robin over the sides so that
+# slow phases of the machine hit all of them; the table shows medians.
+# Outputs go to BENCH_OUT (default .cache/bench/out, the same disk as the
+# inputs); `sync` runs before every timed run so no side pays for the
+# previous one's writeback.
+#
+# Knobs (environment): BENCH_RUNS (3), BENCH_SCALES ("1 2"), BENCH_LAYERS (8),
+# BENCH_EXTRA (8000 fixture files of 0..64 KiB), BENCH_SMALL (12000 files of
+# 0..4 KiB), BENCH_BIG (16 MiB, one file), BENCH_OUT, BENCH_PROFILE (1: always
+# write and print a CPU profile of our gzip conversion; 0: never; default:
+# only when the speed target is missed).
+#
+# Exits 0 when all measurements ran, whether or not targets were met; missed
+# targets are marked MISSED.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+export CGO_ENABLED=0
+export GOFLAGS=${GOFLAGS:--buildvcs=false -tags=containers_image_openpgp,exclude_graphdriver_btrfs,exclude_graphdriver_devicemapper}
+
+RUNS=${BENCH_RUNS:-3}
+SCALES=${BENCH_SCALES:-"1 2"}
+LAYERS=${BENCH_LAYERS:-8}
+EXTRA=${BENCH_EXTRA:-8000}
+SMALL=${BENCH_SMALL:-12000}
+BIG=${BENCH_BIG:-$((16 << 20))}
+PROFILE=${BENCH_PROFILE:-auto}
+CACHE=$ROOT/.cache/bench
+OUT=${BENCH_OUT:-$CACHE/out}
+PLUGIN=$ROOT/bin/kubectl-ocne_image
+CONVBENCH=$CACHE/bin/convbench
+FIXTURE_VERSION=1 # bump when the fixture recipe changes
+TAG=1.31          # tag of the images in the OCI layouts (convbench's ImageTag)
+REF=ock
+
+# Targets.
+TIME_TARGET=0.67 # ours/libostree wall time: at least 1.5x faster
+SIZE_TOLERANCE=0.05
+RSS_TARGET_MIB=256
+RSS_GROWTH_TARGET=2 # peak RSS of the 2x tree / the 1x tree must stay below
+
+SIDES=(libostree libostree-nofsync gzip none create)
+declare -A LABEL=(
+  [libostree]="libostree pull-local (bare-user->archive)"
+  [libostree-nofsync]="  same, core.fsync=false (info)"
+  [gzip]="ours convert, gzip layers"
+  [none]="ours convert, uncompressed layers"
+  [create]="ours create --local (gzip), full"
+)
+
+log() { printf '%s\n' "$*" >&2; }
+die() { log "bench: $*"; exit 1; }
+
+# --- tools -------------------------------------------------------------------
+command -v ostree >/dev/null || die "ostree CLI missing; run make deps"
+if [[ ! -x /usr/bin/time ]]; then
+  log "bench: installing GNU time"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends time >/dev/null ||
+    { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends time >/dev/null; }
+fi
+[[ -x $PLUGIN ]] || die "$PLUGIN missing; run make build"
+mkdir -p "$CACHE/bin"
+go build -trimpath -o "$CONVBENCH" ./test/bench/cmd/convbench
+OSTREE_VERSION=$(ostree --version | awk -F"'" '/Version/ {print $2}')
+
+# --- helpers -----------------------------------------------------------------
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+calc() { awk "BEGIN {printf \"$1\", $2}"; }
+mib() { calc "%.1f" "$1/1048576"; }
+# mark VALUE OK-EXPR: "ok" or "MISSED" (awk expression in v)
+mark() { awk -v v="$1" "BEGIN {print (($2) ? \"ok\" : \"MISSED\")}"; }
+
+# fixture SCALE: sets FIX to the fixture directory, building it if needed.
+fixture() {
+  local s=$1 extra=$((EXTRA * $1)) small=$((SMALL * $1)) big=$((BIG * $1))
+  FIX=$CACHE/fixtures/x$extra-s$small-b$big-l$LAYERS-v$FIXTURE_VERSION-ostree$OSTREE_VERSION
+  if [[ ! -f $FIX/stats ]]; then
+    log "bench: building fixture ${s}x in $FIX (first run only)"
+    rm -rf "$FIX" "$FIX.tmp"
+    mkdir -p "$(dirname "$FIX")"
+    local t0=$SECONDS
+    "$CONVBENCH" fixture -dir "$FIX.tmp" -extra "$extra" -small "$small" -big "$big" -layers "$LAYERS" >/dev/null
+    mv "$FIX.tmp" "$FIX"
+    log "bench: fixture ${s}x built in $((SECONDS - t0))s"
+  fi
+}
+
+# command_for SIDE OUTDIR: sets CMD to the command line of SIDE writing into
+# OUTDIR (which must not exist).
+command_for() {
+  local o=$2
+  case $1 in
+  libostree) CMD=(sh -c "ostree --repo=$o init --mode=archive && ostree --repo=$o pull-local $FIX/bareuser $REF") ;;
+  libostree-nofsync) CMD=(sh -c "ostree --repo=$o init --mode=archive && ostree --repo=$o config set core.fsync false && ostree --repo=$o pull-local $FIX/bareuser $REF") ;;
+  gzip) CMD=("$CONVBENCH" convert -src "oci:$FIX/oci-gzip:$TAG" -out "$o") ;;
+  none) CMD=("$CONVBENCH" convert -src "oci:$FIX/oci-none:$TAG" -out "$o") ;;
+  create) CMD=("$PLUGIN" create --local --os-registry "oci:$FIX/oci-gzip" --os-tag "$TAG" --version "$TAG" --output "$o/ock.tar") ;;
+  esac
+}
+
+# objects_dir SIDE OUTDIR: where that side's archive objects are. create
+# removes its work dir, so its objects are those of the same converter run
+# alone (the gzip side).
+objects_dir() {
+  case $1 in
+  libostree | libostree-nofsync | gzip | none) echo "$2/objects" ;;
+  create) echo "" ;;
+  esac
+}
+
+# measure SIDE OUTDIR: runs SIDE once under GNU time; appends to T/R/C.
+declare -A T R C
+measure() {
+  local side=$1 o=$2 tf
+  command_for "$side" "$o"
+  tf=$(mktemp)
+  sync
+  if ! /usr/bin/time -f '%e %M %U %S' -o "$tf" "${CMD[@]}" >"$o.log" 2>&1; then
+    cat "$o.log" "$tf" >&2
+    die "$side failed: ${CMD[*]}"
+  fi
+  local e m u s
+  read -r e m u s <"$tf"
+  rm -f "$tf"
+  if [[ -n ${RUN_KEY:-} ]]; then
+    T[$RUN_KEY]+=" $e"
+    R[$RUN_KEY]+=" $m"
+    C[$RUN_KEY]+=" $(calc "%.2f" "$u+$s")"
+  fi
+}
+
+# --- run -----------------------------------------------------------------------
+START=$SECONDS
+declare -A MED_T MED_R MED_C SIZE RATIO_T RATIO_S
+SUMMARY=()
+FIRST_SCALE=
+for s in $SCALES; do
+  fixture "$s"
+  FIRST_SCALE=${FIRST_SCALE:-$s}
+  # shellcheck disable=SC1091
+  source "$FIX/stats" # files, bytes, commit, layers
+  files_s=$files bytes_s=$bytes commit_s=$commit
+  gz_bytes=$(du -sb "$FIX/oci-gzip/blobs" | cut -f1)
+  none_bytes=$(du -sb "$FIX/oci-none/blobs" | cut -f1)
+  outs=$OUT/${s}x
+  rm -rf "$outs"
+  mkdir -p "$outs"
+
+  echo
+  echo "=== tree ${s}x: $files_s files, $(mib "$bytes_s") MiB; commit ${commit_s:0:12}; image $LAYERS layers: gzip $(mib "$gz_bytes") MiB, uncompressed $(mib "$none_bytes") MiB"
+  echo "    fixture: $FIX"
+  echo "    output:  $outs (OUT = a fresh directory per run)"
+  echo "    commands (each under /usr/bin/time -f '%e %M %U %S'):"
+  for side in "${SIDES[@]}"; do
+    command_for "$side" OUT
+    printf '      %-18s %s\n' "$side:" "${CMD[*]}"
+  done
+
+  # Warm-up: inputs into the page cache, then one untimed run of each side.
+  find "$FIX/bareuser" "$FIX/oci-gzip" "$FIX/oci-none" -type f -exec cat {} + >/dev/null
+  RUN_KEY=
+  for side in "${SIDES[@]}"; do
+    measure "$side" "$outs/warmup-$side"
+  done
+  for ((r = 1; r <= RUNS; r++)); do
+    for side in "${SIDES[@]}"; do
+      RUN_KEY=$s:$side
+      measure "$side" "$outs/run$r-$side"
+    done
+  done
+  RUN_KEY=
+
+  # Check our output once: right ref, and libostree's fsck accepts it.
+  got=$(ostree --repo="$outs/run1-gzip" rev-parse "$REF")
+  [[ $got == "$commit_s" ]] || die "our archive has $REF=$got, want $commit_s"
+  ostree --repo="$outs/run1-gzip" fsck >"$outs/fsck.log" 2>&1 || { cat "$outs/fsck.log" >&2; die "ostree fsck of our archive failed"; }
+  [[ $(ostree --repo="$outs/run1-libostree" rev-parse "$REF") == "$commit_s" ]] || die "libostree's archive has the wrong commit"
+
+  for side in "${SIDES[@]}"; do
+    k=$s:$side
+    MED_T[$k]=$(median <<<"${T[$k]}")
+    MED_R[$k]=$(median <<<"${R[$k]}")
+    MED_C[$k]=$(median <<<"${C[$k]}")
+    od=$(objects_dir "$side" "$outs/run1-$side")
+    if [[ -n $od ]]; then SIZE[$k]=$(du -sb "$od" | cut -f1); fi
+  done
+  SIZE[$s:create]=${SIZE[$s:gzip]}
+  tar_bytes=$(stat -c %s "$outs/run1-create/ock.tar")
+
+  lib_t=${MED_T[$s:libostree]} lib_s=${SIZE[$s:libostree]}
+  echo
+  printf '%-40s %7s %-22s %7s %9s %10s  %-16s %-16s %-12s\n' \
+    "tree ${s}x, median of $RUNS" "wall s" "(runs)" "CPU s" "peak RSS" "objects" "time ours/lib" "size ours/lib" "RSS target"
+  printf '%-40s %7s %-22s %7s %9s %10s  %-16s %-16s %-12s\n' "" "" "" "" "MiB" "MiB" "(<= $TIME_TARGET)" "(1 +- $SIZE_TOLERANCE)" "(< $RSS_TARGET_MIB MiB)"
+  for side in "${SIDES[@]}"; do
+    k=$s:$side
+    tcol="" scol="" rcol=""
+    if [[ $side != libostree* ]]; then
+      rt=$(calc "%.2f" "${MED_T[$k]}/$lib_t")
+      rs=$(calc "%.3f" "${SIZE[$k]}/$lib_s")
+      RATIO_T[$k]=$rt RATIO_S[$k]=$rs
+      tcol="$rt $(mark "$rt" "v <= $TIME_TARGET")"
+      scol="$rs $(mark "$rs" "v >= 1-$SIZE_TOLERANCE && v <= 1+$SIZE_TOLERANCE")"
+      rcol=$(mark "${MED_R[$k]}" "v/1024 < $RSS_TARGET_MIB")
+      SUMMARY+=("${s}x $side: time $tcol, size $scol, peak RSS $(mib "${MED_R[$k]}*1024") MiB $rcol")
+    fi
+    printf '%-40s %7.2f %-22s %7.2f %9s %10s  %-16s %-16s %-12s\n' "${LABEL[$side]}" "${MED_T[$k]}" "(${T[$k]# })" "${MED_C[$k]}" \
+      "$(mib "${MED_R[$k]}*1024")" "$(mib "${SIZE[$k]}")" "$tcol" "$scol" "$rcol"
+  done
+  echo "(create's objects are the converter's, measured on the gzip side; its output tar is $(mib "$tar_bytes") MiB)"
+  echo "(ours without libostree's final syncfs: gzip convert / libostree core.fsync=false = $(calc "%.2f" "${MED_T[$s:gzip]}/${MED_T[$s:libostree-nofsync]}"))"
+  rm -rf "$outs"
+done
+
+# Memory must not grow with the tree.
+set -- $SCALES
+if (($# >= 2)); then
+  a=$1 b=${!#}
+  echo
+  echo "=== peak RSS growth, tree ${b}x / ${a}x (target < $RSS_GROWTH_TARGET, i.e. does not scale with the tree)"
+  for side in gzip none create; do
+    g=$(calc "%.2f" "${MED_R[$b:$side]}/${MED_R[$a:$side]}")
+    m=$(mark "$g" "v < $RSS_GROWTH_TARGET")
+    printf '  %-40s %7s -> %7s MiB  x%s %s\n' "${LABEL[$side]}" "$(mib "${MED_R[$a:$side]}*1024")" "$(mib "${MED_R[$b:$side]}*1024")" "$g" "$m"
+    SUMMARY+=("RSS growth ${b}x/${a}x $side: x$g $m")
+  done
+fi
+
+echo
+echo "=== summary (targets: time ours/libostree <= $TIME_TARGET, size within ${SIZE_TOLERANCE}, peak RSS < $RSS_TARGET_MIB MiB, RSS growth < $RSS_GROWTH_TARGET)"
+printf '  %s\n' "${SUMMARY[@]}"
+
+# Profile our conversion when it misses the speed target (or on request).
+missed=$(mark "${RATIO_T[$FIRST_SCALE:gzip]}" "v <= $TIME_TARGET")
+if [[ $PROFILE == 1 || ($PROFILE == auto && $missed == MISSED) ]]; then
+  fixture "$FIRST_SCALE"
+  prof=$CACHE/cpu-${FIRST_SCALE}x-gzip.prof
+  o=$OUT/profile
+  rm -rf "$o"
+  mkdir -p "$OUT"
+  sync
+  "$CONVBENCH" convert -src "oci:$FIX/oci-gzip:$TAG" -out "$o" -cpuprofile "$prof" >/dev/null
+  rm -rf "$o"
+  echo
+  echo "=== CPU profile of our ${FIRST_SCALE}x gzip conversion: $prof"
+  echo "    (go tool pprof -top -nodecount=20 $prof; then -top -cum)"
+  go tool pprof -top -nodecount=20 "$prof" 2>/dev/null | sed -n '/flat%/,$p'
+  echo
+  go tool pprof -top -cum -nodecount=30 "$prof" 2>/dev/null | sed -n '/flat%/,$p'
+fi
+
+echo
+echo "bench: done in $((SECONDS - START))s (ostree $OSTREE_VERSION, $(nproc) CPUs, $RUNS runs per measurement)"

@@ -1,0 +1,134 @@
+// Package harness starts the real services tests run against: Debian's
+// docker-registry, and Podman in a private storage root.
+package harness
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// FreePort returns a loopback TCP port nobody listens on.
+func FreePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// StartRegistry runs Debian's docker-registry (distribution 2.8) on a free
+// loopback port with storage in a temp dir, and returns host:port.
+func StartRegistry(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+	cfg := fmt.Sprintf("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\nlog:\n  level: error\n  accesslog:\n    disabled: true\n", filepath.Join(dir, "data"), addr)
+	if err := os.WriteFile(filepath.Join(dir, "config.yml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("docker-registry", "serve", filepath.Join(dir, "config.yml"))
+	logf, err := os.Create(filepath.Join(dir, "registry.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start docker-registry: %v", err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		logf.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("registry log (end):\n%s", b[max(0, len(b)-3000):])
+		}
+	})
+	WaitHTTP(t, "http://"+addr+"/v2/", 10*time.Second)
+	return addr
+}
+
+// WaitHTTP polls url until it answers below 500.
+func WaitHTTP(t *testing.T, url string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode < 500 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not come up: %v", url, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Podman drives the real Podman CLI in a private storage root, with the
+// settings this host needs (runc, lowered rlimits: see machine.md).
+type Podman struct {
+	t    *testing.T
+	dir  string
+	conf string
+}
+
+// NewPodman sets up a private Podman and removes its containers at cleanup.
+func NewPodman(t *testing.T) *Podman {
+	t.Helper()
+	dir := t.TempDir()
+	conf := filepath.Join(RepoRoot(t), "test", "scripts", "containers.conf")
+	p := &Podman{t: t, dir: dir, conf: conf}
+	t.Cleanup(func() {
+		p.Cmd("rm", "--all", "--force", "--time", "0").Run()
+	})
+	return p
+}
+
+// Cmd returns a podman command on the private storage.
+func (p *Podman) Cmd(args ...string) *exec.Cmd {
+	base := []string{"--root", filepath.Join(p.dir, "root"), "--runroot", filepath.Join(p.dir, "runroot"), "--storage-driver", "vfs"}
+	cmd := exec.Command("podman", append(base, args...)...)
+	cmd.Env = append(os.Environ(), "CONTAINERS_CONF="+p.conf)
+	return cmd
+}
+
+// Run runs podman and fails the test on error.
+func (p *Podman) Run(args ...string) string {
+	p.t.Helper()
+	out, err := p.Cmd(args...).CombinedOutput()
+	if err != nil {
+		p.t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// RepoRoot finds the module root, where `make build` puts the binaries.
+func RepoRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found")
+		}
+		dir = parent
+	}
+}
