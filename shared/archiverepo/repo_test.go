@@ -5,23 +5,14 @@ import (
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/ocne-image/ocne-image/shared/ostree"
+	"github.com/ocne-image/ocne-image/test/harness"
 )
-
-func run(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
 
 // realCommit commits a small tree with the real ostree CLI into an archive
 // repository and returns the repository and the commit checksum.
@@ -54,8 +45,8 @@ func realCommit(t *testing.T) (string, ostree.Checksum) {
 		}
 	}
 	repo := filepath.Join(dir, "repo")
-	run(t, "ostree", "--repo="+repo, "init", "--mode=archive")
-	out := run(t, "ostree", "--repo="+repo, "commit", "--branch=ock", "--tree=dir="+tree,
+	harness.Run(t, "ostree", "--repo="+repo, "init", "--mode=archive")
+	out := harness.Run(t, "ostree", "--repo="+repo, "commit", "--branch=ock", "--tree=dir="+tree,
 		"--subject=test", "--add-metadata-string=version=1.31", "--timestamp=2024-01-01T00:00:00Z")
 	c, err := ostree.ParseChecksum(out)
 	if err != nil {
@@ -137,15 +128,15 @@ func TestCopyRealRepository(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	run(t, "ostree", "--repo="+dstDir, "fsck")
+	harness.Run(t, "ostree", "--repo="+dstDir, "fsck")
 	pulled := filepath.Join(t.TempDir(), "pulled")
-	run(t, "ostree", "--repo="+pulled, "init", "--mode=bare-user")
-	run(t, "ostree", "--repo="+pulled, "pull-local", dstDir, "ock")
-	if got := run(t, "ostree", "--repo="+pulled, "rev-parse", "ock"); got != commit.String() {
+	harness.Run(t, "ostree", "--repo="+pulled, "init", "--mode=bare-user")
+	harness.Run(t, "ostree", "--repo="+pulled, "pull-local", dstDir, "ock")
+	if got := harness.Run(t, "ostree", "--repo="+pulled, "rev-parse", "ock"); got != commit.String() {
 		t.Errorf("pulled commit %s, want %s", got, commit)
 	}
-	run(t, "ostree", "--repo="+pulled, "fsck")
-	xattrs := run(t, "ostree", "--repo="+pulled, "ls", "-X", "ock", "/a/f")
+	harness.Run(t, "ostree", "--repo="+pulled, "fsck")
+	xattrs := harness.Run(t, "ostree", "--repo="+pulled, "ls", "-X", "ock", "/a/f")
 	if !strings.Contains(xattrs, "user.aa") || !strings.Contains(xattrs, "user.zz") {
 		t.Errorf("xattrs lost: %s", xattrs)
 	}

@@ -47,15 +47,6 @@ func fixtureSource(t *testing.T) *fixtureCommit {
 	return fc
 }
 
-func ostreeCLI(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := exec.Command("ostree", args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ostree %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
 func encapsulate(t *testing.T, opts ostreeext.ExportOptions) containerimage.Build {
 	t.Helper()
 	fc := fixtureSource(t)
@@ -124,10 +115,10 @@ func TestRoundTrip(t *testing.T) {
 			if res.Commit.String() != fc.commit || res.Version != fixture.CommitVersion {
 				t.Errorf("result %+v, want commit %s version %s", res, fc.commit, fixture.CommitVersion)
 			}
-			if got := ostreeCLI(t, "--repo="+out, "rev-parse", DefaultRef); got != fc.commit {
+			if got := harness.Run(t, "ostree", "--repo="+out, "rev-parse", DefaultRef); got != fc.commit {
 				t.Errorf("ref %s = %s, want %s", DefaultRef, got, fc.commit)
 			}
-			ostreeCLI(t, "--repo="+out, "fsck")
+			harness.Run(t, "ostree", "--repo="+out, "fsck")
 		})
 	}
 }
@@ -211,21 +202,7 @@ func TestBadImages(t *testing.T) {
 		{
 			name: "plain container image without ostree.commit",
 			prep: func(t *testing.T, dir string) string {
-				lf, err := containerimage.NewLayerFile(t.TempDir(), containerimage.Gzip)
-				if err != nil {
-					t.Fatal(err)
-				}
-				tw := tar.NewWriter(lf)
-				tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "etc/motd", Size: 2, Mode: 0o644})
-				tw.Write([]byte("hi"))
-				tw.Close()
-				l, err := lf.Finish()
-				if err != nil {
-					t.Fatal(err)
-				}
-				b := containerimage.Build{Layers: []containerimage.BlobLayer{l}}
-				b.Config.OS, b.Config.Architecture = "linux", runtime.GOARCH
-				if err := fixture.WriteImage(ctx, ociRef(dir), b); err != nil {
+				if err := fixture.WritePlainImage(ctx, ociRef(dir), t.TempDir()); err != nil {
 					t.Fatal(err)
 				}
 				return ociRef(dir)

@@ -10,13 +10,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/ocne-image/ocne-image/shared/containerimage"
 	"github.com/ocne-image/ocne-image/shared/ostreeext"
 	"github.com/ocne-image/ocne-image/test/fixture"
 	"github.com/ocne-image/ocne-image/test/harness"
@@ -29,7 +27,7 @@ func mountTmpfs(t *testing.T, opts string) string {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	run(t, "mount", "-t", "tmpfs", "-o", opts, "tmpfs", dir)
+	harness.Run(t, "mount", "-t", "tmpfs", "-o", opts, "tmpfs", dir)
 	t.Cleanup(func() { exec.Command("umount", dir).Run() })
 	return dir
 }
@@ -41,7 +39,9 @@ func TestCreateBadInput(t *testing.T) {
 	layout := t.TempDir()
 	writeSampleImage(t, "oci:"+layout+":1.31", ostreeext.ExportOptions{})
 	plain := t.TempDir()
-	writePlainImage(t, "oci:"+plain+":1.31")
+	if err := fixture.WritePlainImage(context.Background(), "oci:"+plain+":1.31", t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
 	armOnly := t.TempDir()
 	writeSampleImage(t, "oci:"+armOnly+":1.31", ostreeext.ExportOptions{Arch: "arm64"})
 	truncated := t.TempDir()
@@ -187,27 +187,6 @@ func (tr *trickle) Write(p []byte) (int, error) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return written, nil
-}
-
-func writePlainImage(t *testing.T, dest string) {
-	t.Helper()
-	lf, err := containerimage.NewLayerFile(t.TempDir(), containerimage.Gzip)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tw := tar.NewWriter(lf)
-	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "etc/motd", Size: 2, Mode: 0o644})
-	tw.Write([]byte("hi"))
-	tw.Close()
-	l, err := lf.Finish()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := containerimage.Build{Layers: []containerimage.BlobLayer{l}}
-	b.Config.OS, b.Config.Architecture = "linux", runtime.GOARCH
-	if err := fixture.WriteImage(context.Background(), dest, b); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func writeEscapingImage(t *testing.T, dest string) {

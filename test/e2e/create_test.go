@@ -97,13 +97,13 @@ func TestCreateServeInstall(t *testing.T) {
 	})
 	t.Run("ostree pull", func(t *testing.T) {
 		repo := filepath.Join(t.TempDir(), "repo")
-		run(t, "ostree", "--repo="+repo, "init", "--mode=bare-user")
-		run(t, "ostree", "--repo="+repo, "remote", "add", "--no-gpg-verify", "ock", base+"/ostree")
-		run(t, "ostree", "--repo="+repo, "pull", "ock", "ock")
-		if got := run(t, "ostree", "--repo="+repo, "rev-parse", "ock:ock"); got != s.commit {
+		harness.Run(t, "ostree", "--repo="+repo, "init", "--mode=bare-user")
+		harness.Run(t, "ostree", "--repo="+repo, "remote", "add", "--no-gpg-verify", "ock", base+"/ostree")
+		harness.Run(t, "ostree", "--repo="+repo, "pull", "ock", "ock")
+		if got := harness.Run(t, "ostree", "--repo="+repo, "rev-parse", "ock:ock"); got != s.commit {
 			t.Errorf("pulled commit %s, want %s", got, s.commit)
 		}
-		run(t, "ostree", "--repo="+repo, "fsck")
+		harness.Run(t, "ostree", "--repo="+repo, "fsck")
 	})
 	t.Run("anaconda ostreesetup", func(t *testing.T) {
 		sysroot := t.TempDir()

@@ -132,3 +132,14 @@ func RepoRoot(t *testing.T) string {
 		dir = parent
 	}
 }
+
+// Run runs a command and returns its trimmed combined output, failing the
+// test (with that output) if it fails.
+func Run(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
