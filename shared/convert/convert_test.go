@@ -119,6 +119,9 @@ func TestRoundTrip(t *testing.T) {
 				t.Errorf("ref %s = %s, want %s", DefaultRef, got, fc.commit)
 			}
 			harness.Run(t, "ostree", "--repo="+out, "fsck")
+			if got := harness.Run(t, "ostree", "--repo="+out, "show", "--print-detached-metadata-key="+fixture.DetachedKey, fc.commit); got != "'"+fixture.DetachedValue+"'" {
+				t.Errorf("detached metadata %s = %s, want %q", fixture.DetachedKey, got, fixture.DetachedValue)
+			}
 		})
 	}
 }

@@ -51,6 +51,17 @@ func TestCreateServeInstall(t *testing.T) {
 		t.Errorf("work files left next to the output: %v", leftovers)
 	}
 
+	// An independent client reads the file both ways it is meant to be read.
+	for _, ref := range []string{"oci-archive:" + res.Output + ":localhost/ock-ostree:1.31", "docker-archive:" + res.Output} {
+		var info struct{ Labels map[string]string }
+		if err := json.Unmarshal([]byte(harness.Run(t, "skopeo", "inspect", ref)), &info); err != nil {
+			t.Fatalf("skopeo inspect %s: %v", ref, err)
+		}
+		if info.Labels["ostree.commit"] != s.commit {
+			t.Errorf("skopeo inspect %s: labels %v lack ostree.commit=%s", ref, info.Labels, s.commit)
+		}
+	}
+
 	// The documented workflow, verbatim but for the port and paths.
 	p := harness.NewPodman(t)
 	load := p.Run("load", "-i", res.Output)
