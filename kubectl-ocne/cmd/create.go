@@ -75,7 +75,7 @@ written as an OCI archive to ~/.ocne/images/ock-VERSION-ARCH-ostree.tar.
 Defaults for --os-registry, --os-tag and --version come from
 ~/.ocne/defaults.yaml and the --config cluster file; flags win.`,
 		Example: createExample,
-		Args:    cobra.NoArgs,
+		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := o.Complete(c); err != nil {
 				return err

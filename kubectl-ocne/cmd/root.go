@@ -48,7 +48,7 @@ Kickstart "ostreesetup" installs nodes from.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w; see '%s --help'", err, c.CommandPath())}
 	})
-	root.AddCommand(NewCmdCreate(streams))
+	root.AddCommand(NewCmdCreate(streams), NewCmdEncapsulate(streams))
 	return root
 }
 
@@ -65,4 +65,14 @@ func Execute(ctx context.Context, c *cobra.Command, streams genericiooptions.IOS
 		return ExitUsage
 	}
 	return ExitError
+}
+
+// usageArgs marks a positional-argument check's failures as usage errors.
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if err := check(c, args); err != nil {
+			return usageError{fmt.Errorf("%w; see '%s --help'", err, c.CommandPath())}
+		}
+		return nil
+	}
 }

@@ -1,0 +1,149 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/ocne-image/ocne-image/shared/archiverepo"
+	"github.com/ocne-image/ocne-image/shared/containerimage"
+	"github.com/ocne-image/ocne-image/shared/ock"
+	"github.com/ocne-image/ocne-image/shared/ostree"
+	"github.com/ocne-image/ocne-image/shared/ostreeext"
+)
+
+const encapsulateExample = `  # Publish a custom OCK commit from an archive repository as a chunked image
+  kubectl ocne-image encapsulate --repo ./repo --ref ock --layers 16 docker://registry.example.com/olcne/ock-ostree:1.31-custom
+
+  # ... or write it to an OCI layout, then build the archive server image from it
+  kubectl ocne-image encapsulate --repo ./repo --ref ock oci:/srv/ock:1.31
+  kubectl ocne-image create --local --os-registry oci:/srv/ock --os-tag 1.31`
+
+// EncapsulateOptions are the inputs of `encapsulate`.
+type EncapsulateOptions struct {
+	Repo        string
+	Ref         string
+	Commit      string
+	Layers      int
+	Compression string
+	Arch        string
+	Labels      []string
+	TLSVerify   bool
+	Format      string
+	Dest        string
+
+	genericiooptions.IOStreams
+}
+
+// NewCmdEncapsulate returns the `encapsulate` command: the reverse of
+// create's conversion, for users who build their own OCK commits.
+func NewCmdEncapsulate(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &EncapsulateOptions{IOStreams: streams}
+	c := &cobra.Command{
+		Use:   "encapsulate --repo DIR (--ref REF | --commit CHECKSUM) DESTINATION",
+		Short: "Package an OSTree commit as an OCK OSTree container image",
+		Long: `Encapsulate a commit of an OSTree archive repository as an ostree-ext
+("ostree native") container image, the format of Oracle's OCK OSTree images,
+and write it to any containers-transports(5) destination.`,
+		Example: encapsulateExample,
+		Args:    usageArgs(cobra.ExactArgs(1)),
+		RunE: func(c *cobra.Command, args []string) error {
+			o.Dest = args[0]
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(c.Context())
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.Repo, "repo", "", "OSTree repository in archive mode")
+	f.StringVar(&o.Ref, "ref", "ock", "ref of the commit to encapsulate")
+	f.StringVar(&o.Commit, "commit", "", "checksum of the commit (instead of --ref)")
+	f.IntVar(&o.Layers, "layers", 1, "number of layers to spread the content over (chunked image if > 1)")
+	f.StringVar(&o.Compression, "compression", "gzip", "layer compression: gzip, zstd or none")
+	f.StringVarP(&o.Arch, "arch", "a", runtime.GOARCH, "architecture to record in the image")
+	f.StringArrayVar(&o.Labels, "label", nil, "extra image label KEY=VALUE (repeatable)")
+	f.BoolVar(&o.TLSVerify, "tls-verify", true, "require HTTPS and verified certificates from the registry")
+	f.StringVar(&o.Format, "output-format", "text", "how to print the result: text or json")
+	c.MarkFlagRequired("repo")
+	c.MarkFlagDirname("repo")
+	c.RegisterFlagCompletionFunc("compression", fixedCompletion("gzip", "zstd", "none"))
+	c.RegisterFlagCompletionFunc("arch", fixedCompletion(ock.Arches...))
+	c.RegisterFlagCompletionFunc("output-format", fixedCompletion("text", "json"))
+	return c
+}
+
+// Validate rejects bad flag values before any work starts.
+func (o *EncapsulateOptions) Validate() error {
+	if o.Layers < 1 || o.Layers > 128 {
+		return usagef("invalid --layers %d: use 1 to 128", o.Layers)
+	}
+	if _, err := containerimage.ParseCompression(o.Compression); err != nil {
+		return usageError{err}
+	}
+	if err := ock.ValidateArch(o.Arch); err != nil {
+		return usageError{err}
+	}
+	for _, l := range o.Labels {
+		if k, _, ok := strings.Cut(l, "="); !ok || k == "" {
+			return usagef("invalid --label %q: want KEY=VALUE", l)
+		}
+	}
+	if o.Format != "text" && o.Format != "json" {
+		return usagef("invalid --output-format %q: use text or json", o.Format)
+	}
+	if _, err := containerimage.ParseReference(o.Dest); err != nil {
+		return usageError{err}
+	}
+	return nil
+}
+
+// Run writes the image.
+func (o *EncapsulateOptions) Run(ctx context.Context) error {
+	repo, err := archiverepo.Open(o.Repo)
+	if err != nil {
+		return err
+	}
+	var commit ostree.Checksum
+	if o.Commit != "" {
+		commit, err = ostree.ParseChecksum(o.Commit)
+	} else {
+		commit, err = repo.ResolveRef(o.Ref)
+	}
+	if err != nil {
+		return err
+	}
+	labels := map[string]string{}
+	for _, l := range o.Labels {
+		k, v, _ := strings.Cut(l, "=")
+		labels[k] = v
+	}
+	tmp, err := os.MkdirTemp("", "ocne-image-encapsulate-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	comp, _ := containerimage.ParseCompression(o.Compression)
+	b, err := ostreeext.Export(ctx, repo, commit, ostreeext.ExportOptions{
+		Layers: o.Layers, Compression: comp, Arch: o.Arch, Labels: labels, TempDir: tmp,
+	})
+	if err != nil {
+		return explain(err)
+	}
+	dest, _ := containerimage.ParseReference(o.Dest)
+	d, err := containerimage.Write(ctx, dest, []containerimage.Build{b}, containerimage.Options{TLSVerify: o.TLSVerify})
+	if err != nil {
+		return explain(err)
+	}
+	if o.Format == "json" {
+		return json.NewEncoder(o.Out).Encode(map[string]any{"destination": dest.String(), "digest": d, "commit": commit.String(), "layers": len(b.Layers)})
+	}
+	fmt.Fprintf(o.Out, "%s@%s\n", dest, d)
+	return nil
+}
