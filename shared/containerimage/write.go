@@ -49,11 +49,11 @@ func Write(ctx context.Context, dest types.ImageReference, images []Build, opts 
 	if err != nil {
 		return "", fmt.Errorf("write image to %s: %w", transportRef(dest), err)
 	}
-	defer d.Close()
 	if mimes := d.SupportedManifestMIMETypes(); mimes != nil && !slices.Contains(mimes, imgspecv1.MediaTypeImageManifest) {
 		d.Close()
 		return writeViaLayout(ctx, dest, images, opts, sys)
 	}
+	defer d.Close()
 	top, err := writeTo(ctx, d, images)
 	if err != nil {
 		return "", fmt.Errorf("write image to %s: %w", transportRef(dest), err)
