@@ -13,17 +13,18 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/ocne-image/ocne-image/shared/buildinfo.Version=$(VERSION)
 GOBUILD := go build -trimpath -ldflags '$(LDFLAGS)'
 
-PAYLOAD := shared/serverimage/payload/archive-server
+# One archive server per architecture the images are for.
+PAYLOAD := shared/serverimage/payload/archive-server-amd64 shared/serverimage/payload/archive-server-arm64
 SERVER_SRC := $(shell find kubectl-ocne/archive-server shared/archiveserver shared/buildinfo -name '*.go' ! -name '*_test.go')
 
 .PHONY: build deps test vet bench demo clean FORCE
 
 build: bin/kubectl-ocne_image
 
-# The plugin embeds the archive server, so it can build server images
-# without a network or a base image.
-$(PAYLOAD): $(SERVER_SRC)
-	$(GOBUILD) -o $@ ./kubectl-ocne/archive-server
+# The plugin embeds the archive servers, so it can build server images for
+# either architecture without a network or a base image.
+shared/serverimage/payload/archive-server-%: $(SERVER_SRC)
+	GOARCH=$* $(GOBUILD) -o $@ ./kubectl-ocne/archive-server
 
 bin/kubectl-ocne_image: $(PAYLOAD) FORCE
 	$(GOBUILD) -o $@ ./kubectl-ocne

@@ -231,7 +231,7 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 		"version":                         o.Version,
 		"org.opencontainers.image.source": res.Source,
 	}
-	b, err := serverimage.Build(filepath.Join(work, "archive"), serverimage.Options{Labels: labels, Created: res.Created, TempDir: work})
+	b, err := serverimage.Build(filepath.Join(work, "archive"), serverimage.Options{Arch: o.Arch, Labels: labels, Created: res.Created, TempDir: work})
 	if err != nil {
 		return explain(err)
 	}

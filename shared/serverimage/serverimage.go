@@ -36,8 +36,11 @@ var payload embed.FS
 
 // Options shape the image.
 type Options struct {
+	// Arch is the image's architecture: that of the nodes the archive is
+	// for, which are also where it is most likely served from.
+	Arch string
 	// ServerBinary is the static server to put in the image; empty uses
-	// the one embedded at build time.
+	// the one embedded at build time for Arch.
 	ServerBinary string
 	Labels       map[string]string
 	// Created stamps the image and its files. Callers pass the commit's
@@ -53,7 +56,10 @@ func Build(archiveDir string, opts Options) (b containerimage.Build, err error) 
 	if opts.Created.IsZero() {
 		opts.Created = time.Unix(0, 0).UTC()
 	}
-	server, err := openServer(opts.ServerBinary)
+	if opts.Arch == "" {
+		opts.Arch = runtime.GOARCH
+	}
+	server, err := openServer(opts.ServerBinary, opts.Arch)
 	if err != nil {
 		return b, err
 	}
@@ -87,7 +93,7 @@ func Build(archiveDir string, opts Options) (b containerimage.Build, err error) 
 	}
 	b.Config = imgspecv1.Image{
 		Created:  &opts.Created,
-		Platform: imgspecv1.Platform{OS: "linux", Architecture: runtime.GOARCH},
+		Platform: imgspecv1.Platform{OS: "linux", Architecture: opts.Arch},
 		Config: imgspecv1.ImageConfig{
 			Entrypoint:   []string{ServerPath},
 			Cmd:          []string{"--root", WebRoot, "--listen", ":80"},
@@ -103,7 +109,7 @@ func Build(archiveDir string, opts Options) (b containerimage.Build, err error) 
 	return b, nil
 }
 
-func openServer(path string) (io.ReadCloser, error) {
+func openServer(path, arch string) (io.ReadCloser, error) {
 	if path != "" {
 		f, err := os.Open(path)
 		if err != nil {
@@ -111,9 +117,9 @@ func openServer(path string) (io.ReadCloser, error) {
 		}
 		return f, nil
 	}
-	f, err := payload.Open("payload/archive-server")
+	f, err := payload.Open("payload/archive-server-" + arch)
 	if err != nil {
-		return nil, fmt.Errorf("this build of ocne-image has no archive server embedded: rebuild it with `make build`")
+		return nil, fmt.Errorf("this build of ocne-image has no archive server for %s embedded: rebuild it with `make build`", arch)
 	}
 	return f, nil
 }

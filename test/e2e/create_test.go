@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -159,4 +160,46 @@ func get(t *testing.T, url string, want int) string {
 		t.Fatalf("GET %s: %d, want %d", url, resp.StatusCode, want)
 	}
 	return string(b)
+}
+
+// TestCreateOtherArch builds the arm64 archive from a manifest list on this
+// (amd64) machine: the image must be an arm64 image with an arm64 server.
+func TestCreateOtherArch(t *testing.T) {
+	s := getSample(t)
+	layout := t.TempDir()
+	amd := encapsulateSample(t, ostreeext.ExportOptions{Arch: "amd64"})
+	arm := encapsulateSample(t, ostreeext.ExportOptions{Arch: "arm64", Layers: 2})
+	if err := fixture.WriteImage(t.Context(), "oci:"+layout+":1.31", amd, arm); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "ock.tar")
+	r := plugin(t, t.TempDir(), "create", "--local", "--arch", "arm64", "--version", "1.31", "--os-registry", "oci:"+layout, "--output", out)
+	if r.code != 0 {
+		t.Fatalf("create: exit %d: %s", r.code, r.stderr)
+	}
+	var info struct {
+		Architecture string
+		Labels       map[string]string
+	}
+	json.Unmarshal([]byte(harness.Run(t, "skopeo", "inspect", "docker-archive:"+out)), &info)
+	if info.Architecture != "arm64" || info.Labels["ostree.arch"] != "arm64" || info.Labels["ostree.commit"] != s.commit {
+		t.Errorf("image: %+v", info)
+	}
+	// The server inside must be an aarch64 ELF: e_machine 183 at offset 18.
+	unpacked := t.TempDir()
+	harness.Run(t, "skopeo", "copy", "-q", "docker-archive:"+out, "dir:"+unpacked)
+	var found bool
+	blobs, _ := filepath.Glob(filepath.Join(unpacked, "*"))
+	for _, b := range blobs {
+		data, err := exec.Command("tar", "-xOf", b, "usr/bin/ocne-archive-server").Output()
+		if err == nil && len(data) > 20 {
+			found = true
+			if data[18] != 183 {
+				t.Errorf("server binary machine %d, want 183 (aarch64)", data[18])
+			}
+		}
+	}
+	if !found {
+		t.Error("no server binary in the image")
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ocne-image/ocne-image/shared/containerimage"
 	"github.com/ocne-image/ocne-image/shared/ostreeext"
 	"github.com/ocne-image/ocne-image/test/fixture"
 	"github.com/ocne-image/ocne-image/test/harness"
@@ -79,8 +80,9 @@ func getSample(t *testing.T) *sample {
 	return s
 }
 
-// writeSampleImage encapsulates the sample commit and writes it to dest.
-func writeSampleImage(t *testing.T, dest string, opts ostreeext.ExportOptions) {
+// encapsulateSample exports the sample commit; its layer files live in a
+// test temp dir.
+func encapsulateSample(t *testing.T, opts ostreeext.ExportOptions) containerimage.Build {
 	t.Helper()
 	s := getSample(t)
 	opts.TempDir = t.TempDir()
@@ -88,6 +90,13 @@ func writeSampleImage(t *testing.T, dest string, opts ostreeext.ExportOptions) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return b
+}
+
+// writeSampleImage encapsulates the sample commit and writes it to dest.
+func writeSampleImage(t *testing.T, dest string, opts ostreeext.ExportOptions) {
+	t.Helper()
+	b := encapsulateSample(t, opts)
 	defer b.RemoveLayerFiles()
 	if err := fixture.WriteImage(context.Background(), dest, b); err != nil {
 		t.Fatalf("write %s: %v", dest, err)
