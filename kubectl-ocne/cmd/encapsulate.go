@@ -71,7 +71,6 @@ and write it to any containers-transports(5) destination.`,
 	f.StringArrayVar(&o.Labels, "label", nil, "extra image label KEY=VALUE (repeatable)")
 	f.BoolVar(&o.TLSVerify, "tls-verify", true, "require HTTPS and verified certificates from the registry")
 	f.StringVar(&o.Format, "output-format", "text", "how to print the result: text or json")
-	c.MarkFlagRequired("repo")
 	c.MarkFlagDirname("repo")
 	c.RegisterFlagCompletionFunc("compression", fixedCompletion("gzip", "zstd", "none"))
 	c.RegisterFlagCompletionFunc("arch", fixedCompletion(ock.Arches...))
@@ -81,6 +80,9 @@ and write it to any containers-transports(5) destination.`,
 
 // Validate rejects bad flag values before any work starts.
 func (o *EncapsulateOptions) Validate() error {
+	if o.Repo == "" {
+		return usagef("--repo is required")
+	}
 	if o.Layers < 1 || o.Layers > 128 {
 		return usagef("invalid --layers %d: use 1 to 128", o.Layers)
 	}

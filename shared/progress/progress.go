@@ -14,9 +14,10 @@ import (
 // Bar is a byte-counting progress bar. A nil *Bar is a no-op,
 // so callers need not check whether one is shown.
 type Bar struct {
-	name string
-	p    *mpb.Progress
-	bar  *mpb.Bar
+	name  string
+	p     *mpb.Progress
+	bar   *mpb.Bar
+	total int64
 }
 
 // New returns a bar writing to w if w is a terminal, else nil.
@@ -33,10 +34,24 @@ func (b *Bar) Start(total int64) {
 	if b == nil {
 		return
 	}
+	b.total = total
 	b.bar = b.p.AddBar(total,
 		mpb.PrependDecorators(decor.Name(b.name, decor.WCSyncSpaceR), decor.CountersKibiByte("% .1f / % .1f")),
 		mpb.AppendDecorators(decor.Percentage(decor.WCSyncSpace), decor.AverageSpeed(decor.SizeB1024(0), "% .1f", decor.WCSyncSpace)),
 	)
+}
+
+// Grow adds n bytes to the total, for work whose size is learnt on the way.
+func (b *Bar) Grow(n int64) {
+	if b == nil {
+		return
+	}
+	if b.bar == nil {
+		b.Start(n)
+		return
+	}
+	b.total += n
+	b.bar.SetTotal(b.total, false)
 }
 
 // Add records n more bytes done.
