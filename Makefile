@@ -17,7 +17,10 @@ GOBUILD := go build -trimpath -ldflags '$(LDFLAGS)'
 PAYLOAD := shared/serverimage/payload/archive-server-amd64 shared/serverimage/payload/archive-server-arm64
 SERVER_SRC := $(shell find kubectl-ocne/archive-server shared/archiveserver shared/buildinfo -name '*.go' ! -name '*_test.go')
 
-.PHONY: build deps test vet bench demo clean FORCE
+# krew wants a semver: the exact tag, else v0.0.0-<commit>.
+DIST_VERSION ?= $(shell git describe --tags --exact-match 2>/dev/null || echo v0.0.0-$$(git rev-parse --short HEAD))
+
+.PHONY: build deps test vet bench demo dist clean FORCE
 
 build: bin/kubectl-ocne_image
 
@@ -35,10 +38,15 @@ bin/ock-sample: FORCE
 deps:
 	test/scripts/deps.sh
 
+# Real peers the tests drive, built from the Go module proxy and cached.
+KREW := .cache/tools/krew
+$(KREW): test/tools/go.mod
+	cd test/tools && GOFLAGS=-buildvcs=false go build -o $(CURDIR)/$@ sigs.k8s.io/krew/cmd/krew
+
 vet: $(PAYLOAD)
 	go vet ./...
 
-test: deps build vet
+test: deps build vet $(KREW)
 	go test -count=1 -timeout 40m ./...
 
 demo: deps build bin/ock-sample
@@ -47,5 +55,9 @@ demo: deps build bin/ock-sample
 bench: deps build bin/ock-sample
 	test/bench/bench.sh
 
+# Release archives for krew and the manifest that points at them.
+dist: $(PAYLOAD)
+	krew/dist.sh $(DIST_VERSION) '$(subst $(VERSION),$(DIST_VERSION),$(LDFLAGS))'
+
 clean:
-	rm -rf bin .cache $(PAYLOAD)
+	rm -rf bin dist .cache $(PAYLOAD)

@@ -6,7 +6,7 @@
 set -euo pipefail
 
 need=()
-for pkg in ostree podman runc skopeo docker-registry uidmap; do
+for pkg in ostree podman runc skopeo docker-registry uidmap gettext-base; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then

@@ -1,0 +1,60 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ocne-image/ocne-image/test/harness"
+)
+
+// TestKrewInstall builds the release archive and krew manifest with
+// krew/dist.sh, installs them with the real krew (v0.4.4) into a temporary
+// KREW_ROOT, and runs the plugin through kubectl's plugin discovery and
+// plugin completion.
+func TestKrewInstall(t *testing.T) {
+	root := harness.RepoRoot(t)
+	krew := filepath.Join(root, ".cache", "tools", "krew")
+	if _, err := os.Stat(krew); err != nil {
+		t.Fatalf("%s missing: run `make test`, which builds it", krew)
+	}
+	work := t.TempDir()
+	dist := filepath.Join(work, "dist")
+	const version = "v0.0.0-test"
+	cmd := exec.Command(filepath.Join(root, "krew", "dist.sh"), version, "-s -w -X github.com/ocne-image/ocne-image/shared/buildinfo.Version="+version)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "PLATFORMS=linux/amd64", "DIST_DIR="+dist, "RELEASE_URL=https://example.invalid/releases")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("dist.sh: %v\n%s", err, out)
+	}
+	manifest := filepath.Join(dist, "ocne-image.yaml")
+	archive := filepath.Join(dist, "kubectl-ocne_image_"+version+"_linux_amd64.tar.gz")
+
+	krewRoot := filepath.Join(work, "krew")
+	env := append(os.Environ(), "KREW_ROOT="+krewRoot, "PATH="+filepath.Join(krewRoot, "bin")+":"+os.Getenv("PATH"), "HOME="+work)
+	install := exec.Command(krew, "install", "--manifest="+manifest, "--archive="+archive)
+	install.Env = env
+	if out, err := install.CombinedOutput(); err != nil {
+		t.Fatalf("krew install: %v\n%s", err, out)
+	}
+
+	ver := exec.Command("kubectl", "ocne-image", "version")
+	ver.Env = env
+	out, err := ver.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), version) {
+		t.Fatalf("kubectl ocne-image version: %v: %s", err, out)
+	}
+
+	// kubectl's plugin completion runs kubectl_complete-ocne_image from PATH.
+	bin := filepath.Join(work, "bin")
+	os.Mkdir(bin, 0o755)
+	os.Symlink(filepath.Join(root, "krew", "kubectl_complete-ocne_image"), filepath.Join(bin, "kubectl_complete-ocne_image"))
+	complete := exec.Command("kubectl", "__complete", "ocne-image", "cr")
+	complete.Env = append(env, "PATH="+bin+":"+filepath.Join(krewRoot, "bin")+":"+os.Getenv("PATH"))
+	out, err = complete.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "create") {
+		t.Errorf("kubectl __complete ocne-image cr: %v: %s", err, out)
+	}
+}
