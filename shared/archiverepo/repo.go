@@ -38,7 +38,20 @@ type Repo struct {
 	dir     string
 	level   int
 	writers sync.Pool // *flate.Writer, which is expensive to allocate
+	buffers sync.Pool // *bufio.Writer
 	tmpSeq  atomic.Uint64
+	// tmpPrefix names temp files after this process: two writers never
+	// collide, and leftovers say whose they were.
+	tmpPrefix string
+	// have records the objects written since Create, so that Has needs no
+	// stat for a repository this process made (every object of it is here).
+	have  sync.Map // objectKey -> struct{}
+	fresh bool
+}
+
+type objectKey struct {
+	c ostree.Checksum
+	t ostree.ObjectType
 }
 
 // Option configures a Repo.
@@ -72,10 +85,12 @@ func Create(dir string, opts ...Option) (*Repo, error) {
 			return nil, fmt.Errorf("create repository: %w", err)
 		}
 	}
-	if err := writeFileAtomic(filepath.Join(dir, "config"), []byte(Config)); err != nil {
+	r := newRepo(dir, opts)
+	r.fresh = true
+	if err := r.writeFile(filepath.Join(dir, "config"), []byte(Config)); err != nil {
 		return nil, fmt.Errorf("create repository: %w", err)
 	}
-	return newRepo(dir, opts), nil
+	return r, nil
 }
 
 // Open opens an existing archive repository.
@@ -99,7 +114,7 @@ func Open(dir string, opts ...Option) (*Repo, error) {
 }
 
 func newRepo(dir string, opts []Option) *Repo {
-	r := &Repo{dir: dir, level: DefaultLevel}
+	r := &Repo{dir: dir, level: DefaultLevel, tmpPrefix: tempPrefix()}
 	for _, o := range opts {
 		o(r)
 	}
@@ -115,6 +130,9 @@ func (r *Repo) objectPath(c ostree.Checksum, t ostree.ObjectType) string {
 
 // Has reports whether the object is present.
 func (r *Repo) Has(c ostree.Checksum, t ostree.ObjectType) bool {
+	if _, ok := r.have.Load(objectKey{c, t}); ok || r.fresh {
+		return ok
+	}
 	_, err := os.Lstat(r.objectPath(c, t))
 	return err == nil
 }
@@ -133,9 +151,10 @@ func (r *Repo) WriteMetadata(t ostree.ObjectType, c ostree.Checksum, data []byte
 	} else if t != ostree.ObjCommitMeta {
 		return fmt.Errorf("%s object %s: not a metadata object", t, c)
 	}
-	if err := writeFileAtomic(r.objectPath(c, t), data); err != nil {
+	if err := r.writeFile(r.objectPath(c, t), data); err != nil {
 		return fmt.Errorf("write %s object %s: %w", t, c, err)
 	}
+	r.have.Store(objectKey{c, t}, struct{}{})
 	return nil
 }
 
@@ -163,14 +182,9 @@ func (r *Repo) WriteContent(c ostree.Checksum, h *ostree.FileHeader, size int64,
 	if err != nil {
 		return fmt.Errorf("write content object %s: %w", c, err)
 	}
-	done := false
-	defer func() {
-		if !done {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 64<<10)
+	defer f.discard()
+	bw := r.bufferedWriter(f)
+	defer r.buffers.Put(bw)
 	if _, err := bw.Write(h.ArchiveHeader(uint64(size))); err != nil {
 		return fmt.Errorf("write content object %s: %w", c, err)
 	}
@@ -195,14 +209,19 @@ func (r *Repo) WriteContent(c ostree.Checksum, h *ostree.FileHeader, size int64,
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write content object %s: %w", c, err)
 	}
-	if err := f.Close(); err != nil {
+	if err := f.publish(final); err != nil {
 		return fmt.Errorf("write content object %s: %w", c, err)
 	}
-	if err := os.Rename(f.Name(), final); err != nil {
-		return fmt.Errorf("write content object %s: %w", c, err)
-	}
-	done = true
+	r.have.Store(objectKey{c, ostree.ObjFileZ}, struct{}{})
 	return nil
+}
+
+func (r *Repo) bufferedWriter(w io.Writer) *bufio.Writer {
+	if bw, ok := r.buffers.Get().(*bufio.Writer); ok {
+		bw.Reset(w)
+		return bw
+	}
+	return bufio.NewWriterSize(w, 64<<10)
 }
 
 func (r *Repo) flateWriter(w io.Writer) *flate.Writer {
@@ -263,7 +282,7 @@ func (r *Repo) SetRef(name string, c ostree.Checksum) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return fmt.Errorf("set ref %s: %w", name, err)
 	}
-	if err := writeFileAtomic(p, []byte(c.String()+"\n")); err != nil {
+	if err := r.writeFile(p, []byte(c.String()+"\n")); err != nil {
 		return fmt.Errorf("set ref %s: %w", name, err)
 	}
 	return nil
@@ -295,36 +314,4 @@ func (r *Repo) Refs() (map[string]ostree.Checksum, error) {
 		return err
 	})
 	return refs, err
-}
-
-// createTemp creates a world-readable temp file: the archive is served by a
-// web server that need not run as the user who wrote it.
-func (r *Repo) createTemp(dir string) (*os.File, error) {
-	name := fmt.Sprintf(".tmp-%d-%d", os.Getpid(), r.tmpSeq.Add(1))
-	return os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-")
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return nil
 }

@@ -95,11 +95,11 @@ func NewLayerFile(dir string, c Compression) (*LayerFile, error) {
 		os.Remove(f.Name())
 		return nil, fmt.Errorf("layer compressor: %w", err)
 	}
-	sink := io.Writer(&l.n)
+	// An uncompressed blob is its own diff: hash it once.
+	l.w = &l.n
 	if l.comp != nil {
-		sink = l.comp
+		l.w = io.MultiWriter(l.comp, l.diff.Hash())
 	}
-	l.w = io.MultiWriter(sink, l.diff.Hash())
 	l.layer = BlobLayer{Path: f.Name(), MediaType: c.mediaType()}
 	return l, nil
 }
@@ -124,7 +124,10 @@ func (l *LayerFile) Finish() (BlobLayer, error) {
 	if err := l.f.Close(); err != nil {
 		return BlobLayer{}, fmt.Errorf("write layer: %w", err)
 	}
-	l.layer.Digest, l.layer.DiffID, l.layer.Size = l.blob.Digest(), l.diff.Digest(), l.n.n
+	l.layer.Digest, l.layer.DiffID, l.layer.Size = l.blob.Digest(), l.blob.Digest(), l.n.n
+	if l.comp != nil {
+		l.layer.DiffID = l.diff.Digest()
+	}
 	return l.layer, nil
 }
 

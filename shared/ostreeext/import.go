@@ -2,6 +2,7 @@ package ostreeext
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -76,13 +77,17 @@ func NewImporter(repo *archiverepo.Repo, opts ...ImporterOption) *Importer {
 // Objects returns how many objects have been written so far.
 func (im *Importer) Objects() int { return im.objects }
 
+// job is one object for a worker to write: a metadata object (meta set)
+// or a content object, buffered or streamed.
 type job struct {
-	sum    ostree.Checksum
-	header *ostree.FileHeader
-	size   int64
-	buf    *[]byte   // buffered content, returned to bufPool
-	pipe   io.Reader // streamed content
-	name   string
+	sum     ostree.Checksum
+	metaTyp ostree.ObjectType
+	meta    []byte
+	header  *ostree.FileHeader
+	size    int64
+	buf     *[]byte   // buffered content, returned to bufPool
+	pipe    io.Reader // streamed content
+	name    string
 }
 
 // ImportLayer reads one uncompressed layer tar stream. Entries that are not
@@ -94,7 +99,7 @@ func (im *Importer) ImportLayer(ctx context.Context, r io.Reader) error {
 	for i := 0; i < im.workers; i++ {
 		g.Go(func() error {
 			for j := range jobs {
-				if err := im.writeContent(j); err != nil {
+				if err := im.write(j); err != nil {
 					return err
 				}
 			}
@@ -108,13 +113,18 @@ func (im *Importer) ImportLayer(ctx context.Context, r io.Reader) error {
 	return g.Wait()
 }
 
-func (im *Importer) writeContent(j job) error {
-	var content io.Reader = j.pipe
-	if j.buf != nil {
-		content = bytes.NewReader((*j.buf)[:j.size])
-		defer im.bufPool.Put(j.buf)
+func (im *Importer) write(j job) error {
+	var err error
+	switch {
+	case j.meta != nil:
+		err = im.repo.WriteMetadata(j.metaTyp, j.sum, j.meta)
+	case j.buf != nil:
+		err = im.repo.WriteContent(j.sum, j.header, j.size, bytes.NewReader((*j.buf)[:j.size]))
+		im.bufPool.Put(j.buf)
+	default:
+		err = im.repo.WriteContent(j.sum, j.header, j.size, j.pipe)
 	}
-	if err := im.repo.WriteContent(j.sum, j.header, j.size, content); err != nil {
+	if err != nil {
 		if pr, ok := j.pipe.(*io.PipeReader); ok {
 			pr.CloseWithError(err)
 		}
@@ -127,7 +137,9 @@ func (im *Importer) writeContent(j job) error {
 }
 
 func (im *Importer) readTar(ctx context.Context, r io.Reader, jobs chan<- job) error {
-	tr := tar.NewReader(r)
+	// tar reads headers 512 bytes at a time; an uncompressed layer would
+	// otherwise cost a system call per header.
+	tr := tar.NewReader(bufio.NewReaderSize(r, 256<<10))
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -193,16 +205,12 @@ func (im *Importer) handle(ctx context.Context, tr *tar.Reader, hdr *tar.Header,
 		if err != nil {
 			return err
 		}
-		if err := im.repo.WriteMetadata(e.objType, e.checksum, b); err != nil {
-			if errors.Is(err, archiverepo.ErrChecksum) {
-				return fmt.Errorf("%w: the image is corrupt or was tampered with", err)
-			}
-			return err
-		}
 		im.objects++
 		if e.objType == ostree.ObjCommit {
 			im.commits = append(im.commits, e.checksum)
 		}
+		// Workers verify and write it, so the tar stream never waits on disk.
+		return send(ctx, jobs, job{sum: e.checksum, metaTyp: e.objType, meta: b})
 	}
 	return nil
 }
