@@ -40,6 +40,8 @@ type Repo struct {
 	writers sync.Pool // *flate.Writer, which is expensive to allocate
 	buffers sync.Pool // *bufio.Writer
 	tmpSeq  atomic.Uint64
+	// noTmpfile is set once the filesystem refused O_TMPFILE.
+	noTmpfile atomic.Bool
 	// tmpPrefix names temp files after this process: two writers never
 	// collide, and leftovers say whose they were.
 	tmpPrefix string
@@ -87,7 +89,7 @@ func Create(dir string, opts ...Option) (*Repo, error) {
 	}
 	r := newRepo(dir, opts)
 	r.fresh = true
-	if err := r.writeFile(filepath.Join(dir, "config"), []byte(Config)); err != nil {
+	if err := r.writeFile(filepath.Join(dir, "config"), []byte(Config), false); err != nil {
 		return nil, fmt.Errorf("create repository: %w", err)
 	}
 	return r, nil
@@ -151,7 +153,7 @@ func (r *Repo) WriteMetadata(t ostree.ObjectType, c ostree.Checksum, data []byte
 	} else if t != ostree.ObjCommitMeta {
 		return fmt.Errorf("%s object %s: not a metadata object", t, c)
 	}
-	if err := r.writeFile(r.objectPath(c, t), data); err != nil {
+	if err := r.writeFile(r.objectPath(c, t), data, true); err != nil {
 		return fmt.Errorf("write %s object %s: %w", t, c, err)
 	}
 	r.have.Store(objectKey{c, t}, struct{}{})
@@ -178,7 +180,7 @@ func (r *Repo) WriteContent(c ostree.Checksum, h *ostree.FileHeader, size int64,
 		return fmt.Errorf("content object %s: %w", c, err)
 	}
 	final := r.objectPath(c, ostree.ObjFileZ)
-	f, err := r.createTemp(filepath.Dir(final))
+	f, err := r.createTemp(filepath.Dir(final), true)
 	if err != nil {
 		return fmt.Errorf("write content object %s: %w", c, err)
 	}
@@ -282,7 +284,7 @@ func (r *Repo) SetRef(name string, c ostree.Checksum) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return fmt.Errorf("set ref %s: %w", name, err)
 	}
-	if err := r.writeFile(p, []byte(c.String()+"\n")); err != nil {
+	if err := r.writeFile(p, []byte(c.String()+"\n"), false); err != nil {
 		return fmt.Errorf("set ref %s: %w", name, err)
 	}
 	return nil

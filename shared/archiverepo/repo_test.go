@@ -59,6 +59,14 @@ func realCommit(t *testing.T) (string, ostree.Checksum) {
 // checks our encoders reproduce its bytes, copies it through our writer and
 // has libostree verify and pull the copy.
 func TestCopyRealRepository(t *testing.T) {
+	for _, named := range []bool{false, true} {
+		t.Run(map[bool]string{false: "anonymous temp files", true: "named temp files"}[named], func(t *testing.T) {
+			testCopyRealRepository(t, named)
+		})
+	}
+}
+
+func testCopyRealRepository(t *testing.T, namedTemps bool) {
 	srcDir, commit := realCommit(t)
 	src, err := Open(srcDir)
 	if err != nil {
@@ -69,6 +77,7 @@ func TestCopyRealRepository(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	dst.noTmpfile.Store(namedTemps) // as on filesystems without O_TMPFILE
 	var files, dirs int
 	copyObj := func(p string, typ ostree.ObjectType, c ostree.Checksum) error {
 		if typ != ostree.ObjFileZ {
@@ -124,8 +133,15 @@ func TestCopyRealRepository(t *testing.T) {
 	if err := dst.WriteMetadata(ostree.ObjCommit, commit, cb); err != nil {
 		t.Fatal(err)
 	}
+	// A ref moves: set it twice.
+	if err := dst.SetRef("ock", ostree.SumBytes(nil)); err != nil {
+		t.Fatal(err)
+	}
 	if err := dst.SetRef("ock", commit); err != nil {
 		t.Fatal(err)
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(dstDir, "*", "*", ".tmp-*")); len(leftovers) != 0 {
+		t.Errorf("temp files left: %v", leftovers)
 	}
 
 	harness.Run(t, "ostree", "--repo="+dstDir, "fsck")
