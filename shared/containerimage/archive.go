@@ -2,9 +2,9 @@ package containerimage
 
 import (
 	"archive/tar"
+	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -83,7 +83,7 @@ func WriteArchive(path string, b Build, names []string) (err error) {
 			os.Remove(f.Name())
 		}
 	}()
-	aw := &archiveWriter{tw: tar.NewWriter(f)}
+	aw := &archiveWriter{out: f, tw: tar.NewWriter(f)}
 	aw.dir("blobs/")
 	aw.dir("blobs/sha256/")
 	for _, l := range b.Layers {
@@ -121,6 +121,7 @@ func blobPath(d digest.Digest) string {
 
 // archiveWriter keeps the first error, so the sequence above reads straight.
 type archiveWriter struct {
+	out *os.File
 	tw  *tar.Writer
 	err error
 }
@@ -142,6 +143,11 @@ func (a *archiveWriter) bytes(name string, b []byte) {
 	}
 }
 
+// file adds a blob from a file. It writes the entry itself rather than
+// through the tar.Writer, so that the body is copied file to file by the
+// kernel (copy_file_range) instead of through user space: layers are the
+// bulk of the archive. The tar.Writer has no entry open at this point, so
+// its stream stays consistent.
 func (a *archiveWriter) file(name, src string, size int64) {
 	if a.err != nil {
 		return
@@ -152,10 +158,20 @@ func (a *archiveWriter) file(name, src string, size int64) {
 		return
 	}
 	defer f.Close()
-	if a.err = a.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: size, ModTime: epoch}); a.err != nil {
+	var hdr bytes.Buffer
+	if err := tar.NewWriter(&hdr).WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: size, ModTime: epoch}); err != nil {
+		a.err = err
 		return
 	}
-	if _, err := io.Copy(a.tw, f); err != nil {
-		a.err = err
+	if _, a.err = a.out.Write(hdr.Bytes()); a.err != nil {
+		return
 	}
+	n, err := a.out.ReadFrom(f)
+	if err == nil && n != size {
+		err = fmt.Errorf("layer file %s: %d bytes, want %d", src, n, size)
+	}
+	if err == nil {
+		_, err = a.out.Write(make([]byte, (512-size%512)%512))
+	}
+	a.err = err
 }
