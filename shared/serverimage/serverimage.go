@@ -5,12 +5,13 @@
 package serverimage
 
 import (
-	"archive/tar"
+	"bytes"
 	"embed"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -69,16 +70,12 @@ func Build(archiveDir string, opts Options) (b containerimage.Build, err error) 
 			b.RemoveLayerFiles()
 		}
 	}()
-	l, err := writeLayer(opts.TempDir, func(tw *tar.Writer) error {
-		return addServer(tw, server, opts.Created)
-	})
+	l, err := serverLayer(opts.TempDir, server, opts.Created)
 	if err != nil {
 		return b, fmt.Errorf("server layer: %w", err)
 	}
 	b.Layers = append(b.Layers, l)
-	l, err = writeLayer(opts.TempDir, func(tw *tar.Writer) error {
-		return addRepo(tw, archiveDir, opts.Created)
-	})
+	l, err = repoLayer(opts.TempDir, archiveDir, opts.Created)
 	if err != nil {
 		return b, fmt.Errorf("archive layer: %w", err)
 	}
@@ -124,73 +121,38 @@ func openServer(path, arch string) (io.ReadCloser, error) {
 	return f, nil
 }
 
-func writeLayer(dir string, fill func(*tar.Writer) error) (containerimage.BlobLayer, error) {
-	// Uncompressed: the repository's objects are deflated already, and a
-	// server binary is a few MB.
-	lf, err := containerimage.NewLayerFile(dir, containerimage.Uncompressed)
+func serverLayer(dir string, server io.Reader, mtime time.Time) (containerimage.BlobLayer, error) {
+	// Uncompressed, as both layers: a server binary is a few MB, and the
+	// repository's objects are deflated already.
+	tl, err := containerimage.NewTarLayer(dir, containerimage.Uncompressed, mtime)
 	if err != nil {
 		return containerimage.BlobLayer{}, err
 	}
-	tw := tar.NewWriter(lf)
-	err = fill(tw)
-	if err == nil {
-		err = tw.Close()
-	}
-	var l containerimage.BlobLayer
-	if err == nil {
-		l, err = lf.Finish()
-	}
-	if err != nil {
-		lf.Remove()
-		return containerimage.BlobLayer{}, err
-	}
-	return l, nil
-}
-
-// mkdirs writes the directories of path that seen lacks; unpackers refuse
-// a layer that names a path twice.
-func mkdirs(tw *tar.Writer, seen map[string]bool, path string, mtime time.Time) error {
-	var p string
-	for _, part := range strings.Split(strings.Trim(path, "/"), "/") {
-		p += part + "/"
-		if seen[p] {
-			continue
-		}
-		seen[p] = true
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: p, Mode: 0o755, ModTime: mtime}); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func addServer(tw *tar.Writer, server io.Reader, mtime time.Time) error {
 	data, err := io.ReadAll(server)
+	if err == nil {
+		err = tl.File(ServerPath, 0o755, int64(len(data)), bytes.NewReader(data))
+	}
+	if err == nil { // the Kickstart mount point, and a /tmp for good measure
+		err = tl.Dir(KsPath, 0o755)
+	}
+	if err == nil {
+		err = tl.Dir("/tmp", 0o1777)
+	}
 	if err != nil {
-		return fmt.Errorf("read archive server binary: %w", err)
+		tl.Remove()
+		return containerimage.BlobLayer{}, err
 	}
-	seen := map[string]bool{}
-	if err := mkdirs(tw, seen, filepath.Dir(ServerPath), mtime); err != nil {
-		return err
-	}
-	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: strings.TrimPrefix(ServerPath, "/"), Mode: 0o755, Size: int64(len(data)), ModTime: mtime}); err != nil {
-		return err
-	}
-	if _, err := tw.Write(data); err != nil {
-		return err
-	}
-	// The mount point for Kickstart files, and a /tmp for good measure.
-	if err := mkdirs(tw, seen, KsPath, mtime); err != nil {
-		return err
-	}
-	return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "tmp/", Mode: 0o1777, ModTime: mtime})
+	return tl.Finish()
 }
 
-// addRepo adds the repository's config, refs and objects; its scratch
+// repoLayer adds the repository's config, refs and objects; its scratch
 // directories and any unfinished temp files stay out.
-func addRepo(tw *tar.Writer, archiveDir string, mtime time.Time) error {
-	prefix := strings.TrimPrefix(RepoPath, "/")
-	return filepath.WalkDir(archiveDir, func(p string, d fs.DirEntry, err error) error {
+func repoLayer(dir, archiveDir string, mtime time.Time) (containerimage.BlobLayer, error) {
+	tl, err := containerimage.NewTarLayer(dir, containerimage.Uncompressed, mtime)
+	if err != nil {
+		return containerimage.BlobLayer{}, err
+	}
+	err = filepath.WalkDir(archiveDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -205,17 +167,9 @@ func addRepo(tw *tar.Writer, archiveDir string, mtime time.Time) error {
 			}
 			return nil
 		}
-		name := prefix
-		if rel != "." {
-			name += "/" + rel
-		}
+		name := path.Join(RepoPath, rel)
 		if d.IsDir() {
-			if rel == "." {
-				if err := mkdirs(tw, map[string]bool{}, filepath.Dir(RepoPath), mtime); err != nil {
-					return err
-				}
-			}
-			return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name + "/", Mode: 0o755, ModTime: mtime})
+			return tl.Dir(name, 0o755)
 		}
 		if !d.Type().IsRegular() {
 			return fmt.Errorf("%s: not a regular file", p)
@@ -229,12 +183,13 @@ func addRepo(tw *tar.Writer, archiveDir string, mtime time.Time) error {
 		if err != nil {
 			return err
 		}
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: fi.Size(), ModTime: mtime}); err != nil {
-			return err
-		}
-		_, err = io.Copy(tw, f)
-		return err
+		return tl.File(name, 0o644, fi.Size(), f)
 	})
+	if err != nil {
+		tl.Remove()
+		return containerimage.BlobLayer{}, err
+	}
+	return tl.Finish()
 }
 
 // Names returns the names `podman load` gives the image: latest and the
