@@ -16,12 +16,12 @@ import (
 	"golang.org/x/net/http/httpproxy"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/ocne-image/ocne-image/shared/builder"
 	"github.com/ocne-image/ocne-image/shared/config"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 	"github.com/ocne-image/ocne-image/shared/convert"
 	"github.com/ocne-image/ocne-image/shared/ock"
 	"github.com/ocne-image/ocne-image/shared/progress"
-	"github.com/ocne-image/ocne-image/shared/serverimage"
 )
 
 const createExample = `  # Build the archive server image for the newest Kubernetes version on this machine
@@ -179,74 +179,30 @@ func (o *CreateOptions) Validate() error {
 	return nil
 }
 
-// CreateResult is what `create` prints.
-type CreateResult struct {
-	Output  string   `json:"output"`
-	Source  string   `json:"source"`
-	Commit  string   `json:"commit"`
-	Ref     string   `json:"ref"`
-	Version string   `json:"version"`
-	Arch    string   `json:"arch"`
-	Objects int      `json:"objects"`
-	Names   []string `json:"names"`
-}
-
 // Run converts the image and writes the archive server image.
 func (o *CreateOptions) Run(ctx context.Context) error {
-	src := ock.SourceReference(o.OSRegistry, o.OSTag)
-	outDir := filepath.Dir(o.Output)
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return fmt.Errorf("cannot create output directory %s: %w", outDir, explain(err))
-	}
-	// Work next to the output: one filesystem, so the space check is
-	// honest and nothing large lands in a small /tmp.
-	work, err := os.MkdirTemp(outDir, ".ocne-image-work-")
-	if err != nil {
-		return fmt.Errorf("cannot write to %s: %w; choose another --output", outDir, explain(err))
-	}
-	defer os.RemoveAll(work)
-
 	logw := io.Discard
 	if o.Verbose > 0 {
 		logw = o.ErrOut
 	}
+	src := ock.SourceReference(o.OSRegistry, o.OSTag)
 	fmt.Fprintf(logw, "Converting %s (%s)\n", src, o.Arch)
 	bar := progress.New(o.ErrOut, "pull+convert")
-	res, err := convert.ToArchive(ctx, src, filepath.Join(work, "archive"), convert.Options{
+	res, err := builder.Build(ctx, builder.Options{
+		Source: src, Arch: o.Arch, Version: o.Version, Ref: o.Ref, Output: o.Output,
 		Image:    containerimage.Options{Arch: o.Arch, TLSVerify: o.TLSVerify, Proxy: o.proxy},
-		Ref:      o.Ref,
 		Progress: bar,
-		Log:      o.ErrOut,
+		Warn:     o.ErrOut,
+		Log:      logw,
 	})
 	bar.Done()
 	if err != nil {
 		return explain(err)
 	}
-	fmt.Fprintf(logw, "Commit %s: %d objects verified\n", res.Commit, res.Objects)
-
-	labels := map[string]string{
-		"ostree.commit":                   res.Commit.String(),
-		"ostree.ref":                      res.Ref,
-		"ostree.arch":                     o.Arch,
-		"version":                         o.Version,
-		"org.opencontainers.image.source": res.Source,
-	}
-	b, err := serverimage.Build(filepath.Join(work, "archive"), serverimage.Options{Arch: o.Arch, Labels: labels, Created: res.Created, TempDir: work})
-	if err != nil {
-		return explain(err)
-	}
-	defer b.RemoveLayerFiles()
-	names := serverimage.Names(o.Version)
-	if err := containerimage.WriteArchive(o.Output, b, names); err != nil {
-		return explain(err)
-	}
-	return o.print(CreateResult{
-		Output: o.Output, Source: res.Source, Commit: res.Commit.String(), Ref: res.Ref,
-		Version: o.Version, Arch: o.Arch, Objects: res.Objects, Names: names,
-	})
+	return o.print(res)
 }
 
-func (o *CreateOptions) print(r CreateResult) error {
+func (o *CreateOptions) print(r *builder.Result) error {
 	if o.Format == "json" {
 		e := json.NewEncoder(o.Out)
 		e.SetIndent("", "  ")

@@ -29,10 +29,10 @@ func usagef(format string, args ...any) error { return usageError{fmt.Errorf(for
 // NewCmdOcneImage returns the root command.
 func NewCmdOcneImage(streams genericiooptions.IOStreams) *cobra.Command {
 	root := &cobra.Command{
-		Use:   "kubectl-ocne_image",
+		Use: "kubectl-ocne_image",
 		// kubectl runs us as `kubectl ocne-image`; say so in help and completion.
 		Annotations: map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl ocne-image"},
-		Short: "Build OCK OSTree archive images for bring-your-own Kubernetes nodes",
+		Short:       "Build OCK OSTree archive images for bring-your-own Kubernetes nodes",
 		Long: `kubectl ocne-image turns an Oracle Cloud Native Environment OCK OSTree
 container image into an OSTree archive served over HTTP, which Anaconda's
 Kickstart "ostreesetup" installs nodes from.`,

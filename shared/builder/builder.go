@@ -1,0 +1,95 @@
+// Package builder produces the archive server image from an OCK OSTree
+// image: conversion, server image, OCI archive. `create --local` calls it
+// in-process and the builder pod calls it in the cluster, so both paths
+// run the same code.
+package builder
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/ocne-image/ocne-image/shared/containerimage"
+	"github.com/ocne-image/ocne-image/shared/convert"
+	"github.com/ocne-image/ocne-image/shared/serverimage"
+)
+
+// Options say what to build.
+type Options struct {
+	Source  string // image reference of the OCK OSTree image
+	Arch    string
+	Version string // Kubernetes minor version, names the image
+	Ref     string // OSTree ref to create
+	Image   containerimage.Options
+	// Output is the archive file to write; its directory also holds the
+	// work files, which are removed afterwards.
+	Output   string
+	Progress convert.Progress
+	Warn     io.Writer // warnings; nil discards
+	Log      io.Writer // details; nil discards
+}
+
+// Result describes what was built.
+type Result struct {
+	Output  string   `json:"output"`
+	Source  string   `json:"source"`
+	Commit  string   `json:"commit"`
+	Ref     string   `json:"ref"`
+	Version string   `json:"version"`
+	Arch    string   `json:"arch"`
+	Objects int      `json:"objects"`
+	Names   []string `json:"names"`
+}
+
+// Build converts opts.Source and writes the archive server image to
+// opts.Output. Nothing is left behind on failure.
+func Build(ctx context.Context, opts Options) (*Result, error) {
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	if opts.Warn == nil {
+		opts.Warn = io.Discard
+	}
+	outDir := filepath.Dir(opts.Output)
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, fmt.Errorf("cannot create output directory %s: %w", outDir, err)
+	}
+	// Work next to the output: one filesystem, so running out of space
+	// shows up here and nothing large lands in a small /tmp.
+	work, err := os.MkdirTemp(outDir, ".ocne-image-work-")
+	if err != nil {
+		return nil, fmt.Errorf("cannot write to %s: %w", outDir, err)
+	}
+	defer os.RemoveAll(work)
+
+	archive := filepath.Join(work, "archive")
+	res, err := convert.ToArchive(ctx, opts.Source, archive, convert.Options{
+		Image: opts.Image, Ref: opts.Ref, Progress: opts.Progress, Log: opts.Warn,
+	})
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(opts.Log, "Commit %s: %d objects verified\n", res.Commit, res.Objects)
+	labels := map[string]string{
+		"ostree.commit":                   res.Commit.String(),
+		"ostree.ref":                      res.Ref,
+		"ostree.arch":                     opts.Arch,
+		"version":                         opts.Version,
+		"org.opencontainers.image.source": res.Source,
+	}
+	b, err := serverimage.Build(archive, serverimage.Options{Arch: opts.Arch, Labels: labels, Created: res.Created, TempDir: work})
+	if err != nil {
+		return nil, err
+	}
+	defer b.RemoveLayerFiles()
+	names := serverimage.Names(opts.Version)
+	if err := containerimage.WriteArchive(opts.Output, b, names); err != nil {
+		return nil, err
+	}
+	return &Result{
+		Output: opts.Output, Source: res.Source, Commit: res.Commit.String(), Ref: res.Ref,
+		Version: opts.Version, Arch: opts.Arch, Objects: res.Objects, Names: names,
+	}, nil
+}
