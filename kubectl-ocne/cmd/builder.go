@@ -1,0 +1,121 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/ocne-image/ocne-image/shared/builder"
+	"github.com/ocne-image/ocne-image/shared/containerimage"
+)
+
+// BuilderOptions are the inputs of the builder pod's command.
+type BuilderOptions struct {
+	Source         string
+	Arch           string
+	Version        string
+	Ref            string
+	TLSVerify      bool
+	AuthFile       string
+	Destination    string
+	Listen         string
+	WorkDir        string
+	TerminationLog string
+
+	genericiooptions.IOStreams
+}
+
+// NewCmdBuilder returns the command the builder pod runs. It is hidden:
+// users run `create`, which starts the pod.
+func NewCmdBuilder(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &BuilderOptions{IOStreams: streams}
+	c := &cobra.Command{
+		Use:    "builder --source REF --arch ARCH --version V",
+		Short:  "Build the archive server image inside a pod (run by create)",
+		Hidden: true,
+		Args:   usageArgs(cobra.NoArgs),
+		RunE: func(c *cobra.Command, _ []string) error {
+			err := o.Run(c.Context())
+			if err != nil && o.TerminationLog != "" {
+				// Kubernetes hands this to `create` as the pod's message.
+				os.WriteFile(o.TerminationLog, []byte(err.Error()), 0o644)
+			}
+			return err
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.Source, "source", "", "OCK OSTree image reference")
+	f.StringVar(&o.Arch, "arch", "", "architecture")
+	f.StringVar(&o.Version, "version", "", "Kubernetes minor version")
+	f.StringVar(&o.Ref, "ref", "ock", "OSTree ref")
+	f.BoolVar(&o.TLSVerify, "tls-verify", true, "require HTTPS and verified certificates")
+	f.StringVar(&o.AuthFile, "authfile", "", "registry credentials file")
+	f.StringVar(&o.Destination, "destination", "", "push the result here instead of serving it")
+	f.StringVar(&o.Listen, "listen", ":8080", "address to serve status and the result on")
+	f.StringVar(&o.WorkDir, "work-dir", "/work", "scratch directory")
+	f.StringVar(&o.TerminationLog, "termination-log", "/dev/termination-log", "where to write the failure message")
+	return c
+}
+
+// Run builds, then pushes the result or serves it until terminated.
+func (o *BuilderOptions) Run(ctx context.Context) error {
+	if o.Source == "" || o.Arch == "" || o.Version == "" {
+		return usagef("--source, --arch and --version are required")
+	}
+	srv := builder.NewServer()
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return fmt.Errorf("builder: listen on %s: %w", o.Listen, err)
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	defer hs.Close()
+
+	res, err := builder.Build(ctx, builder.Options{
+		Source: o.Source, Arch: o.Arch, Version: o.Version, Ref: o.Ref,
+		Image:    containerimage.Options{Arch: o.Arch, TLSVerify: o.TLSVerify, AuthFile: o.AuthFile},
+		Output:   filepath.Join(o.WorkDir, "ock.tar"),
+		Progress: srv,
+		Warn:     o.ErrOut,
+		Log:      o.ErrOut,
+	})
+	if err != nil {
+		srv.Fail(err)
+		return err
+	}
+	if o.Destination != "" {
+		dest, err := containerimage.ParseReference(o.Destination)
+		if err != nil {
+			return err
+		}
+		src, err := containerimage.ArchiveReference(res.Output)
+		if err != nil {
+			return err
+		}
+		if err := containerimage.Copy(ctx, src.ImageReference, dest.ImageReference, containerimage.Options{TLSVerify: o.TLSVerify, AuthFile: o.AuthFile}, nil); err != nil {
+			srv.Fail(err)
+			return err
+		}
+		srv.Pushed(res)
+		fmt.Fprintf(o.ErrOut, "pushed %s to %s\n", res.Commit, dest)
+		return nil
+	}
+	if err := srv.Ready(res); err != nil {
+		srv.Fail(err)
+		return err
+	}
+	fmt.Fprintf(o.ErrOut, "ready: %s (%s)\n", res.Output, res.Commit)
+	<-ctx.Done() // `create` deletes the pod once it has the archive
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return nil
+	}
+	return ctx.Err()
+}
