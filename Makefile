@@ -20,7 +20,7 @@ SERVER_SRC := $(shell find kubectl-ocne/archive-server shared/archiveserver shar
 # krew wants a semver: the exact tag, else v0.0.0-<commit>.
 DIST_VERSION ?= $(shell git describe --tags --exact-match 2>/dev/null || echo v0.0.0-$$(git rev-parse --short HEAD))
 
-.PHONY: build deps test vet bench demo dist clean FORCE
+.PHONY: build deps test vet bench demo dist builder-image clean FORCE
 
 build: bin/kubectl-ocne_image
 
@@ -54,6 +54,11 @@ demo: deps build bin/ock-sample
 
 bench: deps build bin/ock-sample
 	test/bench/bench.sh
+
+# The builder image `create` runs in the cluster: FROM scratch, the plugin
+# and this host's CA bundle, as an OCI archive (push it with upload).
+builder-image: build
+	bin/kubectl-ocne_image builder-image --output bin/ocne-image-builder.tar
 
 # Release archives for krew and the manifest that points at them.
 dist: $(PAYLOAD)

@@ -100,7 +100,8 @@ func (o *BuilderOptions) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := containerimage.Copy(ctx, src.ImageReference, dest.ImageReference, containerimage.Options{TLSVerify: o.TLSVerify, AuthFile: o.AuthFile}, nil); err != nil {
+		copyOpts := containerimage.Options{TLSVerify: o.TLSVerify, AuthFile: o.AuthFile, TempDir: o.WorkDir}
+		if err := containerimage.Copy(ctx, src.ImageReference, dest.ImageReference, copyOpts, nil); err != nil {
 			srv.Fail(err)
 			return err
 		}

@@ -30,13 +30,17 @@ type Options struct {
 	Proxy *httpproxy.Config
 	// AuthFile overrides the registry credentials file.
 	AuthFile string
+	// TempDir holds large temporary files (an oci-archive being unpacked);
+	// default /var/tmp.
+	TempDir string
 }
 
 func (o Options) systemContext() (*types.SystemContext, error) {
 	sys := &types.SystemContext{
-		ArchitectureChoice: o.Arch,
-		OSChoice:           "linux",
-		AuthFilePath:       o.AuthFile,
+		ArchitectureChoice:   o.Arch,
+		OSChoice:             "linux",
+		AuthFilePath:         o.AuthFile,
+		BigFilesTemporaryDir: o.TempDir,
 	}
 	if !o.TLSVerify {
 		sys.DockerInsecureSkipTLSVerify = types.OptionalBoolTrue

@@ -1,0 +1,90 @@
+package builder
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/ocne-image/ocne-image/shared/containerimage"
+)
+
+// Paths and identity inside the builder image.
+const (
+	ImageBinary = "/usr/bin/kubectl-ocne_image"
+	ImageCAFile = "/etc/ssl/certs/ca-certificates.crt" // where Go looks first on Linux
+	ImageWork   = "/work"
+	ImageUser   = "65532:65532"
+	ImagePort   = 8080
+)
+
+// ImageOptions shape the builder image.
+type ImageOptions struct {
+	Binary  string // a static linux binary of this plugin for Arch
+	CAFile  string // PEM bundle of trusted CAs; "" for none
+	Arch    string
+	Version string
+	TempDir string
+}
+
+// Image builds the builder image: FROM scratch, the plugin binary and the
+// CA bundle, run as a non-root user. Call RemoveLayerFiles when done.
+func Image(opts ImageOptions) (containerimage.Build, error) {
+	var b containerimage.Build
+	created := time.Now().UTC().Truncate(time.Second)
+	tl, err := containerimage.NewTarLayer(opts.TempDir, containerimage.Gzip, created)
+	if err != nil {
+		return b, err
+	}
+	add := func(dst string, src string, mode int64) error {
+		f, err := os.Open(src)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		return tl.File(dst, mode, fi.Size(), f)
+	}
+	err = add(ImageBinary, opts.Binary, 0o755)
+	if err == nil && opts.CAFile != "" {
+		err = add(ImageCAFile, opts.CAFile, 0o644)
+	}
+	for _, d := range []string{"/tmp", "/var/tmp"} {
+		if err == nil {
+			err = tl.Dir(d, 0o1777)
+		}
+	}
+	if err == nil {
+		err = tl.Dir(ImageWork, 0o1777)
+	}
+	if err != nil {
+		tl.Remove()
+		return b, fmt.Errorf("builder image: %w", err)
+	}
+	l, err := tl.Finish()
+	if err != nil {
+		return b, fmt.Errorf("builder image: %w", err)
+	}
+	b.Layers = []containerimage.BlobLayer{l}
+	b.Config = imgspecv1.Image{
+		Created:  &created,
+		Platform: imgspecv1.Platform{OS: "linux", Architecture: opts.Arch},
+		Config: imgspecv1.ImageConfig{
+			User:         ImageUser,
+			Entrypoint:   []string{ImageBinary, "builder"},
+			WorkingDir:   ImageWork,
+			Env:          []string{"HOME=/tmp", "TMPDIR=/tmp"},
+			ExposedPorts: map[string]struct{}{fmt.Sprintf("%d/tcp", ImagePort): {}},
+			Labels: map[string]string{
+				"org.opencontainers.image.title":   "ocne-image builder",
+				"org.opencontainers.image.version": opts.Version,
+			},
+		},
+		History: []imgspecv1.History{{Created: &created, CreatedBy: "ocne-image: builder"}},
+	}
+	return b, nil
+}
