@@ -12,7 +12,7 @@ mkdir -p "$bin"
 bin=$(cd "$bin" && pwd)
 
 cmds=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubeadm kubectl)
-version=$(sed -n 's|^require k8s.io/kubernetes \(v[0-9.]*\)$|\1|p' "$here/k8s/go.mod")
+version=$(sed -n 's/^\(require\)\{0,1\}[[:space:]]*k8s.io\/kubernetes \(v[0-9][0-9.]*\)$/\2/p' "$here/k8s/go.mod")
 [[ $version =~ ^v([0-9]+)\.([0-9]+)\. ]] || { echo "build: no k8s.io/kubernetes version in $here/k8s/go.mod" >&2; exit 1; }
 major=${BASH_REMATCH[1]} minor=${BASH_REMATCH[2]}
 # What Kubernetes' own build (hack/lib/version.sh, golang.sh) passes, so
@@ -27,6 +27,19 @@ stamp=$( { cat "$here/k8s/go.mod" "$here/k8s/go.sum"; echo "$tags $ldflags"; go 
 
 exec 9>"$bin/.lock"
 flock 9
+
+# The small helpers of up.sh/down.sh (pause, cricleanup): stdlib and CRI only.
+helpers=(pause cricleanup)
+hstamp=$( { cat "$here/k8s/go.sum"; for h in "${helpers[@]}"; do cat "$here/k8s/$h"/*.go; done; go env GOVERSION; } | sha256sum | cut -c1-16)
+ok=1
+for h in "${helpers[@]}"; do [[ -x $bin/$h ]] || ok=0; done
+if ! ((ok)) || [[ $(cat "$bin/.stamp-helpers" 2>/dev/null) != "$hstamp" ]]; then
+  hpkgs=()
+  for h in "${helpers[@]}"; do hpkgs+=("./$h"); done
+  (cd "$here/k8s" && CGO_ENABLED=0 GOFLAGS=-buildvcs=false go build -trimpath -ldflags="-s -w" -o "$bin/" "${hpkgs[@]}")
+  echo "$hstamp" >"$bin/.stamp-helpers"
+fi
+
 ok=1
 for c in "${cmds[@]}"; do [[ -x $bin/$c ]] || ok=0; done
 if ((ok)) && [[ $(cat "$bin/.stamp" 2>/dev/null) == "$stamp" ]]; then

@@ -1,0 +1,237 @@
+package clusterbuild
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ocne-image/ocne-image/shared/builder"
+)
+
+type podState int
+
+const (
+	podRunning podState = iota
+	podSucceeded
+)
+
+// Container waiting reasons that will not resolve by waiting.
+var fatalWaiting = map[string]bool{
+	"ErrImagePull": true, "ImagePullBackOff": true, "InvalidImageName": true,
+	"CreateContainerConfigError": true, "CreateContainerError": true, "RunContainerError": true,
+}
+
+// waitStarted waits until the builder container runs (or already finished).
+func (c *cluster) waitStarted(ctx context.Context) (podState, error) {
+	deadline := time.Now().Add(c.opts.StartTimeout)
+	for {
+		p, err := c.cs.CoreV1().Pods(c.opts.Namespace).Get(ctx, c.pod, metav1.GetOptions{})
+		if err != nil {
+			return 0, c.podGone(err)
+		}
+		if st, done, err := c.finished(p); done {
+			return st, err
+		}
+		for _, cs := range p.Status.ContainerStatuses {
+			if w := cs.State.Waiting; w != nil && fatalWaiting[w.Reason] {
+				return 0, fmt.Errorf("builder image %s: %s: %s (check --builder-image and that the nodes can pull it)", c.opts.BuilderImage, w.Reason, oneLine(w.Message))
+			}
+			if cs.State.Running != nil {
+				return podRunning, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("builder pod %s/%s did not start within %s: %s", c.opts.Namespace, c.pod, c.opts.StartTimeout, describe(p))
+		}
+		if err := sleep(ctx, 500*time.Millisecond); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// finished reports a pod that has ended: success (the push mode) or the
+// builder's one-line failure message.
+func (c *cluster) finished(p *corev1.Pod) (podState, bool, error) {
+	switch p.Status.Phase {
+	case corev1.PodSucceeded:
+		return podSucceeded, true, nil
+	case corev1.PodFailed:
+		msg := p.Status.Message
+		for _, cs := range p.Status.ContainerStatuses {
+			if t := cs.State.Terminated; t != nil && t.Message != "" {
+				msg = t.Message
+			}
+		}
+		return 0, true, fmt.Errorf("build failed in pod %s/%s: %s", c.opts.Namespace, c.pod, oneLine(msg))
+	}
+	return 0, false, nil
+}
+
+func (c *cluster) podGone(err error) error {
+	return fmt.Errorf("builder pod %s/%s: %w (was it deleted?)", c.opts.Namespace, c.pod, err)
+}
+
+// follow tracks the build through the pod's status endpoint, then fetches
+// the result unless the pod pushed it.
+func (c *cluster) follow(ctx context.Context) (*builder.Result, error) {
+	fwd, err := c.forward(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer fwd.close()
+	var last int64
+	started := false
+	for {
+		p, err := c.cs.CoreV1().Pods(c.opts.Namespace).Get(ctx, c.pod, metav1.GetOptions{})
+		if err != nil {
+			return nil, c.podGone(err)
+		}
+		if st, done, err := c.finished(p); done {
+			if err != nil {
+				return nil, err
+			}
+			if st == podSucceeded && c.opts.Destination != "" {
+				return &builder.Result{Source: c.opts.Source, Arch: c.opts.Arch, Version: c.opts.Version}, nil
+			}
+			return nil, fmt.Errorf("builder pod %s/%s ended before handing over the archive", c.opts.Namespace, c.pod)
+		}
+		st, err := fwd.status(ctx)
+		if err == nil {
+			if c.opts.Progress != nil && st.Total > 0 {
+				if !started {
+					c.opts.Progress.Start(st.Total)
+					started = true
+				}
+				c.opts.Progress.Add(int(st.Read - last))
+				last = st.Read
+			}
+			switch st.State {
+			case builder.StateFailed:
+				return nil, fmt.Errorf("build failed in pod %s/%s: %s", c.opts.Namespace, c.pod, st.Error)
+			case builder.StateReady:
+				if err := c.fetch(ctx, fwd, st); err != nil {
+					return nil, err
+				}
+				res := *st.Result
+				res.Output = c.opts.Output
+				return &res, nil
+			}
+		}
+		if err := sleep(ctx, 500*time.Millisecond); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// fetch downloads the archive to a temp file beside the output, resuming
+// from where a cut connection left off, checks its digest and renames it.
+func (c *cluster) fetch(ctx context.Context, fwd *forwarder, st builder.Status) (err error) {
+	dir := filepath.Dir(c.opts.Output)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(c.opts.Output)+".part-")
+	if err != nil {
+		return fmt.Errorf("cannot write to %s: %w", dir, err)
+	}
+	defer func() {
+		f.Close()
+		if err != nil {
+			os.Remove(f.Name())
+		}
+	}()
+	h := sha256.New()
+	sink := io.MultiWriter(f, h)
+	if p := c.opts.Fetch; p != nil {
+		p.Start(st.Size)
+		sink = io.MultiWriter(sink, progressWriter{p})
+	}
+	var have int64
+	for attempt := 0; have < st.Size; attempt++ {
+		n, err := fwd.get(ctx, have, sink)
+		have += n
+		if err == nil {
+			continue
+		}
+		if ctx.Err() != nil || attempt >= 10 {
+			return fmt.Errorf("fetch the archive from pod %s/%s: %w", c.opts.Namespace, c.pod, err)
+		}
+		fmt.Fprintf(c.opts.Log, "transfer cut at %d of %d bytes (%v); resuming\n", have, st.Size, err)
+		if err := fwd.reconnect(ctx); err != nil {
+			return err
+		}
+	}
+	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != st.Digest {
+		return fmt.Errorf("fetched archive has digest %s, the builder reported %s", got, st.Digest)
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	os.Chmod(f.Name(), 0o644)
+	return os.Rename(f.Name(), c.opts.Output)
+}
+
+func describe(p *corev1.Pod) string {
+	var parts []string
+	parts = append(parts, "phase "+string(p.Status.Phase))
+	for _, cond := range p.Status.Conditions {
+		if cond.Status != corev1.ConditionTrue && cond.Message != "" {
+			parts = append(parts, string(cond.Type)+": "+cond.Message)
+		}
+	}
+	for _, cs := range p.Status.ContainerStatuses {
+		if w := cs.State.Waiting; w != nil {
+			parts = append(parts, w.Reason+": "+w.Message)
+		}
+	}
+	return oneLine(strings.Join(parts, "; "))
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+// getJSON is a small helper for the status endpoint.
+func getJSON(ctx context.Context, url string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+type progressWriter struct{ p Progress }
+
+func (w progressWriter) Write(b []byte) (int, error) {
+	w.p.Add(len(b))
+	return len(b), nil
+}
