@@ -11,12 +11,17 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/net/http/httpproxy"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/ocne-image/ocne-image/shared/builder"
+	"github.com/ocne-image/ocne-image/shared/clusterbuild"
 	"github.com/ocne-image/ocne-image/shared/config"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 	"github.com/ocne-image/ocne-image/shared/convert"
@@ -40,20 +45,25 @@ const createExample = `  # Build the archive server image for the newest Kuberne
 
 // CreateOptions are the inputs of `create`.
 type CreateOptions struct {
-	Type        string
-	Arch        string
-	Version     string
-	OSRegistry  string
-	OSTag       string
-	TLSVerify   bool
-	Local       bool
-	Output      string
-	Format      string
-	ConfigFile  string
-	Ref         string
-	Verbose     int
-	defaultsDir string // tests point this at a fake home
-	proxy       *httpproxy.Config
+	Type         string
+	Arch         string
+	Version      string
+	OSRegistry   string
+	OSTag        string
+	TLSVerify    bool
+	Local        bool
+	BuilderImage string
+	RegistryAuth string
+	Destination  string
+	StartTimeout time.Duration
+	kube         *genericclioptions.ConfigFlags
+	Output       string
+	Format       string
+	ConfigFile   string
+	Ref          string
+	Verbose      int
+	defaultsDir  string // tests point this at a fake home
+	proxy        *httpproxy.Config
 
 	genericiooptions.IOStreams
 }
@@ -94,6 +104,12 @@ Defaults for --os-registry, --os-tag and --version come from
 	f.StringVar(&o.OSTag, "os-tag", "", "tag of the OCK OSTree image (default: the Kubernetes version)")
 	f.BoolVar(&o.TLSVerify, "tls-verify", true, "require HTTPS and verified certificates from the registry")
 	f.BoolVar(&o.Local, "local", false, "convert on this machine instead of in the current kubeconfig context")
+	f.StringVar(&o.BuilderImage, "builder-image", "", "image the builder pod runs (see builder-image; config key builderImage)")
+	f.StringVar(&o.RegistryAuth, "registry-auth", "", "registry credentials file (auth.json) handed to the builder pod as a Secret")
+	f.StringVar(&o.Destination, "destination", "", "have the builder pod push the result to TRANSPORT:REFERENCE instead of fetching it")
+	f.DurationVar(&o.StartTimeout, "start-timeout", 5*time.Minute, "how long the builder pod may take to be scheduled and pulled")
+	o.kube = genericclioptions.NewConfigFlags(true)
+	o.kube.AddFlags(f)
 	f.StringVarP(&o.Output, "output", "o", "", "file to write (default ~/.ocne/images/ock-VERSION-ARCH-ostree.tar)")
 	f.StringVar(&o.Format, "output-format", "text", "how to print the result: text or json")
 	f.StringVarP(&o.ConfigFile, "config", "c", "", "cluster configuration file")
@@ -141,6 +157,7 @@ func (o *CreateOptions) Complete(c *cobra.Command) error {
 	pick("version", &o.Version, cfg.Version(), ock.DefaultVersion())
 	pick("os-registry", &o.OSRegistry, cfg.OSRegistry, ock.DefaultRegistry)
 	pick("os-tag", &o.OSTag, cfg.OSTag, o.Version)
+	pick("builder-image", &o.BuilderImage, cfg.BuilderImage, "")
 	if p := cfg.Proxy; p != (config.Proxy{}) {
 		o.proxy = &httpproxy.Config{HTTPProxy: p.HTTPProxy, HTTPSProxy: p.HTTPSProxy, NoProxy: p.NoProxy}
 	}
@@ -173,14 +190,84 @@ func (o *CreateOptions) Validate() error {
 	if o.OSRegistry == "" || o.OSTag == "" {
 		return usagef("--os-registry and --os-tag must not be empty")
 	}
-	if !o.Local {
-		return usagef("building in the cluster is not available in this version; pass --local to build on this machine")
+	if o.Destination != "" {
+		if _, err := containerimage.ParseReference(o.Destination); err != nil {
+			return usageError{fmt.Errorf("--destination: %w", err)}
+		}
 	}
 	return nil
 }
 
-// Run converts the image and writes the archive server image.
+// Run builds in the current kubeconfig context, or on this machine with
+// --local or when no cluster answers.
 func (o *CreateOptions) Run(ctx context.Context) error {
+	if !o.Local {
+		cfg, err := o.reachableCluster(ctx)
+		if err == nil {
+			return o.runInCluster(ctx, cfg)
+		}
+		fmt.Fprintf(o.ErrOut, "No reachable cluster (%v): building on this machine\n", err)
+	}
+	return o.runLocal(ctx)
+}
+
+// reachableCluster returns the current context's config if its API server
+// answers within a few seconds.
+func (o *CreateOptions) reachableCluster(ctx context.Context) (*rest.Config, error) {
+	raw, err := o.kube.ToRawKubeConfigLoader().RawConfig()
+	if err == nil && raw.CurrentContext == "" && (o.kube.APIServer == nil || *o.kube.APIServer == "") &&
+		(o.kube.Context == nil || *o.kube.Context == "") {
+		// client-go would otherwise try http://localhost:8080.
+		return nil, errors.New("no kubeconfig: set KUBECONFIG or pass --kubeconfig")
+	}
+	cfg, err := o.kube.ToRESTConfig()
+	if err != nil {
+		return nil, oneLineErr(err)
+	}
+	probe := rest.CopyConfig(cfg)
+	probe.Timeout = 5 * time.Second
+	cs, err := kubernetes.NewForConfig(probe)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := cs.Discovery().ServerVersion(); err != nil {
+		return nil, oneLineErr(err)
+	}
+	return cfg, nil
+}
+
+func (o *CreateOptions) runInCluster(ctx context.Context, cfg *rest.Config) error {
+	if o.BuilderImage == "" {
+		return usagef("building in the cluster needs --builder-image (push one with `kubectl ocne-image builder-image --destination ...`), or pass --local")
+	}
+	ns := "ocne-system"
+	if o.kube.Namespace != nil && *o.kube.Namespace != "" {
+		ns = *o.kube.Namespace
+	}
+	logw := io.Discard
+	if o.Verbose > 0 {
+		logw = o.ErrOut
+	}
+	pull := progress.New(o.ErrOut, "pull+convert")
+	fetch := progress.New(o.ErrOut, "fetch")
+	res, err := clusterbuild.Run(ctx, cfg, clusterbuild.Options{
+		Namespace: ns, BuilderImage: o.BuilderImage,
+		Source: ock.SourceReference(o.OSRegistry, o.OSTag), Arch: o.Arch, Version: o.Version, Ref: o.Ref,
+		TLSVerify: o.TLSVerify, AuthFile: o.RegistryAuth, Destination: o.Destination, Output: o.Output,
+		StartTimeout: o.StartTimeout, Progress: pull, Fetch: fetch, Log: logw,
+	})
+	pull.Done()
+	fetch.Done()
+	if err != nil {
+		return explain(err)
+	}
+	if o.Destination != "" {
+		res.Output = o.Destination
+	}
+	return o.print(res)
+}
+
+func (o *CreateOptions) runLocal(ctx context.Context) error {
 	logw := io.Discard
 	if o.Verbose > 0 {
 		logw = o.ErrOut
@@ -190,7 +277,7 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 	bar := progress.New(o.ErrOut, "pull+convert")
 	res, err := builder.Build(ctx, builder.Options{
 		Source: src, Arch: o.Arch, Version: o.Version, Ref: o.Ref, Output: o.Output,
-		Image:    containerimage.Options{Arch: o.Arch, TLSVerify: o.TLSVerify, Proxy: o.proxy},
+		Image:    containerimage.Options{Arch: o.Arch, TLSVerify: o.TLSVerify, Proxy: o.proxy, AuthFile: o.RegistryAuth},
 		Progress: bar,
 		Warn:     o.ErrOut,
 		Log:      logw,
@@ -199,7 +286,22 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return explain(err)
 	}
+	if o.Destination != "" {
+		src, err := containerimage.ArchiveReference(res.Output)
+		if err != nil {
+			return err
+		}
+		dest, _ := containerimage.ParseReference(o.Destination)
+		if err := containerimage.Copy(ctx, src.ImageReference, dest.ImageReference, containerimage.Options{TLSVerify: o.TLSVerify, AuthFile: o.RegistryAuth}, nil); err != nil {
+			return explain(err)
+		}
+	}
 	return o.print(res)
+}
+
+// oneLineErr folds a multi-line error (client-go's kubeconfig errors are).
+func oneLineErr(err error) error {
+	return errors.New(strings.Join(strings.Fields(err.Error()), " "))
 }
 
 func (o *CreateOptions) print(r *builder.Result) error {

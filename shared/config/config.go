@@ -30,6 +30,8 @@ type Config struct {
 	// KubernetesVersion is the spelling OCNE's own files use.
 	KubernetesVersion string `yaml:"kubernetesVersion,omitempty"`
 	Proxy             Proxy  `yaml:"proxy,omitempty"`
+	// BuilderImage is the image `create` runs in the cluster.
+	BuilderImage string `yaml:"builderImage,omitempty"`
 }
 
 // Version returns the Kubernetes version, whichever key set it.
@@ -96,6 +98,7 @@ func merge(base, over Config) Config {
 	}
 	set(&base.OSRegistry, over.OSRegistry)
 	set(&base.OSTag, over.OSTag)
+	set(&base.BuilderImage, over.BuilderImage)
 	if v := over.Version(); v != "" {
 		base.KubeVersion, base.KubernetesVersion = v, ""
 	}
