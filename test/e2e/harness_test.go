@@ -6,11 +6,13 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 	"github.com/ocne-image/ocne-image/shared/ostreeext"
@@ -101,4 +103,24 @@ func writeSampleImage(t *testing.T, dest string, opts ostreeext.ExportOptions) {
 	if err := fixture.WriteImage(context.Background(), dest, b); err != nil {
 		t.Fatalf("write %s: %v", dest, err)
 	}
+}
+
+// verifyArchive loads an archive server image into a private Podman, runs
+// it the documented way and has libostree pull and fsck the commit.
+func verifyArchive(t *testing.T, tarPath, commit string) {
+	t.Helper()
+	p := harness.NewPodman(t)
+	p.Run("load", "-i", tarPath)
+	port := harness.FreePort(t)
+	p.Run("run", "-d", "-p", fmt.Sprintf("%d:80", port), "localhost/ock-ostree:latest")
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	harness.WaitHTTP(t, base+"/healthz", 20*time.Second)
+	repo := filepath.Join(t.TempDir(), "repo")
+	harness.Run(t, "ostree", "--repo="+repo, "init", "--mode=bare-user")
+	harness.Run(t, "ostree", "--repo="+repo, "remote", "add", "--no-gpg-verify", "ock", base+"/ostree")
+	harness.Run(t, "ostree", "--repo="+repo, "pull", "ock", "ock")
+	if got := harness.Run(t, "ostree", "--repo="+repo, "rev-parse", "ock:ock"); got != commit {
+		t.Errorf("pulled commit %s, want %s", got, commit)
+	}
+	harness.Run(t, "ostree", "--repo="+repo, "fsck")
 }

@@ -1,0 +1,171 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/ocne-image/ocne-image/shared/clusterbuild"
+	"github.com/ocne-image/ocne-image/shared/ostreeext"
+	"github.com/ocne-image/ocne-image/test/harness"
+)
+
+// testCluster is the real single-node cluster `make cluster-up` starts
+// (test/cluster); `make test` passes its coordinates in the environment.
+type testCluster struct {
+	kubeconfig string
+	registry   string // the registry as this host reaches it
+	podReg     string // the same registry as pods reach it
+	builder    string // the builder image, as pods pull it
+	cs         kubernetes.Interface
+}
+
+func needCluster(t *testing.T) *testCluster {
+	t.Helper()
+	kc := os.Getenv("OCNE_TEST_KUBECONFIG")
+	if kc == "" {
+		t.Skip("no test cluster: run through `make test` (it starts one with make cluster-up)")
+	}
+	c := &testCluster{kubeconfig: kc, registry: os.Getenv("OCNE_TEST_REGISTRY"), podReg: os.Getenv("OCNE_TEST_POD_REGISTRY")}
+	cfg, err := clientcmd.BuildConfigFromFlags("", kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.cs, err = kubernetes.NewForConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	// The builder image: this very plugin, pushed where the node pulls from.
+	r := plugin(t, t.TempDir(), "builder-image", "--destination", "docker://"+c.registry+"/ocne/builder:test", "--tls-verify=false")
+	if r.code != 0 {
+		t.Fatalf("builder-image: %s", r.stderr)
+	}
+	c.builder = c.podReg + "/ocne/builder:test"
+	return c
+}
+
+// leftovers lists what the plugin created and should have deleted.
+func (c *testCluster) leftovers(t *testing.T, ns string) []string {
+	t.Helper()
+	sel := metav1.ListOptions{LabelSelector: "app.kubernetes.io/managed-by=" + clusterbuild.ManagedBy}
+	var left []string
+	pods, err := c.cs.CoreV1().Pods(ns).List(context.Background(), sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp == nil {
+			left = append(left, "pod/"+p.Name)
+		}
+	}
+	secrets, _ := c.cs.CoreV1().Secrets(ns).List(context.Background(), sel)
+	for _, s := range secrets.Items {
+		left = append(left, "secret/"+s.Name)
+	}
+	return left
+}
+
+// TestInClusterCreate is the full flow: the fixture OCK image and the
+// builder image in the cluster's registry, `create` against the cluster,
+// and the fetched result checked by libostree.
+func TestInClusterCreate(t *testing.T) {
+	c := needCluster(t)
+	s := getSample(t)
+	writeSampleImage(t, "docker://"+c.registry+"/olcne/ock-ostree:1.31", ostreeext.ExportOptions{Layers: 3})
+	out := filepath.Join(t.TempDir(), "ock.tar")
+	r := plugin(t, t.TempDir(), "create", "--type", "ostree", "--kubeconfig", c.kubeconfig, "--version", "1.31",
+		"--builder-image", c.builder, "--os-registry", c.podReg+"/olcne/ock-ostree", "--tls-verify=false",
+		"--output", out, "--output-format", "json")
+	if r.code != 0 {
+		t.Fatalf("create in the cluster: exit %d: %s", r.code, r.stderr)
+	}
+	if strings.Contains(r.stderr, "No reachable cluster") {
+		t.Fatalf("built locally: %s", r.stderr)
+	}
+	var res struct{ Commit string }
+	json.Unmarshal([]byte(r.stdout), &res)
+	if res.Commit != s.commit {
+		t.Errorf("result %s, want commit %s", r.stdout, s.commit)
+	}
+	verifyArchive(t, out, s.commit)
+	if left := c.leftovers(t, "ocne-system"); len(left) != 0 {
+		t.Errorf("left in the cluster: %v", left)
+	}
+
+	t.Run("destination", func(t *testing.T) {
+		dest := "docker://" + c.podReg + "/ock/archive:1.31"
+		r := plugin(t, t.TempDir(), "create", "--kubeconfig", c.kubeconfig, "--version", "1.31", "--builder-image", c.builder,
+			"--os-registry", c.podReg+"/olcne/ock-ostree", "--tls-verify=false", "--destination", dest, "--output", filepath.Join(t.TempDir(), "unused.tar"))
+		if r.code != 0 {
+			t.Fatalf("create --destination: exit %d: %s", r.code, r.stderr)
+		}
+		var info struct{ Labels map[string]string }
+		json.Unmarshal([]byte(harness.Run(t, "skopeo", "inspect", "--tls-verify=false", "docker://"+c.registry+"/ock/archive:1.31")), &info)
+		if info.Labels["ostree.commit"] != s.commit {
+			t.Errorf("pushed image labels %v", info.Labels)
+		}
+	})
+}
+
+func TestInClusterFaults(t *testing.T) {
+	c := needCluster(t)
+	writeSampleImage(t, "docker://"+c.registry+"/olcne/ock-ostree:1.31", ostreeext.ExportOptions{})
+	base := []string{"create", "--kubeconfig", c.kubeconfig, "--version", "1.31", "--os-registry", c.podReg + "/olcne/ock-ostree", "--tls-verify=false"}
+
+	t.Run("builder image cannot be pulled", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "ock.tar")
+		start := time.Now()
+		r := plugin(t, t.TempDir(), append(base, "--builder-image", c.podReg+"/ocne/no-such-builder:1", "--start-timeout", "90s", "--output", out)...)
+		if r.code != 1 || !strings.Contains(r.stderr, "ErrImagePull") && !strings.Contains(r.stderr, "ImagePullBackOff") {
+			t.Errorf("exit %d: %s", r.code, r.stderr)
+		}
+		if time.Since(start) > 100*time.Second {
+			t.Errorf("took %s", time.Since(start))
+		}
+		assertNothingLeft(t, out)
+		if left := c.leftovers(t, "ocne-system"); len(left) != 0 {
+			t.Errorf("left in the cluster: %v", left)
+		}
+	})
+	t.Run("bad source image", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "ock.tar")
+		r := plugin(t, t.TempDir(), append(base, "--builder-image", c.builder, "--os-tag", "9.99", "--output", out)...)
+		if r.code != 1 || !strings.Contains(r.stderr, "build failed in pod") || !strings.Contains(r.stderr, "9.99") {
+			t.Errorf("exit %d: %s", r.code, r.stderr)
+		}
+		assertNothingLeft(t, out)
+	})
+	t.Run("interrupted", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "ock.tar")
+		cmd := exec.Command(pluginBinary(t), append(base, "--builder-image", c.builder, "--output", out)...)
+		cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Interrupt once the pod exists.
+		deadline := time.Now().Add(60 * time.Second)
+		for len(c.leftovers(t, "ocne-system")) == 0 && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		cmd.Process.Signal(syscall.SIGINT)
+		cmd.Wait()
+		if !strings.Contains(stderr.String(), "interrupted") {
+			t.Errorf("stderr: %q", stderr.String())
+		}
+		assertNothingLeft(t, out)
+		if left := c.leftovers(t, "ocne-system"); len(left) != 0 {
+			t.Errorf("left in the cluster after Ctrl-C: %v", left)
+		}
+	})
+}
