@@ -66,3 +66,14 @@ dist: $(PAYLOAD)
 
 clean:
 	rm -rf bin dist .cache $(PAYLOAD)
+
+# A real single-node Kubernetes cluster for tests (test/cluster): binaries
+# built from the Go module proxy and cached in .cache/cluster/bin, state in
+# .cache/cluster/state ($CLUSTER_DIR). The last line cluster-up prints is
+# the admin kubeconfig: OCNE_TEST_KUBECONFIG=<it> go test ./test/cluster/
+.PHONY: cluster-up cluster-down
+cluster-up:
+	test/cluster/up.sh
+
+cluster-down:
+	test/cluster/down.sh
