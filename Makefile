@@ -46,8 +46,10 @@ $(KREW): test/tools/go.mod
 vet: $(PAYLOAD)
 	go vet ./...
 
+# Every test; the in-cluster ones run on the real cluster test/scripts/test.sh
+# starts (and always stops).
 test: deps build vet $(KREW)
-	go test -count=1 -timeout 40m ./...
+	test/scripts/test.sh
 
 demo: deps build bin/ock-sample
 	test/scripts/demo.sh

@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+# The cluster's Kubernetes binaries take minutes to build: keep them outside
+# the checkout, so fresh clones (CI) reuse them.
+export CLUSTER_CACHE=${CLUSTER_CACHE:-$HOME/.cache/ocne-image/cluster}
 kubeconfig=$(make -s cluster-up | tail -n 1)
 trap 'make -s cluster-down >/dev/null 2>&1 || make cluster-down' EXIT
 
