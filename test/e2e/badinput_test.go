@@ -3,6 +3,7 @@ package e2e
 import (
 	"archive/tar"
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -220,5 +221,42 @@ func truncateBiggestBlob(t *testing.T, layout string) {
 	}
 	if err := os.Truncate(biggest, size/2); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCreateWithoutCluster: no kubeconfig, or an API server that never
+// answers, must not stop the user: create says so in one line and builds
+// on this machine, quickly.
+func TestCreateWithoutCluster(t *testing.T) {
+	layout := t.TempDir()
+	writeSampleImage(t, "oci:"+layout+":1.31", ostreeext.ExportOptions{})
+	silent, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	tests := []struct {
+		name    string
+		args    []string
+		wantMsg string
+	}{
+		{"no kubeconfig", nil, "no kubeconfig"},
+		{"server that does not answer", []string{"--server", "https://" + silent.Addr().String(), "--insecure-skip-tls-verify"}, "No reachable cluster"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "ock.tar")
+			start := time.Now()
+			r := plugin(t, t.TempDir(), append([]string{"create", "--version", "1.31", "--os-registry", "oci:" + layout, "--output", out}, tt.args...)...)
+			if r.code != 0 || !strings.Contains(r.stderr, tt.wantMsg) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+				t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+			}
+			if took := time.Since(start); took > 20*time.Second {
+				t.Errorf("took %s: the probe hangs", took)
+			}
+			if _, err := os.Stat(out); err != nil {
+				t.Errorf("no local build: %v", err)
+			}
+		})
 	}
 }

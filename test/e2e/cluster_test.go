@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	authv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -168,4 +170,47 @@ func TestInClusterFaults(t *testing.T) {
 			t.Errorf("left in the cluster after Ctrl-C: %v", left)
 		}
 	})
+}
+
+// TestInClusterForbidden runs create as a user who may do nothing: the
+// error must name the verb and resource, and nothing may be left.
+func TestInClusterForbidden(t *testing.T) {
+	c := needCluster(t)
+	ctx := context.Background()
+	ns := "ocne-forbidden-test"
+	if _, err := c.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer c.cs.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
+	if _, err := c.cs.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "nobody"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := c.cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, "nobody", &authv1.TokenRequest{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A kubeconfig with only the token: beside the admin's client
+	// certificate a token would not be the identity used.
+	raw, err := clientcmd.LoadFromFile(c.kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range raw.AuthInfos {
+		a.ClientCertificate, a.ClientKey, a.ClientCertificateData, a.ClientKeyData = "", "", nil, nil
+		a.Token = tok.Status.Token
+	}
+	nobody := filepath.Join(t.TempDir(), "nobody.conf")
+	if err := clientcmd.WriteToFile(*raw, nobody); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "ock.tar")
+	r := plugin(t, t.TempDir(), "create", "--kubeconfig", nobody, "-n", ns,
+		"--version", "1.31", "--builder-image", c.builder, "--os-registry", c.podReg+"/olcne/ock-ostree", "--tls-verify=false", "--output", out)
+	if r.code != 1 || !strings.Contains(r.stderr, "not allowed to create pods") {
+		t.Errorf("exit %d: %s", r.code, r.stderr)
+	}
+	assertNothingLeft(t, out)
+	if left := c.leftovers(t, ns); len(left) != 0 {
+		t.Errorf("left in the cluster: %v", left)
+	}
 }

@@ -39,7 +39,8 @@ type result struct {
 func plugin(t *testing.T, home string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(pluginBinary(t), args...)
-	cmd.Env = append(os.Environ(), "HOME="+home)
+	// Only clusters a test names: never the developer's own.
+	cmd.Env = append(os.Environ(), "HOME="+home, "KUBECONFIG=")
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
