@@ -87,6 +87,10 @@ func (o *BuilderOptions) Run(ctx context.Context) error {
 		Warn:     o.ErrOut,
 		Log:      o.ErrOut,
 	})
+	if err != nil && ctx.Err() != nil {
+		// SIGTERM: whatever broke on the way is a consequence, not the cause.
+		err = errors.New("the builder pod was stopped before the build finished (deleted or evicted)")
+	}
 	if err != nil {
 		srv.Fail(err)
 		return err

@@ -120,7 +120,7 @@ func assertNothingLeft(t *testing.T, out string) {
 func TestCreateInterrupted(t *testing.T) {
 	reg := harness.StartRegistry(t)
 	writeSampleImage(t, "docker://"+reg+"/olcne/ock-ostree:1.31", ostreeext.ExportOptions{})
-	slow := slowProxy(t, reg)
+	slow := slowProxy(t, reg, "127.0.0.1")
 
 	out := filepath.Join(t.TempDir(), "out", "ock.tar")
 	cmd := exec.Command(pluginBinary(t), "create", "--local", "--version", "1.31", "--output", out,
@@ -156,18 +156,25 @@ func TestCreateInterrupted(t *testing.T) {
 }
 
 // slowProxy fronts a registry with a proxy that trickles blob bodies.
-func slowProxy(t *testing.T, reg string) string {
+// slowProxy fronts a registry with a proxy on host (an address of this
+// machine) that trickles blob bodies, and returns the proxy's host:port.
+func slowProxy(t *testing.T, reg, host string) string {
 	t.Helper()
 	target, _ := url.Parse("http://" + reg)
 	rp := httputil.NewSingleHostReverseProxy(target)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ln, err := net.Listen("tcp", host+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.Contains(r.URL.Path, "/blobs/") && r.Method == http.MethodGet {
 			w = &trickle{ResponseWriter: w}
 		}
 		rp.ServeHTTP(w, r)
-	}))
+	})}}
+	srv.Start()
 	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://")
+	return ln.Addr().String()
 }
 
 type trickle struct{ http.ResponseWriter }

@@ -51,7 +51,12 @@ func needCluster(t *testing.T) *testCluster {
 	if r.code != 0 {
 		t.Fatalf("builder-image: %s", r.stderr)
 	}
-	c.builder = c.podReg + "/ocne/builder:test"
+	// By digest: the node caches tags, and every run's binary differs.
+	_, digest, ok := strings.Cut(strings.TrimSpace(r.stdout), "@")
+	if !ok {
+		t.Fatalf("builder-image printed %q, want REF@DIGEST", r.stdout)
+	}
+	c.builder = c.podReg + "/ocne/builder@" + digest
 	return c
 }
 
@@ -144,6 +149,39 @@ func TestInClusterFaults(t *testing.T) {
 		if r.code != 1 || !strings.Contains(r.stderr, "build failed in pod") || !strings.Contains(r.stderr, "9.99") {
 			t.Errorf("exit %d: %s", r.code, r.stderr)
 		}
+		assertNothingLeft(t, out)
+	})
+	t.Run("builder pod deleted mid-build", func(t *testing.T) {
+		// Pods reach this host through the pod network's gateway.
+		gw, _, _ := strings.Cut(c.podReg, ":")
+		slow := slowProxy(t, c.registry, gw)
+		out := filepath.Join(t.TempDir(), "ock.tar")
+		cmd := exec.Command(pluginBinary(t), "create", "--kubeconfig", c.kubeconfig, "--version", "1.31", "--tls-verify=false",
+			"--os-registry", slow+"/olcne/ock-ostree", "--builder-image", c.builder, "--output", out)
+		cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "KUBECONFIG=")
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(60 * time.Second)
+		var left []string
+		for time.Now().Before(deadline) {
+			if left = c.leftovers(t, "ocne-system"); len(left) > 0 {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		time.Sleep(2 * time.Second) // let it start pulling
+		for _, l := range left {
+			c.cs.CoreV1().Pods("ocne-system").Delete(context.Background(), strings.TrimPrefix(l, "pod/"), metav1.DeleteOptions{})
+		}
+		err := cmd.Wait()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || strings.Count(strings.TrimSpace(stderr.String()), "\n") != 0 ||
+			!strings.Contains(stderr.String(), "deleted") {
+			t.Errorf("exit %v, stderr %q", err, stderr.String())
+		}
+		t.Logf("stderr: %s", stderr.String())
 		assertNothingLeft(t, out)
 	})
 	t.Run("interrupted", func(t *testing.T) {
