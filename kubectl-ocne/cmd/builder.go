@@ -29,6 +29,7 @@ type BuilderOptions struct {
 	Listen         string
 	WorkDir        string
 	TerminationLog string
+	CutAfter       int64
 
 	genericiooptions.IOStreams
 }
@@ -62,6 +63,8 @@ func NewCmdBuilder(streams genericiooptions.IOStreams) *cobra.Command {
 	f.StringVar(&o.Listen, "listen", ":8080", "address to serve status and the result on")
 	f.StringVar(&o.WorkDir, "work-dir", "/work", "scratch directory")
 	f.StringVar(&o.TerminationLog, "termination-log", "/dev/termination-log", "where to write the failure message")
+	f.Int64Var(&o.CutAfter, "fault-cut-after", 0, "drop the first archive transfer after this many bytes (tests)")
+	f.MarkHidden("fault-cut-after")
 	return c
 }
 
@@ -71,6 +74,7 @@ func (o *BuilderOptions) Run(ctx context.Context) error {
 		return usagef("--source, --arch and --version are required")
 	}
 	srv := builder.NewServer()
+	srv.CutAfter = o.CutAfter
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
 		return fmt.Errorf("builder: listen on %s: %w", o.Listen, err)

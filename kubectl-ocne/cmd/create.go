@@ -56,6 +56,7 @@ type CreateOptions struct {
 	RegistryAuth string
 	Destination  string
 	StartTimeout time.Duration
+	BuilderArgs  []string
 	kube         *genericclioptions.ConfigFlags
 	Output       string
 	Format       string
@@ -108,6 +109,8 @@ Defaults for --os-registry, --os-tag and --version come from
 	f.StringVar(&o.RegistryAuth, "registry-auth", "", "registry credentials file (auth.json) handed to the builder pod as a Secret")
 	f.StringVar(&o.Destination, "destination", "", "have the builder pod push the result to TRANSPORT:REFERENCE instead of fetching it")
 	f.DurationVar(&o.StartTimeout, "start-timeout", 5*time.Minute, "how long the builder pod may take to be scheduled and pulled")
+	f.StringArrayVar(&o.BuilderArgs, "builder-arg", nil, "extra argument for the builder pod (debugging)")
+	f.MarkHidden("builder-arg")
 	o.kube = genericclioptions.NewConfigFlags(true)
 	o.kube.AddFlags(f)
 	f.StringVarP(&o.Output, "output", "o", "", "file to write (default ~/.ocne/images/ock-VERSION-ARCH-ostree.tar)")
@@ -254,7 +257,7 @@ func (o *CreateOptions) runInCluster(ctx context.Context, cfg *rest.Config) erro
 		Namespace: ns, BuilderImage: o.BuilderImage,
 		Source: ock.SourceReference(o.OSRegistry, o.OSTag), Arch: o.Arch, Version: o.Version, Ref: o.Ref,
 		TLSVerify: o.TLSVerify, AuthFile: o.RegistryAuth, Destination: o.Destination, Output: o.Output,
-		StartTimeout: o.StartTimeout, Progress: pull, Fetch: fetch, Log: logw,
+		StartTimeout: o.StartTimeout, ExtraArgs: o.BuilderArgs, Progress: pull, Fetch: fetch, Log: logw,
 	})
 	pull.Done()
 	fetch.Done()

@@ -45,6 +45,12 @@ const (
 // Server publishes a build's progress and result over HTTP. It implements
 // convert.Progress.
 type Server struct {
+	// CutAfter, if > 0, makes the first archive response stop after that
+	// many bytes, as a dropped connection would: tests use it to prove
+	// that fetching resumes.
+	CutAfter int64
+	cut      atomic.Bool
+
 	mu     sync.Mutex
 	status Status
 	file   string
@@ -130,6 +136,10 @@ func (s *Server) Handler() http.Handler {
 			return
 		}
 		w.Header().Set("Content-Type", "application/x-tar")
+		if s.CutAfter > 0 && !s.cut.Swap(true) {
+			cutAfter(w, f, fi.Size(), s.CutAfter)
+			return
+		}
 		http.ServeContent(w, r, "", fi.ModTime(), f)
 	})
 	return mux
@@ -147,4 +157,19 @@ func fileDigest(path string) (string, int64, error) {
 		return "", 0, fmt.Errorf("hash %s: %w", path, err)
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// cutAfter promises the whole file, sends n bytes and drops the connection.
+func cutAfter(w http.ResponseWriter, f *os.File, size, n int64) {
+	w.Header().Set("Content-Length", fmt.Sprint(size))
+	w.WriteHeader(http.StatusOK)
+	io.CopyN(w, f, n)
+	if fl, ok := w.(http.Flusher); ok {
+		fl.Flush()
+	}
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			conn.Close()
+		}
+	}
 }

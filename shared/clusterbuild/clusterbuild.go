@@ -50,9 +50,11 @@ type Options struct {
 	Output string
 	// StartTimeout bounds scheduling and pulling the builder image.
 	StartTimeout time.Duration
-	Progress     Progress // the pod's pull of the source image
-	Fetch        Progress // bringing the result back
-	Log          io.Writer
+	// ExtraArgs go to the builder as they are (debugging, fault tests).
+	ExtraArgs []string
+	Progress  Progress // the pod's pull of the source image
+	Fetch     Progress // bringing the result back
+	Log       io.Writer
 }
 
 // Progress is told how far the pod's pull and then the fetch have got.
@@ -149,6 +151,7 @@ func (c *cluster) createPod(ctx context.Context) error {
 	if o.Destination != "" {
 		args = append(args, "--destination", o.Destination)
 	}
+	args = append(args, o.ExtraArgs...)
 	no, yes := false, true
 	uid := int64(65532)
 	volumes := []corev1.Volume{

@@ -108,6 +108,19 @@ func TestInClusterCreate(t *testing.T) {
 		t.Errorf("left in the cluster: %v", left)
 	}
 
+	t.Run("connection cut mid-transfer", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "ock.tar")
+		r := plugin(t, t.TempDir(), "create", "--kubeconfig", c.kubeconfig, "--version", "1.31", "--builder-image", c.builder,
+			"--os-registry", c.podReg+"/olcne/ock-ostree", "--tls-verify=false", "--output", out, "-v",
+			"--builder-arg=--fault-cut-after=5000000")
+		if r.code != 0 {
+			t.Fatalf("create: exit %d: %s", r.code, r.stderr)
+		}
+		if !strings.Contains(r.stderr, "resuming") {
+			t.Errorf("the transfer was not resumed: %s", r.stderr)
+		}
+		verifyArchive(t, out, s.commit)
+	})
 	t.Run("destination", func(t *testing.T) {
 		dest := "docker://" + c.podReg + "/ock/archive:1.31"
 		r := plugin(t, t.TempDir(), "create", "--kubeconfig", c.kubeconfig, "--version", "1.31", "--builder-image", c.builder,

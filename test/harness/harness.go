@@ -87,10 +87,16 @@ type Podman struct {
 // NewPodman sets up a private Podman and removes its containers at cleanup.
 func NewPodman(t *testing.T) *Podman {
 	t.Helper()
-	dir := t.TempDir()
+	// Not t.TempDir(): Podman refuses a runroot longer than 50 characters,
+	// and test names make long paths.
+	dir, err := os.MkdirTemp("", "pm-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	conf := filepath.Join(RepoRoot(t), "test", "scripts", "containers.conf")
 	p := &Podman{t: t, dir: dir, conf: conf}
 	t.Cleanup(func() {
+		defer os.RemoveAll(dir)
 		p.Cmd("rm", "--all", "--force", "--time", "0").Run()
 	})
 	return p
