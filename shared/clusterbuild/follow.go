@@ -14,6 +14,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ocne-image/ocne-image/shared/builder"
@@ -79,7 +80,10 @@ func (c *cluster) finished(p *corev1.Pod) (podState, bool, error) {
 }
 
 func (c *cluster) podGone(err error) error {
-	return fmt.Errorf("builder pod %s/%s: %w (was it deleted?)", c.opts.Namespace, c.pod, err)
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("builder pod %s/%s was deleted before the build finished", c.opts.Namespace, c.pod)
+	}
+	return fmt.Errorf("builder pod %s/%s: %w", c.opts.Namespace, c.pod, err)
 }
 
 // follow tracks the build through the pod's status endpoint, then fetches
