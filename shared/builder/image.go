@@ -2,7 +2,6 @@ package builder
 
 import (
 	"fmt"
-	"os"
 	"time"
 
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -37,21 +36,9 @@ func Image(opts ImageOptions) (containerimage.Build, error) {
 	if err != nil {
 		return b, err
 	}
-	add := func(dst string, src string, mode int64) error {
-		f, err := os.Open(src)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		fi, err := f.Stat()
-		if err != nil {
-			return err
-		}
-		return tl.File(dst, mode, fi.Size(), f)
-	}
-	err = add(ImageBinary, opts.Binary, 0o755)
+	err = tl.CopyFile(ImageBinary, opts.Binary, 0o755)
 	if err == nil && opts.CAFile != "" {
-		err = add(ImageCAFile, opts.CAFile, 0o644)
+		err = tl.CopyFile(ImageCAFile, opts.CAFile, 0o644)
 	}
 	for _, d := range []string{"/tmp", "/var/tmp"} {
 		if err == nil {

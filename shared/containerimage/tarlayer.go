@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"strings"
 	"time"
@@ -55,6 +56,23 @@ func (t *TarLayer) File(p string, mode, size int64, r io.Reader) error {
 		err = fmt.Errorf("%s: %d bytes, want %d", p, n, size)
 	}
 	return err
+}
+
+// CopyFile adds the regular file src at p.
+func (t *TarLayer) CopyFile(p, src string, mode int64) error {
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s: not a regular file", src)
+	}
+	return t.File(p, mode, fi.Size(), f)
 }
 
 // Finish completes the layer. On error the layer file is removed.

@@ -171,19 +171,7 @@ func repoLayer(dir, archiveDir string, mtime time.Time) (containerimage.BlobLaye
 		if d.IsDir() {
 			return tl.Dir(name, 0o755)
 		}
-		if !d.Type().IsRegular() {
-			return fmt.Errorf("%s: not a regular file", p)
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		fi, err := f.Stat()
-		if err != nil {
-			return err
-		}
-		return tl.File(name, 0o644, fi.Size(), f)
+		return tl.CopyFile(name, p, 0o644)
 	})
 	if err != nil {
 		tl.Remove()
