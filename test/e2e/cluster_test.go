@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/ocne-image/ocne-image/shared/clusterbuild"
+	"github.com/ocne-image/ocne-image/shared/containerimage"
 	"github.com/ocne-image/ocne-image/shared/ostreeext"
 	"github.com/ocne-image/ocne-image/test/harness"
 )
@@ -262,6 +264,40 @@ func TestInClusterForbidden(t *testing.T) {
 	}
 	assertNothingLeft(t, out)
 	if left := c.leftovers(t, ns); len(left) != 0 {
+		t.Errorf("left in the cluster: %v", left)
+	}
+}
+
+// TestInClusterRegistryAuth: the OCK image sits in a registry that wants
+// credentials; --registry-auth hands them to the builder pod as a Secret,
+// which is deleted afterwards.
+func TestInClusterRegistryAuth(t *testing.T) {
+	c := needCluster(t)
+	s := getSample(t)
+	gw, _, _ := strings.Cut(c.podReg, ":")
+	reg := harness.StartRegistryWith(t, harness.RegistryOptions{Host: gw, User: "ocne", Password: "s3cret"})
+	auth := filepath.Join(t.TempDir(), "auth.json")
+	creds := base64.StdEncoding.EncodeToString([]byte("ocne:s3cret"))
+	os.WriteFile(auth, []byte(`{"auths":{"`+reg+`":{"auth":"`+creds+`"}}}`), 0o600)
+	b := encapsulateSample(t, ostreeext.ExportOptions{})
+	defer b.RemoveLayerFiles()
+	ref, _ := containerimage.ParseReference("docker://" + reg + "/olcne/ock-ostree:1.31")
+	if _, err := containerimage.Write(context.Background(), ref, []containerimage.Build{b}, containerimage.Options{AuthFile: auth}); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"create", "--kubeconfig", c.kubeconfig, "--version", "1.31", "--builder-image", c.builder,
+		"--os-registry", reg + "/olcne/ock-ostree", "--tls-verify=false"}
+
+	out := filepath.Join(t.TempDir(), "ock.tar")
+	r := plugin(t, t.TempDir(), append(base, "--output", out)...)
+	if r.code != 1 || !strings.Contains(strings.ToLower(r.stderr), "auth") {
+		t.Errorf("without credentials: exit %d: %s", r.code, r.stderr)
+	}
+	r = plugin(t, t.TempDir(), append(base, "--output", out, "--registry-auth", auth, "--output-format", "json")...)
+	if r.code != 0 || !strings.Contains(r.stdout, s.commit) {
+		t.Fatalf("with credentials: exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+	if left := c.leftovers(t, "ocne-system"); len(left) != 0 {
 		t.Errorf("left in the cluster: %v", left)
 	}
 }

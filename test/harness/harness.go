@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // FreePort returns a loopback TCP port nobody listens on.
@@ -29,9 +31,41 @@ func FreePort(t *testing.T) int {
 // loopback port with storage in a temp dir, and returns host:port.
 func StartRegistry(t *testing.T) string {
 	t.Helper()
+	return StartRegistryWith(t, RegistryOptions{})
+}
+
+// RegistryOptions vary StartRegistryWith.
+type RegistryOptions struct {
+	Host           string // an address of this machine; default 127.0.0.1
+	User, Password string // require these credentials (htpasswd)
+}
+
+// StartRegistryWith is StartRegistry on another address, or with
+// authentication.
+func StartRegistryWith(t *testing.T, o RegistryOptions) string {
+	t.Helper()
 	dir := t.TempDir()
-	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+	if o.Host == "" {
+		o.Host = "127.0.0.1"
+	}
+	ln, err := net.Listen("tcp", o.Host+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
 	cfg := fmt.Sprintf("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\nlog:\n  level: error\n  accesslog:\n    disabled: true\n", filepath.Join(dir, "data"), addr)
+	if o.User != "" {
+		hash, err := bcrypt.GenerateFromPassword([]byte(o.Password), bcrypt.DefaultCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		htpasswd := filepath.Join(dir, "htpasswd")
+		if err := os.WriteFile(htpasswd, []byte(o.User+":"+string(hash)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg += fmt.Sprintf("auth:\n  htpasswd:\n    realm: test\n    path: %s\n", htpasswd)
+	}
 	if err := os.WriteFile(filepath.Join(dir, "config.yml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
