@@ -25,6 +25,7 @@ type BuilderOptions struct {
 	Ref            string
 	TLSVerify      bool
 	AuthFile       string
+	RegistriesConf string
 	Destination    string
 	Listen         string
 	WorkDir        string
@@ -59,6 +60,7 @@ func NewCmdBuilder(streams genericiooptions.IOStreams) *cobra.Command {
 	f.StringVar(&o.Ref, "ref", "ock", "OSTree ref")
 	f.BoolVar(&o.TLSVerify, "tls-verify", true, "require HTTPS and verified certificates")
 	f.StringVar(&o.AuthFile, "authfile", "", "registry credentials file")
+	f.StringVar(&o.RegistriesConf, "registries-conf", "", "registries.conf(5) for the source pull")
 	f.StringVar(&o.Destination, "destination", "", "push the result here instead of serving it")
 	f.StringVar(&o.Listen, "listen", ":8080", "address to serve status and the result on")
 	f.StringVar(&o.WorkDir, "work-dir", "/work", "scratch directory")
@@ -85,7 +87,8 @@ func (o *BuilderOptions) Run(ctx context.Context) error {
 
 	res, err := builder.Build(ctx, builder.Options{
 		Source: o.Source, Arch: o.Arch, Version: o.Version, Ref: o.Ref,
-		Image:    containerimage.Options{Arch: o.Arch, TLSVerify: o.TLSVerify, AuthFile: o.AuthFile},
+		Image: containerimage.Options{Arch: o.Arch, TLSVerify: o.TLSVerify, AuthFile: o.AuthFile,
+			RegistriesConf: o.RegistriesConf},
 		Output:   filepath.Join(o.WorkDir, "ock.tar"),
 		Progress: srv,
 		Warn:     o.ErrOut,

@@ -54,17 +54,20 @@ type CreateOptions struct {
 	Local        bool
 	BuilderImage string
 	RegistryAuth string
-	Destination  string
-	StartTimeout time.Duration
-	BuilderArgs  []string
-	kube         *genericclioptions.ConfigFlags
-	Output       string
-	Format       string
-	ConfigFile   string
-	Ref          string
-	Verbose      int
-	defaultsDir  string // tests point this at a fake home
-	proxy        *httpproxy.Config
+	// RegistriesConf is a registries.conf(5) for the source pull; in the
+	// cluster it reaches the pod as a ConfigMap.
+	RegistriesConf string
+	Destination    string
+	StartTimeout   time.Duration
+	BuilderArgs    []string
+	kube           *genericclioptions.ConfigFlags
+	Output         string
+	Format         string
+	ConfigFile     string
+	Ref            string
+	Verbose        int
+	defaultsDir    string // tests point this at a fake home
+	proxy          *httpproxy.Config
 
 	genericiooptions.IOStreams
 }
@@ -107,6 +110,7 @@ Defaults for --os-registry, --os-tag and --version come from
 	f.BoolVar(&o.Local, "local", false, "convert on this machine instead of in the current kubeconfig context")
 	f.StringVar(&o.BuilderImage, "builder-image", "", "image the builder pod runs (see builder-image; config key builderImage)")
 	f.StringVar(&o.RegistryAuth, "registry-auth", "", "registry credentials file (auth.json) handed to the builder pod as a Secret")
+	f.StringVar(&o.RegistriesConf, "registries-conf", "", "registries.conf(5) with mirrors for pulling the OCK image (config key registriesConf); in the cluster it becomes a ConfigMap")
 	f.StringVar(&o.Destination, "destination", "", "have the builder pod push the result to TRANSPORT:REFERENCE instead of fetching it")
 	f.DurationVar(&o.StartTimeout, "start-timeout", 5*time.Minute, "how long the builder pod may take to be scheduled and pulled")
 	f.StringArrayVar(&o.BuilderArgs, "builder-arg", nil, "extra argument for the builder pod (debugging)")
@@ -124,6 +128,7 @@ Defaults for --os-registry, --os-tag and --version come from
 	c.RegisterFlagCompletionFunc("output-format", fixedCompletion("text", "json"))
 	c.MarkFlagFilename("output", "tar")
 	c.MarkFlagFilename("config", "yaml", "yml")
+	c.MarkFlagFilename("registries-conf", "conf")
 	return c
 }
 
@@ -161,6 +166,7 @@ func (o *CreateOptions) Complete(c *cobra.Command) error {
 	pick("os-registry", &o.OSRegistry, cfg.OSRegistry, ock.DefaultRegistry)
 	pick("os-tag", &o.OSTag, cfg.OSTag, o.Version)
 	pick("builder-image", &o.BuilderImage, cfg.BuilderImage, "")
+	pick("registries-conf", &o.RegistriesConf, cfg.RegistriesConf, "")
 	if p := cfg.Proxy; p != (config.Proxy{}) {
 		o.proxy = &httpproxy.Config{HTTPProxy: p.HTTPProxy, HTTPSProxy: p.HTTPSProxy, NoProxy: p.NoProxy}
 	}
@@ -196,6 +202,11 @@ func (o *CreateOptions) Validate() error {
 	if o.Destination != "" {
 		if _, err := containerimage.ParseReference(o.Destination); err != nil {
 			return usageError{fmt.Errorf("--destination: %w", err)}
+		}
+	}
+	if o.RegistriesConf != "" {
+		if err := containerimage.CheckRegistriesConf(o.RegistriesConf); err != nil {
+			return usageError{fmt.Errorf("--registries-conf: %w", err)}
 		}
 	}
 	return nil
@@ -256,7 +267,8 @@ func (o *CreateOptions) runInCluster(ctx context.Context, cfg *rest.Config) erro
 	res, err := clusterbuild.Run(ctx, cfg, clusterbuild.Options{
 		Namespace: ns, BuilderImage: o.BuilderImage,
 		Source: ock.SourceReference(o.OSRegistry, o.OSTag), Arch: o.Arch, Version: o.Version, Ref: o.Ref,
-		TLSVerify: o.TLSVerify, AuthFile: o.RegistryAuth, Destination: o.Destination, Output: o.Output,
+		TLSVerify: o.TLSVerify, AuthFile: o.RegistryAuth, RegistriesConf: o.RegistriesConf,
+		Destination: o.Destination, Output: o.Output,
 		StartTimeout: o.StartTimeout, ExtraArgs: o.BuilderArgs, Progress: pull, Fetch: fetch, Log: logw,
 	})
 	pull.Done()
@@ -280,7 +292,8 @@ func (o *CreateOptions) runLocal(ctx context.Context) error {
 	bar := progress.New(o.ErrOut, "pull+convert")
 	res, err := builder.Build(ctx, builder.Options{
 		Source: src, Arch: o.Arch, Version: o.Version, Ref: o.Ref, Output: o.Output,
-		Image:    containerimage.Options{Arch: o.Arch, TLSVerify: o.TLSVerify, Proxy: o.proxy, AuthFile: o.RegistryAuth},
+		Image: containerimage.Options{Arch: o.Arch, TLSVerify: o.TLSVerify, Proxy: o.proxy, AuthFile: o.RegistryAuth,
+			RegistriesConf: o.RegistriesConf},
 		Progress: bar,
 		Warn:     o.ErrOut,
 		Log:      logw,

@@ -43,6 +43,9 @@ type Options struct {
 	// AuthFile is a registry credentials file (auth.json); it reaches the
 	// pod as a Secret.
 	AuthFile string
+	// RegistriesConf is a registries.conf(5) file (mirrors) for the pod's
+	// pull; it reaches the pod as a ConfigMap.
+	RegistriesConf string
 	// Destination, if set, is where the pod pushes the result; nothing is
 	// fetched then.
 	Destination string
@@ -86,6 +89,11 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) (res *builder.Resu
 			return nil, err
 		}
 	}
+	if opts.RegistriesConf != "" {
+		if err := c.createConfigMap(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if err := c.createPod(ctx); err != nil {
 		return nil, err
 	}
@@ -101,11 +109,12 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) (res *builder.Resu
 }
 
 type cluster struct {
-	cs     kubernetes.Interface
-	cfg    *rest.Config
-	opts   Options
-	pod    string
-	secret string
+	cs        kubernetes.Interface
+	cfg       *rest.Config
+	opts      Options
+	pod       string
+	secret    string
+	configMap string
 }
 
 func (c *cluster) labels() map[string]string {
@@ -143,6 +152,22 @@ func (c *cluster) createSecret(ctx context.Context) error {
 	return nil
 }
 
+func (c *cluster) createConfigMap(ctx context.Context) error {
+	data, err := os.ReadFile(c.opts.RegistriesConf)
+	if err != nil {
+		return fmt.Errorf("--registries-conf: %w", err)
+	}
+	cm, err := c.cs.CoreV1().ConfigMaps(c.opts.Namespace).Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "ocne-image-registries-", Labels: c.labels()},
+		Data:       map[string]string{"registries.conf": string(data)},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return explain(err, "create", "configmaps")
+	}
+	c.configMap = cm.Name
+	return nil
+}
+
 func (c *cluster) createPod(ctx context.Context) error {
 	o := c.opts
 	args := []string{"--source", o.Source, "--arch", o.Arch, "--version", o.Version, "--ref", o.Ref,
@@ -163,6 +188,12 @@ func (c *cluster) createPod(ctx context.Context) error {
 		volumes = append(volumes, corev1.Volume{Name: "auth", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: c.secret}}})
 		mounts = append(mounts, corev1.VolumeMount{Name: "auth", MountPath: "/auth", ReadOnly: true})
 		args = append(args, "--authfile", "/auth/auth.json")
+	}
+	if c.configMap != "" {
+		volumes = append(volumes, corev1.Volume{Name: "registries", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: c.configMap}}}})
+		mounts = append(mounts, corev1.VolumeMount{Name: "registries", MountPath: "/registries", ReadOnly: true})
+		args = append(args, "--registries-conf", "/registries/registries.conf")
 	}
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "ocne-image-builder-", Labels: c.labels()},
@@ -228,6 +259,9 @@ func (c *cluster) cleanup() {
 	}
 	if c.secret != "" {
 		c.cs.CoreV1().Secrets(c.opts.Namespace).Delete(ctx, c.secret, metav1.DeleteOptions{})
+	}
+	if c.configMap != "" {
+		c.cs.CoreV1().ConfigMaps(c.opts.Namespace).Delete(ctx, c.configMap, metav1.DeleteOptions{})
 	}
 }
 

@@ -32,6 +32,9 @@ type Config struct {
 	Proxy             Proxy  `yaml:"proxy,omitempty"`
 	// BuilderImage is the image `create` runs in the cluster.
 	BuilderImage string `yaml:"builderImage,omitempty"`
+	// RegistriesConf is a registries.conf(5) file (mirrors) for the pulls
+	// `create` makes, in the cluster as on this machine.
+	RegistriesConf string `yaml:"registriesConf,omitempty"`
 }
 
 // Version returns the Kubernetes version, whichever key set it.
@@ -99,6 +102,7 @@ func merge(base, over Config) Config {
 	set(&base.OSRegistry, over.OSRegistry)
 	set(&base.OSTag, over.OSTag)
 	set(&base.BuilderImage, over.BuilderImage)
+	set(&base.RegistriesConf, over.RegistriesConf)
 	if v := over.Version(); v != "" {
 		base.KubeVersion, base.KubernetesVersion = v, ""
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -14,6 +15,7 @@ import (
 	"go.podman.io/image/v5/manifest"
 	"go.podman.io/image/v5/pkg/blobinfocache/none"
 	"go.podman.io/image/v5/pkg/compression"
+	"go.podman.io/image/v5/pkg/sysregistriesv2"
 	"go.podman.io/image/v5/types"
 	"golang.org/x/net/http/httpproxy"
 )
@@ -33,6 +35,10 @@ type Options struct {
 	// TempDir holds large temporary files (an oci-archive being unpacked);
 	// default /var/tmp.
 	TempDir string
+	// RegistriesConf is a registries.conf(5) file used instead of the
+	// system one: mirrors, blocked and insecure registries. The builder pod
+	// has no system file, so this is how a cluster gets its mirrors.
+	RegistriesConf string
 }
 
 func (o Options) systemContext() (*types.SystemContext, error) {
@@ -41,6 +47,12 @@ func (o Options) systemContext() (*types.SystemContext, error) {
 		OSChoice:             "linux",
 		AuthFilePath:         o.AuthFile,
 		BigFilesTemporaryDir: o.TempDir,
+	}
+	if o.RegistriesConf != "" {
+		if err := CheckRegistriesConf(o.RegistriesConf); err != nil {
+			return nil, err
+		}
+		sys.SystemRegistriesConfPath = o.RegistriesConf
 	}
 	if !o.TLSVerify {
 		sys.DockerInsecureSkipTLSVerify = types.OptionalBoolTrue
@@ -56,6 +68,20 @@ func (o Options) systemContext() (*types.SystemContext, error) {
 		sys.DockerProxy = func(u *url.URL) (*url.URL, error) { return proxyFor(u) }
 	}
 	return sys, nil
+}
+
+// CheckRegistriesConf reports whether path is a registries.conf(5) file
+// containers/image can use, before anything depends on it.
+func CheckRegistriesConf(path string) error {
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("registries.conf: %w", err)
+	}
+	// The drop-in directory is left at its default: a registries.conf given
+	// here stands for the main file, as CONTAINERS_REGISTRIES_CONF does.
+	if _, err := sysregistriesv2.TryUpdatingCache(&types.SystemContext{SystemRegistriesConfPath: path}); err != nil {
+		return fmt.Errorf("registries.conf %s: %w", path, err)
+	}
+	return nil
 }
 
 // Image is an open single-architecture image.

@@ -52,6 +52,8 @@ func TestCreateBadInput(t *testing.T) {
 	writeEscapingImage(t, "oci:"+escaping+":1.31")
 	badConfig := filepath.Join(t.TempDir(), "cluster.yaml")
 	os.WriteFile(badConfig, []byte("osRegistry: [unclosed\n"), 0o644)
+	badRegistries := filepath.Join(t.TempDir(), "registries.conf")
+	os.WriteFile(badRegistries, []byte("[[registry]]\nlocation = \"a\"\nmirror = [ { location = \n"), 0o644)
 
 	tests := []struct {
 		name     string
@@ -78,6 +80,8 @@ func TestCreateBadInput(t *testing.T) {
 		{name: "bad version", args: []string{"--version", "latest"}, wantCode: 2, wantErr: "invalid Kubernetes version"},
 		{name: "bad type", args: []string{"--type", "iso"}, wantCode: 2, wantErr: "unsupported --type"},
 		{name: "bad config file", args: []string{"--config", badConfig}, wantCode: 2, wantErr: "cluster.yaml"},
+		{name: "bad registries.conf", args: []string{"--registries-conf", badRegistries}, wantCode: 2, wantErr: "--registries-conf: registries.conf " + badRegistries},
+		{name: "missing registries.conf", args: []string{"--registries-conf", "/nonexistent/registries.conf"}, wantCode: 2, wantErr: "no such file"},
 		{name: "unknown flag", args: []string{"--no-such-flag"}, wantCode: 2, wantErr: "unknown flag"},
 	}
 	for _, tt := range tests {

@@ -80,6 +80,10 @@ func (c *testCluster) leftovers(t *testing.T, ns string) []string {
 	for _, s := range secrets.Items {
 		left = append(left, "secret/"+s.Name)
 	}
+	cms, _ := c.cs.CoreV1().ConfigMaps(ns).List(context.Background(), sel)
+	for _, cm := range cms.Items {
+		left = append(left, "configmap/"+cm.Name)
+	}
 	return left
 }
 
@@ -300,4 +304,40 @@ func TestInClusterRegistryAuth(t *testing.T) {
 	if left := c.leftovers(t, "ocne-system"); len(left) != 0 {
 		t.Errorf("left in the cluster: %v", left)
 	}
+}
+
+// TestInClusterRegistryMirror: the OCK image is asked for by a name whose
+// registry does not exist (registry.invalid, never resolved); a
+// registries.conf mirror, handed to the pod as a ConfigMap, serves it.
+func TestInClusterRegistryMirror(t *testing.T) {
+	c := needCluster(t)
+	s := getSample(t)
+	writeSampleImage(t, "docker://"+c.registry+"/mirror/olcne/ock-ostree:1.31", ostreeext.ExportOptions{})
+	conf := writeMirrorConf(t, "registry.invalid/olcne", c.podReg+"/mirror/olcne")
+	out := filepath.Join(t.TempDir(), "ock.tar")
+	// No --tls-verify=false: the mirror's own `insecure` is what allows HTTP.
+	r := plugin(t, t.TempDir(), "create", "--kubeconfig", c.kubeconfig, "--version", "1.31", "--builder-image", c.builder,
+		"--os-registry", "registry.invalid/olcne/ock-ostree", "--registries-conf", conf, "--output", out, "--output-format", "json")
+	if r.code != 0 || !strings.Contains(r.stdout, s.commit) {
+		t.Fatalf("create through the mirror: exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+	if strings.Contains(r.stderr, "No reachable cluster") {
+		t.Fatalf("built locally: %s", r.stderr)
+	}
+	if left := c.leftovers(t, "ocne-system"); len(left) != 0 {
+		t.Errorf("left in the cluster: %v", left)
+	}
+}
+
+// writeMirrorConf writes a registries.conf(5) that pulls prefix from an
+// insecure (plain-HTTP) mirror.
+func writeMirrorConf(t *testing.T, prefix, mirror string) string {
+	t.Helper()
+	conf := filepath.Join(t.TempDir(), "registries.conf")
+	body := "[[registry]]\nprefix = \"" + prefix + "\"\nlocation = \"" + prefix + "\"\n" +
+		"[[registry.mirror]]\nlocation = \"" + mirror + "\"\ninsecure = true\n"
+	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return conf
 }

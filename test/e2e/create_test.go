@@ -203,3 +203,18 @@ func TestCreateOtherArch(t *testing.T) {
 		t.Error("no server binary in the image")
 	}
 }
+
+// TestCreateRegistryMirror: --registries-conf applies mirror semantics to
+// the local pull too: the name's own registry is never contacted.
+func TestCreateRegistryMirror(t *testing.T) {
+	s := getSample(t)
+	reg := harness.StartRegistry(t)
+	writeSampleImage(t, "docker://"+reg+"/mirror/olcne/ock-ostree:1.31", ostreeext.ExportOptions{})
+	conf := writeMirrorConf(t, "registry.invalid/olcne", reg+"/mirror/olcne")
+	out := filepath.Join(t.TempDir(), "ock.tar")
+	r := plugin(t, t.TempDir(), "create", "--local", "--version", "1.31", "--os-registry", "registry.invalid/olcne/ock-ostree",
+		"--registries-conf", conf, "--output", out, "--output-format", "json")
+	if r.code != 0 || !strings.Contains(r.stdout, s.commit) {
+		t.Fatalf("create through the mirror: exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+}
