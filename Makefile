@@ -56,6 +56,7 @@ demo: deps build bin/ock-sample
 
 bench: deps build bin/ock-sample
 	test/bench/bench.sh
+	test/bench/cluster.sh
 
 # The builder image `create` runs in the cluster: FROM scratch, the plugin
 # and this host's CA bundle, as an OCI archive (push it with upload).

@@ -10,6 +10,11 @@
 //	convbench convert -src REF -out DIR [-workers N] [-cpuprofile F] [-memprofile F]
 //	    runs convert.ToArchive alone, so that the wall time and peak RSS of
 //	    this process are those of our converter.
+//
+//	convbench catimage -busybox BIN -file F -dest REF
+//	    writes an image FROM scratch holding a static busybox and F as
+//	    /data/F, for the `kubectl exec cat` peer of the transfer benchmark
+//	    (test/bench/cluster.sh).
 package main
 
 import (
@@ -24,6 +29,8 @@ import (
 	"runtime/pprof"
 	"strings"
 	"time"
+
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 	"github.com/ocne-image/ocne-image/shared/convert"
@@ -44,6 +51,8 @@ func main() {
 		err = fixtureCmd(os.Args[2:])
 	case "convert":
 		err = convertCmd(os.Args[2:])
+	case "catimage":
+		err = catImageCmd(os.Args[2:])
 	default:
 		usage()
 	}
@@ -54,7 +63,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: convbench fixture -dir D [-extra N] [-small N] [-big BYTES] [-layers N]\n       convbench convert -src REF -out DIR [-workers N] [-cpuprofile F] [-memprofile F]")
+	fmt.Fprintln(os.Stderr, "usage: convbench fixture -dir D [-extra N] [-small N] [-big BYTES] [-layers N]\n       convbench convert -src REF -out DIR [-workers N] [-cpuprofile F] [-memprofile F]\n       convbench catimage -busybox BIN -file F -dest REF")
 	os.Exit(2)
 }
 
@@ -236,5 +245,45 @@ func convertCmd(args []string) error {
 		}
 	}
 	fmt.Printf("commit=%s objects=%d\n", res.Commit, res.Objects)
+	return nil
+}
+
+func catImageCmd(args []string) error {
+	fl := flag.NewFlagSet("catimage", flag.ExitOnError)
+	busybox := fl.String("busybox", "/bin/busybox", "a static busybox")
+	file := fl.String("file", "", "the file to put in /data")
+	dest := fl.String("dest", "", "where to write the image")
+	fl.Parse(args)
+	ref, err := containerimage.ParseReference(*dest)
+	if err != nil {
+		return err
+	}
+	created := time.Now().UTC().Truncate(time.Second)
+	// Uncompressed: the pull is not what is measured.
+	tl, err := containerimage.NewTarLayer(os.TempDir(), containerimage.Uncompressed, created)
+	if err != nil {
+		return err
+	}
+	defer tl.Remove()
+	if err := tl.CopyFile("/bin/busybox", *busybox, 0o755); err != nil {
+		return err
+	}
+	if err := tl.CopyFile("/data/"+filepath.Base(*file), *file, 0o644); err != nil {
+		return err
+	}
+	l, err := tl.Finish()
+	if err != nil {
+		return err
+	}
+	b := containerimage.Build{Layers: []containerimage.BlobLayer{l}, Config: imgspecv1.Image{
+		Created:  &created,
+		Platform: imgspecv1.Platform{OS: "linux", Architecture: runtime.GOARCH},
+		Config:   imgspecv1.ImageConfig{Entrypoint: []string{"/bin/busybox"}},
+	}}
+	d, err := containerimage.Write(context.Background(), ref, []containerimage.Build{b}, containerimage.Options{})
+	if err != nil {
+		return err
+	}
+	fmt.Println(d)
 	return nil
 }
