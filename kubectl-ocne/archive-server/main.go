@@ -33,13 +33,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("archive-server", flag.ContinueOnError)
 	root := fs.String("root", archiveserver.DefaultRoot, "directory to serve")
 	listen := fs.String("listen", archiveserver.DefaultListen, "TCP address to listen on")
+	drain := fs.Duration("drain-delay", 0, "on SIGTERM, keep serving this long (keep-alives off) before shutting down; for Kubernetes Services")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	// Parse errors become one line below; usage is printed only for -h.
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stdout)
-			fmt.Fprintln(stdout, "Usage: archive-server [--root DIR] [--listen ADDR] [--version]")
+			fmt.Fprintln(stdout, "Usage: archive-server [--root DIR] [--listen ADDR] [--drain-delay D] [--version]")
 			fs.PrintDefaults()
 			return 0
 		}
@@ -56,10 +57,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	srv, err := archiveserver.New(archiveserver.Options{
-		Root:      *root,
-		Listen:    *listen,
-		AccessLog: stdout,
-		ErrorLog:  stderr,
+		Root:       *root,
+		Listen:     *listen,
+		DrainDelay: *drain,
+		AccessLog:  stdout,
+		ErrorLog:   stderr,
 	})
 	if err != nil {
 		if errors.Is(err, archiveserver.ErrNoRoot) {

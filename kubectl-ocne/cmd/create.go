@@ -17,7 +17,6 @@ import (
 	"golang.org/x/net/http/httpproxy"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/ocne-image/ocne-image/shared/builder"
@@ -25,6 +24,7 @@ import (
 	"github.com/ocne-image/ocne-image/shared/config"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 	"github.com/ocne-image/ocne-image/shared/convert"
+	"github.com/ocne-image/ocne-image/shared/kube"
 	"github.com/ocne-image/ocne-image/shared/ock"
 	"github.com/ocne-image/ocne-image/shared/progress"
 )
@@ -216,7 +216,7 @@ func (o *CreateOptions) Validate() error {
 // --local or when no cluster answers.
 func (o *CreateOptions) Run(ctx context.Context) error {
 	if !o.Local {
-		cfg, err := o.reachableCluster(ctx)
+		cfg, err := kube.Reachable(o.kube)
 		if err == nil {
 			return o.runInCluster(ctx, cfg)
 		}
@@ -225,39 +225,11 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 	return o.runLocal(ctx)
 }
 
-// reachableCluster returns the current context's config if its API server
-// answers within a few seconds.
-func (o *CreateOptions) reachableCluster(ctx context.Context) (*rest.Config, error) {
-	raw, err := o.kube.ToRawKubeConfigLoader().RawConfig()
-	if err == nil && raw.CurrentContext == "" && (o.kube.APIServer == nil || *o.kube.APIServer == "") &&
-		(o.kube.Context == nil || *o.kube.Context == "") {
-		// client-go would otherwise try http://localhost:8080.
-		return nil, errors.New("no kubeconfig: set KUBECONFIG or pass --kubeconfig")
-	}
-	cfg, err := o.kube.ToRESTConfig()
-	if err != nil {
-		return nil, oneLineErr(err)
-	}
-	probe := rest.CopyConfig(cfg)
-	probe.Timeout = 5 * time.Second
-	cs, err := kubernetes.NewForConfig(probe)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := cs.Discovery().ServerVersion(); err != nil {
-		return nil, oneLineErr(err)
-	}
-	return cfg, nil
-}
-
 func (o *CreateOptions) runInCluster(ctx context.Context, cfg *rest.Config) error {
 	if o.BuilderImage == "" {
 		return usagef("building in the cluster needs --builder-image (push one with `kubectl ocne-image builder-image --destination ...`), or pass --local")
 	}
-	ns := "ocne-system"
-	if o.kube.Namespace != nil && *o.kube.Namespace != "" {
-		ns = *o.kube.Namespace
-	}
+	ns := kube.Namespace(o.kube, DefaultNamespace)
 	logw := io.Discard
 	if o.Verbose > 0 {
 		logw = o.ErrOut
@@ -313,11 +285,6 @@ func (o *CreateOptions) runLocal(ctx context.Context) error {
 		}
 	}
 	return o.print(res)
-}
-
-// oneLineErr folds a multi-line error (client-go's kubeconfig errors are).
-func oneLineErr(err error) error {
-	return errors.New(strings.Join(strings.Fields(err.Error()), " "))
 }
 
 func (o *CreateOptions) print(r *builder.Result) error {

@@ -20,6 +20,9 @@ const (
 	ExitUsage = 2 // bad flags or arguments; nothing was attempted
 )
 
+// DefaultNamespace is where in-cluster work goes without -n.
+const DefaultNamespace = "ocne-system"
+
 // usageError marks errors in what the user asked for, as opposed to
 // failures while doing it.
 type usageError struct{ error }
@@ -48,7 +51,7 @@ Kickstart "ostreesetup" installs nodes from.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w; see '%s --help'", err, c.CommandPath())}
 	})
-	root.AddCommand(NewCmdCreate(streams), NewCmdUpload(streams), NewCmdEncapsulate(streams), NewCmdVersion(streams), NewCmdBuilderImage(streams), NewCmdBuilder(streams))
+	root.AddCommand(NewCmdCreate(streams), NewCmdUpload(streams), NewCmdEncapsulate(streams), NewCmdVersion(streams), NewCmdBuilderImage(streams), NewCmdBuilder(streams), NewCmdServe(streams))
 	return root
 }
 

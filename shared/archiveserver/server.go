@@ -56,6 +56,12 @@ type Options struct {
 	WriteTimeout    time.Duration
 	IdleTimeout     time.Duration
 	ShutdownTimeout time.Duration
+	// DrainDelay keeps serving this long after ctx is cancelled, with
+	// keep-alives off, before shutting down. Behind a Kubernetes Service
+	// the endpoint is removed only after SIGTERM; requests that arrive
+	// meanwhile are still answered, and clients reconnect to replicas
+	// that stay. Zero (the default) shuts down at once.
+	DrainDelay time.Duration
 
 	// AccessLog receives one line per request; nil disables it.
 	AccessLog io.Writer
@@ -157,6 +163,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		// http.Server.Serve only returns early on a listener failure.
 		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
 	case <-ctx.Done():
+	}
+	if s.opts.DrainDelay > 0 {
+		hs.SetKeepAlivesEnabled(false)
+		select {
+		case err := <-errc:
+			return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+		case <-time.After(s.opts.DrainDelay):
+		}
 	}
 
 	// ctx is already cancelled; keep its values but not its cancellation.

@@ -503,3 +503,44 @@ func TestServeShutdownTimeout(t *testing.T) {
 		t.Fatal("Serve did not give up on a stalled client")
 	}
 }
+
+// TestServeDrainDelay: after cancel, the server still answers new requests
+// for DrainDelay, telling clients to close the connection (so they come
+// back through the Service to a replica that stays), then shuts down.
+func TestServeDrainDelay(t *testing.T) {
+	const delay = 500 * time.Millisecond
+	opts := Options{Root: t.TempDir(), DrainDelay: delay}
+	os.WriteFile(filepath.Join(opts.Root, "config"), []byte("[core]\n"), 0o644)
+	s := newTestServer(t, opts)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	url := "http://" + ln.Addr().String() + "/config"
+
+	start := time.Now()
+	cancel()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET during the drain delay: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 || !res.Close {
+		t.Errorf("during the drain delay: status %d, Connection: close %v; want 200 and close", res.StatusCode, res.Close)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Serve = %v", err)
+		}
+		if d := time.Since(start); d < delay {
+			t.Errorf("shut down after %s, before the %s drain delay", d, delay)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return after the drain delay")
+	}
+}

@@ -10,7 +10,6 @@ package clusterbuild
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,7 +17,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -26,6 +24,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/ocne-image/ocne-image/shared/builder"
+	"github.com/ocne-image/ocne-image/shared/kube"
 )
 
 // ManagedBy labels everything this package creates, for cleanup and audit.
@@ -81,7 +80,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) (res *builder.Resu
 	}
 	c := &cluster{cs: cs, cfg: cfg, opts: opts}
 	defer c.cleanup()
-	if err := c.ensureNamespace(ctx); err != nil {
+	if err := kube.EnsureNamespace(ctx, cs, opts.Namespace); err != nil {
 		return nil, err
 	}
 	if opts.AuthFile != "" {
@@ -121,21 +120,6 @@ func (c *cluster) labels() map[string]string {
 	return map[string]string{"app.kubernetes.io/managed-by": ManagedBy, "app.kubernetes.io/component": "builder"}
 }
 
-func (c *cluster) ensureNamespace(ctx context.Context) error {
-	_, err := c.cs.CoreV1().Namespaces().Get(ctx, c.opts.Namespace, metav1.GetOptions{})
-	if err == nil || apierrors.IsForbidden(err) { // may not read it, may still use it
-		return nil
-	}
-	if !apierrors.IsNotFound(err) {
-		return explain(err, "get", "namespaces")
-	}
-	_, err = c.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: c.opts.Namespace}}, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("namespace %s does not exist and could not be created: %w; create it or pass -n", c.opts.Namespace, explain(err, "create", "namespaces"))
-	}
-	return nil
-}
-
 func (c *cluster) createSecret(ctx context.Context) error {
 	data, err := os.ReadFile(c.opts.AuthFile)
 	if err != nil {
@@ -146,7 +130,7 @@ func (c *cluster) createSecret(ctx context.Context) error {
 		Data:       map[string][]byte{"auth.json": data},
 	}, metav1.CreateOptions{})
 	if err != nil {
-		return explain(err, "create", "secrets")
+		return kube.Explain(err, "create", "secrets")
 	}
 	c.secret = s.Name
 	return nil
@@ -162,7 +146,7 @@ func (c *cluster) createConfigMap(ctx context.Context) error {
 		Data:       map[string]string{"registries.conf": string(data)},
 	}, metav1.CreateOptions{})
 	if err != nil {
-		return explain(err, "create", "configmaps")
+		return kube.Explain(err, "create", "configmaps")
 	}
 	c.configMap = cm.Name
 	return nil
@@ -232,7 +216,7 @@ func (c *cluster) createPod(ctx context.Context) error {
 	}
 	p, err := c.cs.CoreV1().Pods(o.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 	if err != nil {
-		return explain(err, "create", "pods")
+		return kube.Explain(err, "create", "pods")
 	}
 	c.pod = p.Name
 	return nil
@@ -263,15 +247,4 @@ func (c *cluster) cleanup() {
 	if c.configMap != "" {
 		c.cs.CoreV1().ConfigMaps(c.opts.Namespace).Delete(ctx, c.configMap, metav1.DeleteOptions{})
 	}
-}
-
-// explain turns an API error into one line that names what to do.
-func explain(err error, verb, resource string) error {
-	switch {
-	case apierrors.IsForbidden(err):
-		return fmt.Errorf("not allowed to %s %s: %w (see the Role in the README)", verb, resource, err)
-	case errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("the cluster did not answer in time: %w", err)
-	}
-	return err
 }

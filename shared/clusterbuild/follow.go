@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ocne-image/ocne-image/shared/builder"
+	"github.com/ocne-image/ocne-image/shared/kube"
 )
 
 type podState int
@@ -26,12 +27,6 @@ const (
 	podRunning podState = iota
 	podSucceeded
 )
-
-// Container waiting reasons that will not resolve by waiting.
-var fatalWaiting = map[string]bool{
-	"ErrImagePull": true, "ImagePullBackOff": true, "InvalidImageName": true,
-	"CreateContainerConfigError": true, "CreateContainerError": true, "RunContainerError": true,
-}
 
 // waitStarted waits until the builder container runs (or already finished).
 func (c *cluster) waitStarted(ctx context.Context) (podState, error) {
@@ -45,8 +40,8 @@ func (c *cluster) waitStarted(ctx context.Context) (podState, error) {
 			return st, err
 		}
 		for _, cs := range p.Status.ContainerStatuses {
-			if w := cs.State.Waiting; w != nil && fatalWaiting[w.Reason] {
-				return 0, fmt.Errorf("builder image %s: %s: %s (check --builder-image and that the nodes can pull it)", c.opts.BuilderImage, w.Reason, oneLine(w.Message))
+			if w := cs.State.Waiting; w != nil && kube.Stuck(w.Reason) {
+				return 0, fmt.Errorf("builder image %s: %s: %s (check --builder-image and that the nodes can pull it)", c.opts.BuilderImage, w.Reason, kube.OneLine(w.Message))
 			}
 			if cs.State.Running != nil {
 				return podRunning, nil
@@ -55,7 +50,7 @@ func (c *cluster) waitStarted(ctx context.Context) (podState, error) {
 		if time.Now().After(deadline) {
 			return 0, fmt.Errorf("builder pod %s/%s did not start within %s: %s", c.opts.Namespace, c.pod, c.opts.StartTimeout, describe(p))
 		}
-		if err := sleep(ctx, 500*time.Millisecond); err != nil {
+		if err := kube.Sleep(ctx, 500*time.Millisecond); err != nil {
 			return 0, err
 		}
 	}
@@ -74,7 +69,7 @@ func (c *cluster) finished(p *corev1.Pod) (podState, bool, error) {
 				msg = t.Message
 			}
 		}
-		return 0, true, fmt.Errorf("build failed in pod %s/%s: %s", c.opts.Namespace, c.pod, oneLine(msg))
+		return 0, true, fmt.Errorf("build failed in pod %s/%s: %s", c.opts.Namespace, c.pod, kube.OneLine(msg))
 	}
 	return 0, false, nil
 }
@@ -132,7 +127,7 @@ func (c *cluster) follow(ctx context.Context) (*builder.Result, error) {
 				return &res, nil
 			}
 		}
-		if err := sleep(ctx, 500*time.Millisecond); err != nil {
+		if err := kube.Sleep(ctx, 500*time.Millisecond); err != nil {
 			return nil, err
 		}
 	}
@@ -206,18 +201,7 @@ func describe(p *corev1.Pod) string {
 			parts = append(parts, w.Reason+": "+w.Message)
 		}
 	}
-	return oneLine(strings.Join(parts, "; "))
-}
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-func sleep(ctx context.Context, d time.Duration) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(d):
-		return nil
-	}
+	return kube.OneLine(strings.Join(parts, "; "))
 }
 
 // getJSON is a small helper for the status endpoint.

@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/transport/spdy"
 
 	"github.com/ocne-image/ocne-image/shared/builder"
+	"github.com/ocne-image/ocne-image/shared/kube"
 )
 
 // forwarder is a port-forward to the builder pod's HTTP port, as `kubectl
@@ -44,7 +45,7 @@ func (f *forwarder) connect(ctx context.Context) error {
 	select {
 	case <-ready:
 	case err := <-errc:
-		return fmt.Errorf("port-forward to pod %s/%s: %w", f.c.opts.Namespace, f.c.pod, explain(err, "create", "pods/portforward"))
+		return fmt.Errorf("port-forward to pod %s/%s: %w", f.c.opts.Namespace, f.c.pod, kube.Explain(err, "create", "pods/portforward"))
 	case <-ctx.Done():
 		close(f.stop)
 		return ctx.Err()

@@ -36,6 +36,24 @@ type testCluster struct {
 
 func needCluster(t *testing.T) *testCluster {
 	t.Helper()
+	c := clusterOnly(t)
+	// The builder image: this very plugin, pushed where the node pulls from.
+	r := plugin(t, t.TempDir(), "builder-image", "--destination", "docker://"+c.registry+"/ocne/builder:test", "--tls-verify=false")
+	if r.code != 0 {
+		t.Fatalf("builder-image: %s", r.stderr)
+	}
+	// By digest: the node caches tags, and every run's binary differs.
+	_, digest, ok := strings.Cut(strings.TrimSpace(r.stdout), "@")
+	if !ok {
+		t.Fatalf("builder-image printed %q, want REF@DIGEST", r.stdout)
+	}
+	c.builder = c.podReg + "/ocne/builder@" + digest
+	return c
+}
+
+// clusterOnly is the test cluster without a builder image.
+func clusterOnly(t *testing.T) *testCluster {
+	t.Helper()
 	kc := os.Getenv("OCNE_TEST_KUBECONFIG")
 	if kc == "" {
 		t.Skip("no test cluster: run through `make test` (it starts one with make cluster-up)")
@@ -48,17 +66,6 @@ func needCluster(t *testing.T) *testCluster {
 	if c.cs, err = kubernetes.NewForConfig(cfg); err != nil {
 		t.Fatal(err)
 	}
-	// The builder image: this very plugin, pushed where the node pulls from.
-	r := plugin(t, t.TempDir(), "builder-image", "--destination", "docker://"+c.registry+"/ocne/builder:test", "--tls-verify=false")
-	if r.code != 0 {
-		t.Fatalf("builder-image: %s", r.stderr)
-	}
-	// By digest: the node caches tags, and every run's binary differs.
-	_, digest, ok := strings.Cut(strings.TrimSpace(r.stdout), "@")
-	if !ok {
-		t.Fatalf("builder-image printed %q, want REF@DIGEST", r.stdout)
-	}
-	c.builder = c.podReg + "/ocne/builder@" + digest
 	return c
 }
 

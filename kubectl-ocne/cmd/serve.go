@@ -1,0 +1,232 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/ocne-image/ocne-image/shared/clusterserve"
+	"github.com/ocne-image/ocne-image/shared/kube"
+)
+
+const serveExample = `  # Build the archive in the cluster, push it, and serve it from two replicas
+  kubectl ocne-image create --destination docker://registry.example.com/ocne/ock-ostree:1.33
+  kubectl ocne-image serve --image registry.example.com/ocne/ock-ostree:1.33 \
+      --kickstart ock.ks --ignition worker.ign
+
+  # A fixed node port, three replicas
+  kubectl ocne-image serve --image registry.example.com/ocne/ock-ostree:1.33 --node-port 30080 --replicas 3
+
+  # Change the Kickstart: run it again; the pods roll over to the new file
+  kubectl ocne-image serve --image registry.example.com/ocne/ock-ostree:1.33 --kickstart ock.ks
+
+  # Remove everything serve created
+  kubectl ocne-image serve --delete`
+
+// ServeOptions are the inputs of `serve`.
+type ServeOptions struct {
+	Image       string
+	Name        string
+	Replicas    int32
+	ServiceType string
+	NodePort    int32
+	Address     string
+	Kickstart   []string
+	Ignition    []string
+	Timeout     time.Duration
+	Delete      bool
+	Output      string
+	Verbose     int
+	kube        *genericclioptions.ConfigFlags
+
+	genericiooptions.IOStreams
+}
+
+// NewCmdServe returns the `serve` command.
+func NewCmdServe(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &ServeOptions{IOStreams: streams}
+	c := &cobra.Command{
+		Use:   "serve --image IMAGE [--kickstart FILE] [--ignition FILE] [flags]",
+		Short: "Serve the archive inside the cluster, with Kickstart and Ignition files",
+		Long: `Run the archive server image as a Deployment behind a Service in the
+current kubeconfig context, with the Kickstart files (a ConfigMap) at /ks/
+and the Ignition files (a Secret: they hold join tokens) at /ignition/, and
+print the URLs nodes install from. Pods run non-root with a read-only root
+filesystem; readiness waits for the repository itself.
+
+Running serve again updates everything in place; --delete removes exactly
+what serve created (found by its labels).
+
+Whoever reaches the Service can fetch the Ignition files and with them join
+the cluster until their token expires: keep the Service on the install
+network.`,
+		Example: serveExample,
+		Args:    usageArgs(cobra.NoArgs),
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(c.Context())
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.Image, "image", "", "the archive server image (e.g. what create --destination pushed)")
+	f.StringVar(&o.Name, "name", "ock-ostree", "name of the Deployment, Service, ConfigMap and Secret")
+	f.Int32Var(&o.Replicas, "replicas", 2, "number of server pods")
+	f.StringVar(&o.ServiceType, "service-type", string(corev1.ServiceTypeNodePort), "ClusterIP, NodePort or LoadBalancer")
+	f.Int32Var(&o.NodePort, "node-port", 0, "node port to use (default: allocated by the cluster)")
+	f.StringVar(&o.Address, "address", "", "host name or IP nodes reach the service at (default: a node's InternalIP, or the load balancer's)")
+	f.StringArrayVar(&o.Kickstart, "kickstart", nil, "Kickstart file to serve at /ks/NAME (repeatable)")
+	f.StringArrayVar(&o.Ignition, "ignition", nil, "Ignition file to serve at /ignition/NAME (repeatable)")
+	f.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "how long the pods may take to become ready")
+	f.BoolVar(&o.Delete, "delete", false, "delete what serve created for --name")
+	f.StringVarP(&o.Output, "output", "o", "text", "how to print the result: text or json")
+	f.CountVarP(&o.Verbose, "verbose", "v", "print more detail")
+	o.kube = genericclioptions.NewConfigFlags(true)
+	o.kube.AddFlags(f)
+	c.RegisterFlagCompletionFunc("service-type", fixedCompletion("ClusterIP", "NodePort", "LoadBalancer"))
+	c.RegisterFlagCompletionFunc("output", fixedCompletion("text", "json"))
+	c.MarkFlagFilename("kickstart", "ks", "cfg")
+	c.MarkFlagFilename("ignition", "ign", "json")
+	return c
+}
+
+// Validate rejects bad flag values before anything is created.
+func (o *ServeOptions) Validate() error {
+	if errs := validation.IsDNS1035Label(o.Name); len(errs) != 0 {
+		return usagef("invalid --name %q: %s", o.Name, errs[0])
+	}
+	if o.Output != "text" && o.Output != "json" {
+		return usagef("invalid --output %q: use text or json", o.Output)
+	}
+	if o.Delete {
+		return nil
+	}
+	if o.Image == "" {
+		return usagef("--image is required: the archive server image the nodes' cluster can pull (push one with create --destination or upload)")
+	}
+	switch corev1.ServiceType(o.ServiceType) {
+	case corev1.ServiceTypeClusterIP, corev1.ServiceTypeNodePort, corev1.ServiceTypeLoadBalancer:
+	default:
+		return usagef("invalid --service-type %q: use ClusterIP, NodePort or LoadBalancer", o.ServiceType)
+	}
+	if o.NodePort != 0 && corev1.ServiceType(o.ServiceType) == corev1.ServiceTypeClusterIP {
+		return usagef("--node-port needs --service-type NodePort or LoadBalancer")
+	}
+	if o.NodePort < 0 || o.NodePort > 65535 {
+		return usagef("invalid --node-port %d", o.NodePort)
+	}
+	if o.Replicas < 1 {
+		return usagef("--replicas must be at least 1")
+	}
+	return nil
+}
+
+// Run applies (or deletes) the server.
+func (o *ServeOptions) Run(ctx context.Context) error {
+	cfg, err := kube.Reachable(o.kube)
+	if err != nil {
+		return err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	ns := kube.Namespace(o.kube, DefaultNamespace)
+	if o.Delete {
+		deleted, err := clusterserve.Delete(ctx, cs, ns, o.Name)
+		for _, d := range deleted {
+			fmt.Fprintf(o.Out, "deleted %s/%s\n", ns, d)
+		}
+		if err == nil && len(deleted) == 0 {
+			fmt.Fprintf(o.ErrOut, "nothing named %s to delete in namespace %s\n", o.Name, ns)
+		}
+		return err
+	}
+	ks, err := readFiles(o.Kickstart, "--kickstart")
+	if err != nil {
+		return err
+	}
+	ign, err := readFiles(o.Ignition, "--ignition")
+	if err != nil {
+		return err
+	}
+	logw := io.Discard
+	if o.Verbose > 0 {
+		logw = o.ErrOut
+	}
+	opts := clusterserve.Options{
+		Namespace: ns, Name: o.Name, Image: o.Image, Replicas: o.Replicas,
+		ServiceType: corev1.ServiceType(o.ServiceType), NodePort: o.NodePort, Address: o.Address,
+		Ignition: ign, Timeout: o.Timeout, Log: logw,
+	}
+	if len(ks) != 0 {
+		opts.Kickstart = func(string) (map[string][]byte, error) { return ks, nil }
+	}
+	res, err := clusterserve.Apply(ctx, cs, opts)
+	if err != nil {
+		return err
+	}
+	return o.print(res)
+}
+
+func (o *ServeOptions) print(r *clusterserve.Result) error {
+	if o.Output == "json" {
+		e := json.NewEncoder(o.Out)
+		e.SetIndent("", "  ")
+		return e.Encode(r)
+	}
+	fmt.Fprintf(o.Out, "OSTree:    %s (ref ock)\n", r.OSTreeURL)
+	for _, k := range r.Kickstart {
+		fmt.Fprintf(o.Out, "Kickstart: %s\n", k)
+	}
+	for _, i := range r.Ignition {
+		fmt.Fprintf(o.Out, "Ignition:  %s\n", i)
+	}
+	if len(r.Kickstart) != 0 {
+		fmt.Fprintf(o.Out, "Boot the installer with: inst.ks=%s\n", r.Kickstart[0])
+	}
+	if !r.InCluster && !r.Answered {
+		fmt.Fprintf(o.ErrOut, "warning: %s does not answer from this machine (yet); nodes on the install network may still reach it\n", r.OSTreeURL)
+	}
+	if r.InCluster {
+		fmt.Fprintln(o.ErrOut, "note: a ClusterIP service is reachable from inside the cluster only; use --service-type NodePort for machines outside it")
+	}
+	return nil
+}
+
+// readFiles reads each file under its base name, refusing two files of
+// the same name (one would hide the other).
+func readFiles(paths []string, flag string) (map[string][]byte, error) {
+	if len(paths) == 0 {
+		return nil, nil
+	}
+	files := make(map[string][]byte, len(paths))
+	for _, p := range paths {
+		name := filepath.Base(p)
+		if errs := validation.IsConfigMapKey(name); len(errs) != 0 {
+			return nil, usagef("%s %s: the file name cannot be served: %s", flag, p, strings.Join(errs, "; "))
+		}
+		if _, dup := files[name]; dup {
+			return nil, usagef("%s: two files named %s", flag, name)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("%s: %w", flag, err)}
+		}
+		files[name] = b
+	}
+	return files, nil
+}

@@ -1,0 +1,115 @@
+// Package kube holds what every command that talks to the cluster needs
+// the same way: finding out whether the cluster answers, creating its
+// namespace, and turning API errors into one line that says what to do.
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+)
+
+// ProbeTimeout bounds the check that the API server answers: a cluster
+// that is down must fail fast, not hang.
+const ProbeTimeout = 5 * time.Second
+
+// Reachable returns the REST config of the kubeconfig context the flags
+// select if its API server answers within ProbeTimeout.
+func Reachable(flags *genericclioptions.ConfigFlags) (*rest.Config, error) {
+	raw, err := flags.ToRawKubeConfigLoader().RawConfig()
+	if err == nil && raw.CurrentContext == "" && (flags.APIServer == nil || *flags.APIServer == "") &&
+		(flags.Context == nil || *flags.Context == "") {
+		// client-go would otherwise try http://localhost:8080.
+		return nil, errors.New("no kubeconfig: set KUBECONFIG or pass --kubeconfig")
+	}
+	cfg, err := flags.ToRESTConfig()
+	if err != nil {
+		return nil, errors.New(OneLine(err.Error()))
+	}
+	probe := rest.CopyConfig(cfg)
+	probe.Timeout = ProbeTimeout
+	cs, err := kubernetes.NewForConfig(probe)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := cs.Discovery().ServerVersion(); err != nil {
+		return nil, fmt.Errorf("the cluster at %s does not answer: %s", cfg.Host, OneLine(err.Error()))
+	}
+	return cfg, nil
+}
+
+// Namespace is the --namespace flag's value, else def. (Not the
+// kubeconfig context's namespace: our objects go where the docs say.)
+func Namespace(flags *genericclioptions.ConfigFlags, def string) string {
+	if flags.Namespace != nil && *flags.Namespace != "" {
+		return *flags.Namespace
+	}
+	return def
+}
+
+// EnsureNamespace creates ns unless it exists. Being forbidden to read it
+// is not an error: the user may still be allowed to use it.
+func EnsureNamespace(ctx context.Context, cs kubernetes.Interface, ns string) error {
+	_, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	if err == nil || apierrors.IsForbidden(err) {
+		return nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return Explain(err, "get", "namespaces")
+	}
+	_, err = cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("namespace %s does not exist and could not be created: %w; create it or pass -n", ns, Explain(err, "create", "namespaces"))
+	}
+	return nil
+}
+
+// Explain turns an API error into one line that names what to do.
+func Explain(err error, verb, resource string) error {
+	switch {
+	case apierrors.IsForbidden(err):
+		return fmt.Errorf("not allowed to %s %s: %w (see the Role in the README)", verb, resource, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("the cluster did not answer in time: %w", err)
+	}
+	return err
+}
+
+// Stuck reports container waiting reasons that waiting will not fix.
+func Stuck(reason string) bool {
+	switch reason {
+	case "ErrImagePull", "ImagePullBackOff", "InvalidImageName",
+		"CreateContainerConfigError", "CreateContainerError", "RunContainerError", "CrashLoopBackOff":
+		return true
+	}
+	return false
+}
+
+// ImagePullFailure reports whether a stuck reason is about the image.
+func ImagePullFailure(reason string) bool {
+	return reason == "ErrImagePull" || reason == "ImagePullBackOff" || reason == "InvalidImageName"
+}
+
+// OneLine folds a multi-line message (client-go's and the kubelet's often are).
+func OneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// Sleep waits d or until ctx ends.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
