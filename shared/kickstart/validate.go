@@ -58,7 +58,7 @@ func CheckURL(field, v string, schemes ...string) error {
 		return &FieldError{field, v, "is not a URL"}
 	}
 	if !slices.Contains(schemes, u.Scheme) {
-		return &FieldError{field, v, "must be a " + strings.Join(schemes, ", ") + " URL"}
+		return &FieldError{field, v, "must be a URL with scheme " + strings.Join(schemes, ", ")}
 	}
 	if u.Host == "" && u.Scheme != "file" {
 		return &FieldError{field, v, "has no host"}
