@@ -173,10 +173,17 @@ func TestRenderRefuses(t *testing.T) {
 		{"disk option", func(c *Config) { c.Disk = "-sda" }, "Disk", "disk name"},
 		{"service list injection", func(c *Config) { c.EnableServices = []string{"sshd,--disabled=ostree-remount"} }, "EnableServices[0]", "unit name"},
 		{"bad boot proto", func(c *Config) { c.Network.BootProto = "bootp" }, "Network.BootProto", "dhcp, static"},
-		{"static without IP", func(c *Config) { c.Network = Network{BootProto: "static", Netmask: "255.255.255.0"} }, "Network.IP", "empty"},
-		{"static IPv6", func(c *Config) { c.Network = Network{BootProto: "static", IP: "fd00::5", Netmask: "255.255.255.0"} }, "Network.IP", "IPv4"},
-		{"bad netmask", func(c *Config) { c.Network = Network{BootProto: "static", IP: "10.0.0.9", Netmask: "255.0.255.0"} }, "Network.Netmask", "netmask"},
-		{"zero netmask", func(c *Config) { c.Network = Network{BootProto: "static", IP: "10.0.0.9", Netmask: "0.0.0.0"} }, "Network.Netmask", "netmask"},
+		{"static without IP", func(c *Config) { c.Network = Network{BootProto: "static", Device: "eth0", Netmask: "255.255.255.0"} }, "Network.IP", "empty"},
+		{"static without device", func(c *Config) { c.Network = Network{BootProto: "static", IP: "10.0.0.9", Netmask: "255.255.255.0"} }, "Network.Device", "static address"},
+		{"static IPv6", func(c *Config) {
+			c.Network = Network{BootProto: "static", Device: "eth0", IP: "fd00::5", Netmask: "255.255.255.0"}
+		}, "Network.IP", "IPv4"},
+		{"bad netmask", func(c *Config) {
+			c.Network = Network{BootProto: "static", Device: "eth0", IP: "10.0.0.9", Netmask: "255.0.255.0"}
+		}, "Network.Netmask", "netmask"},
+		{"zero netmask", func(c *Config) {
+			c.Network = Network{BootProto: "static", Device: "eth0", IP: "10.0.0.9", Netmask: "0.0.0.0"}
+		}, "Network.Netmask", "netmask"},
 		{"colon in hostname breaks ip=", func(c *Config) { c.Network.Hostname = "a:b" }, "Network.Hostname", "host name"},
 		{"MAC as device", func(c *Config) { c.Network.Device = "52:54:00:12:34:56" }, "Network.Device", "interface name"},
 		{"static address with dhcp", func(c *Config) { c.Network.IP = "10.0.0.9" }, "Network.IP", "static"},
