@@ -98,7 +98,7 @@ arguments are printed: inst.ks=KICKSTART-URL inst.stage2=BOOT-URL ip=dhcp.`,
 	f.StringVar(&k.Remote, "remote", "", "OSTree remote name on the node (default: the OS name)")
 	f.StringArrayVar(&k.KernelArgs, "kernel-arg", nil, "extra kernel argument for the installed node (repeatable)")
 	f.StringVar(&n.BootProto, "boot-proto", "dhcp", "network configuration: dhcp or static")
-	f.StringVar(&n.Device, "network-device", "", "network interface name (default: the one the installer booted from)")
+	f.StringVar(&n.Device, "network-device", "", "network interface name; required with --boot-proto static (default: the one the installer booted from)")
 	f.StringVar(&n.IP, "ip", "", "static IPv4 address")
 	f.StringVar(&n.Netmask, "netmask", "", "static netmask, e.g. 255.255.255.0")
 	f.StringVar(&n.Gateway, "gateway", "", "static default gateway")
