@@ -329,7 +329,7 @@ func (s *server) applyDeployment(ctx context.Context, ks map[string][]byte) erro
 			corev1ac.VolumeMount().WithName("ks").WithMountPath(KickstartPath).WithReadOnly(true),
 			corev1ac.VolumeMount().WithName("ignition").WithMountPath(IgnitionPath).WithReadOnly(true))
 	pod := corev1ac.PodSpec().
-		WithTerminationGracePeriodSeconds(int64((drainDelay + archiveserver.DefaultShutdownTimeout + 5*time.Second) / time.Second)).
+		WithTerminationGracePeriodSeconds(int64((drainDelay+archiveserver.DefaultShutdownTimeout+5*time.Second)/time.Second)).
 		WithAutomountServiceAccountToken(no).
 		WithEnableServiceLinks(no).
 		WithSecurityContext(corev1ac.PodSecurityContext().WithRunAsNonRoot(yes).WithRunAsUser(runAsUser).
