@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 
@@ -32,6 +33,17 @@ type Config struct {
 	Proxy             Proxy  `yaml:"proxy,omitempty"`
 	// BuilderImage is the image `create` runs in the cluster.
 	BuilderImage string `yaml:"builderImage,omitempty"`
+	// IgnitionPlugins configures Ignition hosting backends by name.
+	IgnitionPlugins map[string]IgnitionPlugin `yaml:"ignitionPlugins,omitempty"`
+}
+
+// IgnitionPlugin is one Ignition hosting backend's settings.
+type IgnitionPlugin struct {
+	// SHA256 pins the plugin executable: a plugin whose checksum differs
+	// is not run.
+	SHA256 string `yaml:"sha256,omitempty"`
+	// Options are the backend's default --publish-opt values.
+	Options map[string]string `yaml:"options,omitempty"`
 }
 
 // Version returns the Kubernetes version, whichever key set it.
@@ -105,5 +117,13 @@ func merge(base, over Config) Config {
 	set(&base.Proxy.HTTPSProxy, over.Proxy.HTTPSProxy)
 	set(&base.Proxy.HTTPProxy, over.Proxy.HTTPProxy)
 	set(&base.Proxy.NoProxy, over.Proxy.NoProxy)
+	// A backend named in the cluster config replaces its defaults entry
+	// whole: a checksum and options that belong together stay together.
+	if len(over.IgnitionPlugins) > 0 {
+		plugins := make(map[string]IgnitionPlugin, len(base.IgnitionPlugins)+len(over.IgnitionPlugins))
+		maps.Copy(plugins, base.IgnitionPlugins)
+		maps.Copy(plugins, over.IgnitionPlugins)
+		base.IgnitionPlugins = plugins
+	}
 	return base
 }
