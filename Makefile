@@ -47,6 +47,12 @@ KREW := .cache/tools/krew
 $(KREW): test/tools/go.mod
 	cd test/tools && GOFLAGS=-buildvcs=false go build -o $(CURDIR)/$@ sigs.k8s.io/krew/cmd/krew
 
+# matchbox v0.11.0, the server the matchbox plugin is tested against; its
+# own module because it pins an older Ignition than ours.
+MATCHBOX := .cache/tools/matchbox
+$(MATCHBOX): test/tools/matchbox/go.mod
+	cd test/tools/matchbox && GOFLAGS=-buildvcs=false go build -o $(CURDIR)/$@ github.com/poseidon/matchbox/cmd/matchbox
+
 # The gRPC code of the Ignition hosting plugin protocol is committed;
 # regenerate it after editing the .proto (needs Debian protobuf-compiler).
 PROTOC_GEN := .cache/tools/protoc-gen-go .cache/tools/protoc-gen-go-grpc
@@ -64,7 +70,7 @@ vet: $(PAYLOAD)
 
 # Every test; the in-cluster ones run on the real cluster test/scripts/test.sh
 # starts (and always stops).
-test: deps build vet $(KREW)
+test: deps build vet $(KREW) $(MATCHBOX)
 	test/scripts/test.sh
 
 demo: deps build bin/ock-sample
