@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/ocne-image/ocne-image/plugins/ignitionhost"
@@ -67,6 +69,16 @@ func Open(ctx context.Context, name string, o Options) (*Backend, error) {
 	if path == "" {
 		return nil, fmt.Errorf("%w %q: not built in and no %s%s in ~/.ocne/plugins or PATH; see 'kubectl ocne-image plugins list'", ErrUnknownBackend, name, Prefix, name)
 	}
+	return OpenPlugin(ctx, path, o)
+}
+
+// OpenPlugin starts the plugin executable at path, whatever its name: the
+// backend's name is the file name without ocne-ignition-.
+func OpenPlugin(ctx context.Context, path string, o Options) (*Backend, error) {
+	name := strings.TrimPrefix(filepath.Base(path), Prefix)
+	opts := map[string]string{}
+	maps.Copy(opts, o.Plugins[name].Options)
+	maps.Copy(opts, o.BackendOptions)
 	want := o.Plugins[name].SHA256
 	if want == "" && o.Warn != nil {
 		if sum, err := fileSHA256(path); err == nil {
