@@ -21,6 +21,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -118,6 +119,17 @@ func (matchbox) Publish(ctx context.Context, r ignitionhost.PublishRequest) (str
 		return "", err
 	}
 	defer c.c.Close()
+	// matchbox would pick one of two groups with the same selector
+	// arbitrarily: a node gets one config at a time.
+	ours, err := c.ours(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, e := range ours {
+		if e.Name != r.Name && maps.Equal(e.Selector, selector) {
+			return "", fmt.Errorf("this node selector already gets published config %s from matchbox: unpublish it first", e.Name)
+		}
+	}
 	meta, _ := json.Marshal(map[string]publication{metadataKey: {Expires: r.Expires}})
 	// matchbox serves a template named *.ign as Ignition without rendering.
 	ign := r.Name + ".ign"

@@ -78,11 +78,15 @@ func launch(ctx context.Context, name, path, sha string, log Logger) (*pluginPro
 
 func launchError(name, path, sha string, err error, p *pluginProcess) error {
 	msg := err.Error()
+	// go-plugin appends the plugin's first output line (a JSON log record).
+	if i := strings.Index(msg, ": {\""); i > 0 {
+		msg = msg[:i]
+	}
 	switch {
 	case errors.Is(err, plugin.ErrChecksumsDoNotMatch):
 		sum, _ := fileSHA256(path)
 		return fmt.Errorf("plugin %s (%s) has sha256 %s, but ignitionPlugins.%s.sha256 in the config says %s: not running it; reinstall the plugin or update the checksum", name, path, sum, name, sha)
-	case strings.Contains(msg, "Incompatible API version"):
+	case strings.Contains(strings.ToLower(msg), "incompatible api version"):
 		// go-plugin's message names both versions.
 		return fmt.Errorf("plugin %s (%s) speaks another Ignition hosting protocol version (%s): install a build of it for protocol %d", name, path, strings.TrimSpace(msg), ignitionhost.ProtocolVersion)
 	}

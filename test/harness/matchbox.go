@@ -42,7 +42,8 @@ func StartMatchbox(t *testing.T) *Matchbox {
 	}
 	dir := t.TempDir()
 	m := &Matchbox{Data: filepath.Join(dir, "data")}
-	for _, d := range []string{"data", "assets"} {
+	// The data layout matchbox's install docs create.
+	for _, d := range []string{"data/groups", "data/profiles", "data/ignition", "data/generic", "assets"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
 			t.Fatal(err)
 		}
