@@ -147,9 +147,9 @@ func fromStatus(err error) error {
 	case codes.InvalidArgument:
 		return fmt.Errorf("%s%w", trimSentinel(st.Message(), ErrInvalidOptions), ErrInvalidOptions)
 	case codes.Canceled:
-		return fmt.Errorf("%s: %w", st.Message(), context.Canceled)
+		return fmt.Errorf("%s%w", trimSentinel(st.Message(), context.Canceled), context.Canceled)
 	case codes.DeadlineExceeded:
-		return fmt.Errorf("%s: %w", st.Message(), context.DeadlineExceeded)
+		return fmt.Errorf("%s%w", trimSentinel(st.Message(), context.DeadlineExceeded), context.DeadlineExceeded)
 	case codes.Unavailable:
 		return fmt.Errorf("%w (%s)", ErrPluginGone, st.Message())
 	}

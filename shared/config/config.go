@@ -117,12 +117,23 @@ func merge(base, over Config) Config {
 	set(&base.Proxy.HTTPSProxy, over.Proxy.HTTPSProxy)
 	set(&base.Proxy.HTTPProxy, over.Proxy.HTTPProxy)
 	set(&base.Proxy.NoProxy, over.Proxy.NoProxy)
-	// A backend named in the cluster config replaces its defaults entry
-	// whole: a checksum and options that belong together stay together.
+	// Key by key, so options in the cluster config never drop a checksum
+	// pinned in defaults.yaml.
 	if len(over.IgnitionPlugins) > 0 {
-		plugins := make(map[string]IgnitionPlugin, len(base.IgnitionPlugins)+len(over.IgnitionPlugins))
-		maps.Copy(plugins, base.IgnitionPlugins)
-		maps.Copy(plugins, over.IgnitionPlugins)
+		plugins := maps.Clone(base.IgnitionPlugins)
+		if plugins == nil {
+			plugins = map[string]IgnitionPlugin{}
+		}
+		for name, o := range over.IgnitionPlugins {
+			p := plugins[name]
+			set(&p.SHA256, o.SHA256)
+			p.Options = maps.Clone(p.Options)
+			if p.Options == nil {
+				p.Options = map[string]string{}
+			}
+			maps.Copy(p.Options, o.Options)
+			plugins[name] = p
+		}
 		base.IgnitionPlugins = plugins
 	}
 	return base
