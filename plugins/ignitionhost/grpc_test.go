@@ -23,8 +23,8 @@ func (f *fake) Publish(_ context.Context, r PublishRequest) (string, error) {
 	return "http://example.test/" + r.Name, f.err
 }
 func (f *fake) Unpublish(context.Context, string, map[string]string) error { return f.err }
-func (f *fake) List(context.Context, map[string]string) ([]Entry, error)  { return f.entries, f.err }
-func (f *fake) Health(context.Context, map[string]string) error           { return f.err }
+func (f *fake) List(context.Context, map[string]string) ([]Entry, error)   { return f.entries, f.err }
+func (f *fake) Health(context.Context, map[string]string) error            { return f.err }
 
 // dispense connects to impl over a real in-process gRPC connection.
 func dispense(t *testing.T, impl IgnitionHost) IgnitionHost {
