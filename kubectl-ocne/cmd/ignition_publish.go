@@ -50,6 +50,19 @@ func (h *hostingFlags) add(c *cobra.Command) {
 	c.MarkFlagFilename("config", "yaml", "yml")
 }
 
+// addPublish registers --publish BACKEND and --publish-opt for `ignition
+// join`, which has its own --config and -v: copy those into ConfigFile and
+// Verbose before open. Join then publishes with
+//
+//	b, err := h.open(ctx, errOut); defer b.Close()
+//	e, err := b.Publish(ctx, config, ignitionhosting.Publication{Expires: tokenExpiry})
+func (h *hostingFlags) addPublish(c *cobra.Command) {
+	f := c.Flags()
+	f.StringVar(&h.Backend, "publish", "", "publish the config through this Ignition hosting backend and print its URL; see 'plugins list'")
+	f.StringArrayVar(&h.Opts, "publish-opt", nil, "backend option KEY=VALUE (repeatable); defaults from ignitionPlugins.<backend>.options in ~/.ocne/defaults.yaml")
+	c.RegisterFlagCompletionFunc("publish", completeBackends)
+}
+
 func completeBackends(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 	cfg, _ := loadConfig("")
 	var names []string

@@ -210,5 +210,5 @@ func TestIgnitionPublishFaults(t *testing.T) {
 			t.Errorf("%s has files after failed publishes: %v", sub, entries)
 		}
 	}
-	assertNoProcessFrom(t)
+	assertNoFaultyPluginLeft(t)
 }

@@ -33,26 +33,35 @@ func shipped(t *testing.T, name string) string {
 	return p
 }
 
-var buildMisbehave = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "misbehave-")
+// buildTestPlugins builds the faulty plugin and the example, which
+// `make build` does not ship.
+var buildTestPlugins = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "test-plugins-")
 	if err != nil {
 		return "", err
 	}
-	bin := filepath.Join(dir, "misbehave")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/ocne-image/ocne-image/test/plugins/misbehave").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("build misbehave: %v\n%s", err, out)
+	for _, pkg := range []string{"test/plugins/misbehave", "plugins/example"} {
+		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, filepath.Base(pkg)), "github.com/ocne-image/ocne-image/"+pkg).CombinedOutput()
+		if err != nil {
+			return dir, fmt.Errorf("build %s: %v\n%s", pkg, err, out)
+		}
 	}
-	return bin, nil
+	return dir, nil
 })
+
+func testPlugin(t *testing.T, name string) string {
+	t.Helper()
+	dir, err := buildTestPlugins()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, name)
+}
 
 // misbehaving installs the faulty test plugin as ocne-ignition-<mode> in dir.
 func misbehaving(t *testing.T, dir, mode string) string {
 	t.Helper()
-	bin, err := buildMisbehave()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := testPlugin(t, "misbehave")
 	p := filepath.Join(dir, ignitionhosting.Prefix+mode)
 	if err := os.Symlink(bin, p); err != nil {
 		t.Fatal(err)
@@ -62,8 +71,8 @@ func misbehaving(t *testing.T, dir, mode string) string {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if bin, err := buildMisbehave(); err == nil {
-		os.RemoveAll(filepath.Dir(bin))
+	if dir, _ := buildTestPlugins(); dir != "" {
+		os.RemoveAll(dir)
 	}
 	os.Exit(code)
 }
@@ -81,6 +90,7 @@ func TestConformanceShippedBackends(t *testing.T) {
 		{"dir behind nginx", conformance.Config{Builtin: "dir", Options: map[string]string{"dir": openDir, "base-url": dav.Base + "/open/"}}},
 		{"http-put basic auth", conformance.Config{Plugin: shipped(t, "http-put"), Options: map[string]string{"base-url": dav.Base + "/basic/", "username": dav.User, "password": dav.Password}}},
 		{"http-put bearer token", conformance.Config{Plugin: shipped(t, "http-put"), Options: map[string]string{"base-url": dav.Base + "/token/", "token": dav.Token}}},
+		{"example behind nginx", conformance.Config{Plugin: testPlugin(t, "example"), Options: map[string]string{"dir": openDir, "base-url": dav.Base + "/open/"}}},
 		{"matchbox", conformance.Config{Plugin: shipped(t, "matchbox"), Options: mb.Options()}},
 		{"matchbox by uuid", conformance.Config{Plugin: shipped(t, "matchbox"), Options: mb.Options(), Selector: map[string]string{"uuid": "1b4c5e8f-6a9b-4c1d-8e3f-40aa12345678"}}},
 	} {
@@ -171,14 +181,13 @@ func TestHostSurvivesPluginFaults(t *testing.T) {
 		t.Fatalf("GET %s: %v %v", e.URL, resp, err)
 	}
 	resp.Body.Close()
-	assertNoProcessFrom(t, dir, filepath.Dir(shipped(t, "http-put")))
+	assertNoFaultyPluginLeft(t)
 }
 
-// assertNoProcessFrom fails if a process still runs an executable from
-// dirs (other than the open backend's, which the caller closes later).
-func assertNoProcessFrom(t *testing.T, dirs ...string) {
+// assertNoFaultyPluginLeft fails if a faulty plugin process still runs.
+func assertNoFaultyPluginLeft(t *testing.T) {
 	t.Helper()
-	bin, _ := buildMisbehave()
+	bin := testPlugin(t, "misbehave")
 	procs, _ := filepath.Glob("/proc/[0-9]*/exe")
 	for _, p := range procs {
 		exe, err := os.Readlink(p)
