@@ -107,6 +107,12 @@ func TestPluginsList(t *testing.T) {
 	if r := cli(t, h, "", "plugins", "list"); r.code != 0 || !strings.Contains(r.stdout, "http-put") {
 		t.Errorf("plugins list (text): %d %s %s", r.code, r.stdout, r.stderr)
 	}
+	r = cli(t, h, "", "__complete", "ignition", "publish", "--backend", "")
+	for _, name := range []string{"dir\n", "http-put\n", "matchbox\n"} {
+		if !strings.Contains(r.stdout, name) || strings.Contains(r.stdout, "gone\n") {
+			t.Errorf("--backend completion lacks %q (or offers a missing plugin): %s", name, r.stdout)
+		}
+	}
 }
 
 // TestIgnitionPublishCLI publishes through the http-put plugin to nginx
