@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ocne-image/ocne-image/test/harness"
 )
@@ -217,4 +218,54 @@ func TestIgnitionPublishFaults(t *testing.T) {
 		}
 	}
 	assertNoFaultyPluginLeft(t)
+}
+
+// TestCtrlCStopsPlugin: Ctrl-C during a publish that never finishes ends
+// the command and its plugin process.
+func TestCtrlCStopsPlugin(t *testing.T) {
+	h := t.TempDir()
+	plugins := filepath.Join(h, ".ocne", "plugins")
+	os.MkdirAll(plugins, 0o755)
+	misbehaving(t, plugins, "hang")
+	cmd := exec.Command(filepath.Join(harness.RepoRoot(t), "bin", "kubectl-ocne_image"), "ignition", "publish", "--backend", "hang", "-")
+	cmd.Env = append(os.Environ(), "HOME="+h, "PATH=/usr/bin:/bin")
+	cmd.Stdin = strings.NewReader("{}")
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	bin := testPlugin(t, "misbehave")
+	deadline := time.Now().Add(20 * time.Second)
+	for !pluginRunning(bin) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the plugin never started: %s", errOut.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // let the Publish call reach the plugin
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if code := cmd.ProcessState.ExitCode(); code != 1 || strings.Count(strings.TrimSpace(errOut.String()), "\n") > 1 {
+			t.Errorf("after Ctrl-C: exit %d (%v), stderr:\n%s", code, err, errOut.String())
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("the command did not stop on Ctrl-C")
+	}
+	assertNoFaultyPluginLeft(t)
+}
+
+func pluginRunning(bin string) bool {
+	procs, _ := filepath.Glob("/proc/[0-9]*/exe")
+	for _, p := range procs {
+		if exe, err := os.Readlink(p); err == nil && exe == bin {
+			return true
+		}
+	}
+	return false
 }

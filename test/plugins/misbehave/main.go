@@ -3,6 +3,7 @@
 //
 //	ocne-ignition-crash         dies (panics) in the middle of Publish
 //	ocne-ignition-wrongversion  speaks plugin protocol version 99
+//	ocne-ignition-hang          never answers Publish, even when cancelled
 //	ocne-ignition-broken        publishes, but List drops the expiry and
 //	                            Unpublish leaves the file served: the
 //	                            conformance suite must fail it
@@ -33,6 +34,8 @@ func main() {
 		})
 	case "crash":
 		ignitionhost.Serve(&crash{})
+	case "hang":
+		ignitionhost.Serve(&hang{})
 	default:
 		ignitionhost.Serve(&broken{entries: map[string]ignitionhost.Entry{}})
 	}
@@ -42,6 +45,12 @@ type crash struct{ broken }
 
 func (*crash) Publish(context.Context, ignitionhost.PublishRequest) (string, error) {
 	panic("deliberate crash in Publish")
+}
+
+type hang struct{ broken }
+
+func (*hang) Publish(context.Context, ignitionhost.PublishRequest) (string, error) {
+	select {}
 }
 
 // broken keeps its list in memory and gets the contract subtly wrong.
