@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"path/filepath"
 	"strings"
@@ -28,7 +29,7 @@ type Options struct {
 	// BackendOptions (--publish-opt) override the configured options.
 	BackendOptions map[string]string
 	// Log receives the plugin's own log (-v); nil discards it.
-	Log Logger
+	Log io.Writer
 	// Warn receives one-line warnings, e.g. a plugin run without a
 	// configured checksum; nil discards them.
 	Warn func(format string, args ...any)

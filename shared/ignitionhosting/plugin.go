@@ -20,9 +20,6 @@ import (
 	"github.com/ocne-image/ocne-image/plugins/ignitionhost"
 )
 
-// Logger receives a plugin's log lines (-v).
-type Logger io.Writer
-
 // pluginProcess is a running plugin.
 type pluginProcess struct {
 	client *plugin.Client
@@ -31,7 +28,7 @@ type pluginProcess struct {
 
 // launch starts the plugin at path, verifying its sha256 first when one is
 // configured, and dispenses its IgnitionHost.
-func launch(ctx context.Context, name, path, sha string, log Logger) (*pluginProcess, ignitionhost.IgnitionHost, error) {
+func launch(ctx context.Context, name, path, sha string, log io.Writer) (*pluginProcess, ignitionhost.IgnitionHost, error) {
 	var secure *plugin.SecureConfig
 	if sha != "" {
 		sum, err := decodeHex(sha)
