@@ -20,9 +20,9 @@ SERVER_SRC := $(shell find kubectl-ocne/archive-server shared/archiveserver shar
 # krew wants a semver: the exact tag, else v0.0.0-<commit>.
 DIST_VERSION ?= $(shell git describe --tags --exact-match 2>/dev/null || echo v0.0.0-$$(git rev-parse --short HEAD))
 
-.PHONY: build deps test vet bench demo dist builder-image clean FORCE
+.PHONY: build deps test vet bench demo dist builder-image generate clean FORCE
 
-build: bin/kubectl-ocne_image
+build: bin/kubectl-ocne_image bin/ocne-ignition-http-put bin/ocne-ignition-matchbox
 
 # The plugin embeds the archive servers, so it can build server images for
 # either architecture without a network or a base image.
@@ -31,6 +31,10 @@ shared/serverimage/payload/archive-server-%: $(SERVER_SRC)
 
 bin/kubectl-ocne_image: $(PAYLOAD) FORCE
 	$(GOBUILD) -o $@ ./kubectl-ocne
+
+# The Ignition hosting plugins we ship (plugins/README.md).
+bin/ocne-ignition-%: FORCE
+	$(GOBUILD) -o $@ ./plugins/$*
 
 bin/ock-sample: FORCE
 	$(GOBUILD) -o $@ ./test/fixture/cmd/ock-sample
@@ -43,12 +47,30 @@ KREW := .cache/tools/krew
 $(KREW): test/tools/go.mod
 	cd test/tools && GOFLAGS=-buildvcs=false go build -o $(CURDIR)/$@ sigs.k8s.io/krew/cmd/krew
 
+# matchbox v0.11.0, the server the matchbox plugin is tested against; its
+# own module because it pins an older Ignition than ours.
+MATCHBOX := .cache/tools/matchbox
+$(MATCHBOX): test/tools/matchbox/go.mod
+	cd test/tools/matchbox && GOFLAGS=-buildvcs=false go build -o $(CURDIR)/$@ github.com/poseidon/matchbox/cmd/matchbox
+
+# The gRPC code of the Ignition hosting plugin protocol is committed;
+# regenerate it after editing the .proto (needs Debian protobuf-compiler).
+PROTOC_GEN := .cache/tools/protoc-gen-go .cache/tools/protoc-gen-go-grpc
+.cache/tools/protoc-gen-%: test/tools/protoc/go.mod
+	cd test/tools/protoc && GOFLAGS=-buildvcs=false go build -o $(CURDIR)/$@ $(if $(filter go,$*),google.golang.org/protobuf/cmd/protoc-gen-go,google.golang.org/grpc/cmd/protoc-gen-go-grpc)
+
+generate: $(PROTOC_GEN)
+	command -v protoc >/dev/null || { echo "generate: protoc missing: apt-get install protobuf-compiler" >&2; exit 1; }
+	protoc --plugin=protoc-gen-go=.cache/tools/protoc-gen-go --plugin=protoc-gen-go-grpc=.cache/tools/protoc-gen-go-grpc \
+	  -I plugins/ignitionhost/proto --go_out=paths=source_relative:plugins/ignitionhost/proto \
+	  --go-grpc_out=paths=source_relative:plugins/ignitionhost/proto plugins/ignitionhost/proto/ignitionhost.proto
+
 vet: $(PAYLOAD)
 	go vet ./...
 
 # Every test; the in-cluster ones run on the real cluster test/scripts/test.sh
 # starts (and always stops).
-test: deps build vet $(KREW)
+test: deps build vet $(KREW) $(MATCHBOX)
 	test/scripts/test.sh
 
 demo: deps build bin/ock-sample

@@ -52,7 +52,8 @@ Kickstart "ostreesetup" installs nodes from.`,
 		return usageError{fmt.Errorf("%w; see '%s --help'", err, c.CommandPath())}
 	})
 	root.AddCommand(NewCmdCreate(streams), NewCmdUpload(streams), NewCmdEncapsulate(streams), NewCmdVersion(streams),
-		NewCmdBuilderImage(streams), NewCmdBuilder(streams), NewCmdServe(streams), NewCmdKickstart(streams))
+		NewCmdBuilderImage(streams), NewCmdBuilder(streams), NewCmdServe(streams), NewCmdKickstart(streams),
+		NewCmdPlugins(streams), newCmdIgnitionHosting(streams))
 	return root
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 
@@ -37,6 +38,8 @@ type Config struct {
 	RegistriesConf string `yaml:"registriesConf,omitempty"`
 	// Kickstart holds a site's defaults for the Kickstart files.
 	Kickstart Kickstart `yaml:"kickstart,omitempty"`
+	// IgnitionPlugins configures Ignition hosting backends by name.
+	IgnitionPlugins map[string]IgnitionPlugin `yaml:"ignitionPlugins,omitempty"`
 }
 
 // Kickstart is the `kickstart:` section: settings shared by a site's nodes.
@@ -50,6 +53,15 @@ type Kickstart struct {
 	Firmware  string `yaml:"firmware,omitempty"`
 	FSType    string `yaml:"fsType,omitempty"`
 	Finish    string `yaml:"finish,omitempty"`
+}
+
+// IgnitionPlugin is one Ignition hosting backend's settings.
+type IgnitionPlugin struct {
+	// SHA256 pins the plugin executable: a plugin whose checksum differs
+	// is not run.
+	SHA256 string `yaml:"sha256,omitempty"`
+	// Options are the backend's default --publish-opt values.
+	Options map[string]string `yaml:"options,omitempty"`
 }
 
 // Version returns the Kubernetes version, whichever key set it.
@@ -134,6 +146,25 @@ func merge(base, over Config) Config {
 		{&bk.Firmware, ov.Firmware}, {&bk.FSType, ov.FSType}, {&bk.Finish, ov.Finish},
 	} {
 		set(f.dst, f.v)
+	}
+	// Key by key, so options in the cluster config never drop a checksum
+	// pinned in defaults.yaml.
+	if len(over.IgnitionPlugins) > 0 {
+		plugins := maps.Clone(base.IgnitionPlugins)
+		if plugins == nil {
+			plugins = map[string]IgnitionPlugin{}
+		}
+		for name, o := range over.IgnitionPlugins {
+			p := plugins[name]
+			set(&p.SHA256, o.SHA256)
+			p.Options = maps.Clone(p.Options)
+			if p.Options == nil {
+				p.Options = map[string]string{}
+			}
+			maps.Copy(p.Options, o.Options)
+			plugins[name] = p
+		}
+		base.IgnitionPlugins = plugins
 	}
 	return base
 }

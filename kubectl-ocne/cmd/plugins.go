@@ -1,0 +1,96 @@
+package cmd
+
+import (
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/ocne-image/ocne-image/shared/config"
+	"github.com/ocne-image/ocne-image/shared/ignitionhosting"
+)
+
+const pluginsListExample = `  # Built-in backends and ocne-ignition-* plugins in ~/.ocne/plugins and on PATH
+  kubectl ocne-image plugins list
+
+  # As JSON, with each plugin's sha256 (to pin it in ~/.ocne/defaults.yaml)
+  kubectl ocne-image plugins list -o json`
+
+// NewCmdPlugins returns the `plugins` command group.
+func NewCmdPlugins(streams genericiooptions.IOStreams) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "plugins",
+		Short: "Inspect Ignition hosting backends",
+		Args:  usageArgs(cobra.NoArgs),
+	}
+	c.AddCommand(NewCmdPluginsList(streams))
+	return c
+}
+
+// PluginsListOptions are the inputs of `plugins list`.
+type PluginsListOptions struct {
+	Output     string
+	ConfigFile string
+	genericiooptions.IOStreams
+}
+
+// NewCmdPluginsList returns `plugins list`.
+func NewCmdPluginsList(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &PluginsListOptions{IOStreams: streams}
+	c := &cobra.Command{
+		Use:   "list",
+		Short: "List Ignition hosting backends and their checksum status",
+		Long: `List the built-in Ignition hosting backends and the plugins found as
+executables named ocne-ignition-<backend> in ~/.ocne/plugins and on PATH
+(first found wins), with each plugin's sha256 and whether it matches
+ignitionPlugins.<backend>.sha256 in ~/.ocne/defaults.yaml. A plugin whose
+checksum does not match is never run.`,
+		Example: pluginsListExample,
+		Args:    usageArgs(cobra.NoArgs),
+		RunE: func(*cobra.Command, []string) error {
+			if o.Output != "text" && o.Output != "json" {
+				return usagef("invalid --output %q: use text or json", o.Output)
+			}
+			return o.Run()
+		},
+	}
+	c.Flags().StringVarP(&o.Output, "output", "o", "text", "how to print the list: text or json")
+	c.Flags().StringVarP(&o.ConfigFile, "config", "c", "", "cluster configuration file")
+	c.RegisterFlagCompletionFunc("output", fixedCompletion("text", "json"))
+	c.MarkFlagFilename("config", "yaml", "yml")
+	return c
+}
+
+// Run prints the backends.
+func (o *PluginsListOptions) Run() error {
+	cfg, err := loadConfig(o.ConfigFile)
+	if err != nil {
+		return err
+	}
+	infos := ignitionhosting.Discover(ignitionhosting.SearchDirs(), cfg.IgnitionPlugins)
+	if o.Output == "json" {
+		return json.NewEncoder(o.Out).Encode(infos)
+	}
+	w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "NAME\tKIND\tCHECKSUM\tPATH")
+	for _, i := range infos {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", i.Name, i.Kind, i.Checksum, i.Path)
+	}
+	return w.Flush()
+}
+
+// loadConfig reads ~/.ocne/defaults.yaml and the optional cluster config;
+// a broken file is the user's to fix.
+func loadConfig(clusterFile string) (config.Config, error) {
+	defaults, err := config.DefaultsPath()
+	if err != nil {
+		return config.Config{}, err
+	}
+	cfg, err := config.Load(defaults, clusterFile)
+	if err != nil {
+		return cfg, usageError{err}
+	}
+	return cfg, nil
+}
