@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/ocne-image/ocne-image/shared/clusterserve"
+	"github.com/ocne-image/ocne-image/shared/kickstart"
 	"github.com/ocne-image/ocne-image/shared/kube"
 )
 
@@ -25,6 +28,10 @@ const serveExample = `  # Build the archive in the cluster, push it, and serve i
   kubectl ocne-image create --destination docker://registry.example.com/ocne/ock-ostree:1.33
   kubectl ocne-image serve --image registry.example.com/ocne/ock-ostree:1.33 \
       --kickstart ock.ks --ignition worker.ign
+
+  # Generate the Kickstart: it installs from this server and boots with worker.ign
+  kubectl ocne-image serve --image registry.example.com/ocne/ock-ostree:1.33 \
+      --kickstart auto --ignition worker.ign
 
   # A fixed node port, three replicas
   kubectl ocne-image serve --image registry.example.com/ocne/ock-ostree:1.33 --node-port 30080 --replicas 3
@@ -45,11 +52,14 @@ type ServeOptions struct {
 	Address     string
 	Kickstart   []string
 	Ignition    []string
-	Timeout     time.Duration
-	Delete      bool
-	Output      string
-	Verbose     int
-	kube        *genericclioptions.ConfigFlags
+	// IgnitionFile names the Ignition config a generated Kickstart boots
+	// nodes with.
+	IgnitionFile string
+	Timeout      time.Duration
+	Delete       bool
+	Output       string
+	Verbose      int
+	kube         *genericclioptions.ConfigFlags
 
 	genericiooptions.IOStreams
 }
@@ -88,8 +98,9 @@ network.`,
 	f.StringVar(&o.ServiceType, "service-type", string(corev1.ServiceTypeNodePort), "ClusterIP, NodePort or LoadBalancer")
 	f.Int32Var(&o.NodePort, "node-port", 0, "node port to use (default: allocated by the cluster)")
 	f.StringVar(&o.Address, "address", "", "host name or IP nodes reach the service at (default: a node's InternalIP, or the load balancer's)")
-	f.StringArrayVar(&o.Kickstart, "kickstart", nil, "Kickstart file to serve at /ks/NAME (repeatable)")
+	f.StringArrayVar(&o.Kickstart, "kickstart", nil, "Kickstart file to serve at /ks/NAME (repeatable); 'auto' writes ock.ks, which installs from this server")
 	f.StringArrayVar(&o.Ignition, "ignition", nil, "Ignition file to serve at /ignition/NAME (repeatable)")
+	f.StringVar(&o.IgnitionFile, "ignition-file", "", "the Ignition config --kickstart auto boots nodes with, under /ignition/ (default: the --ignition file if there is one, else ock.ign)")
 	f.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "how long the pods may take to become ready")
 	f.BoolVar(&o.Delete, "delete", false, "delete what serve created for --name")
 	f.StringVarP(&o.Output, "output", "o", "text", "how to print the result: text or json")
@@ -102,6 +113,9 @@ network.`,
 	c.MarkFlagFilename("ignition", "ign", "json")
 	return c
 }
+
+// autoKickstart is the name --kickstart auto serves its file under.
+const autoKickstart = "ock.ks"
 
 // Validate rejects bad flag values before anything is created.
 func (o *ServeOptions) Validate() error {
@@ -127,6 +141,16 @@ func (o *ServeOptions) Validate() error {
 	}
 	if o.NodePort < 0 || o.NodePort > 65535 {
 		return usagef("invalid --node-port %d", o.NodePort)
+	}
+	for _, k := range o.Kickstart {
+		if k != "auto" && filepath.Base(k) == autoKickstart && slices.Contains(o.Kickstart, "auto") {
+			return usagef("--kickstart %s and --kickstart auto would both be %s: rename the file", k, autoKickstart)
+		}
+	}
+	if o.IgnitionFile != "" {
+		if errs := validation.IsConfigMapKey(o.IgnitionFile); len(errs) != 0 || strings.Contains(o.IgnitionFile, "/") {
+			return usagef("invalid --ignition-file %q: a file name", o.IgnitionFile)
+		}
 	}
 	if o.Replicas < 1 {
 		return usagef("--replicas must be at least 1")
@@ -155,13 +179,21 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	ks, err := readFiles(o.Kickstart, "--kickstart")
+	auto := slices.Contains(o.Kickstart, "auto")
+	ks, err := readFiles(slices.DeleteFunc(slices.Clone(o.Kickstart), func(p string) bool { return p == "auto" }), "--kickstart")
 	if err != nil {
 		return err
 	}
 	ign, err := readFiles(o.Ignition, "--ignition")
 	if err != nil {
 		return err
+	}
+	ignName := o.IgnitionFile
+	if ignName == "" {
+		ignName = "ock.ign"
+		if len(o.Ignition) == 1 {
+			ignName = filepath.Base(o.Ignition[0])
+		}
 	}
 	logw := io.Discard
 	if o.Verbose > 0 {
@@ -172,7 +204,24 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 		ServiceType: corev1.ServiceType(o.ServiceType), NodePort: o.NodePort, Address: o.Address,
 		Ignition: ign, Timeout: o.Timeout, Log: logw,
 	}
-	if len(ks) != 0 {
+	switch {
+	case auto:
+		opts.Kickstart = func(base string) (map[string][]byte, error) {
+			// Written once the Service's address is known, so it points at it.
+			b, err := kickstart.Render(kickstart.Config{
+				OSTreeURL: base + "/ostree", IgnitionURL: base + "/ignition/" + ignName,
+			})
+			if err != nil {
+				return nil, fmt.Errorf("--kickstart auto: %w", err)
+			}
+			files := maps.Clone(ks)
+			if files == nil {
+				files = map[string][]byte{}
+			}
+			files[autoKickstart] = b
+			return files, nil
+		}
+	case len(ks) != 0:
 		opts.Kickstart = func(string) (map[string][]byte, error) { return ks, nil }
 	}
 	res, err := clusterserve.Apply(ctx, cs, opts)

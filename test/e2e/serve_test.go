@@ -151,7 +151,7 @@ func TestInClusterServe(t *testing.T) {
 	image := serverImage(t, c, "serve/ock-ostree")
 	ns := newNamespace(t, c, "ocne-serve")
 	dir := t.TempDir()
-	ks, ign := filepath.Join(dir, "ock.ks"), filepath.Join(dir, "worker.ign")
+	ks, ign := filepath.Join(dir, "site.ks"), filepath.Join(dir, "worker.ign")
 	os.WriteFile(ks, []byte("ostreesetup --nogpg --osname=ock --ref=ock --url=URL\n"), 0o644)
 	os.WriteFile(ign, []byte(`{"ignition":{"version":"3.4.0"}}`), 0o600)
 
@@ -172,6 +172,31 @@ func TestInClusterServe(t *testing.T) {
 	if got := get(t, res.Ignition[0], 200); !strings.Contains(got, "3.4.0") {
 		t.Errorf("Ignition: %q", got)
 	}
+
+	t.Run("generated Kickstart", func(t *testing.T) {
+		res2, r := serve(t, c, ns, "--image", image, "--kickstart", "auto", "--kickstart", ks, "--ignition", ign)
+		if r.code != 0 {
+			t.Fatalf("serve --kickstart auto: exit %d: %s", r.code, r.stderr)
+		}
+		if len(res2.Kickstart) != 2 {
+			t.Fatalf("Kickstart URLs: %v", res2.Kickstart)
+		}
+		url := res2.BaseURL + "/ks/ock.ks"
+		var got string
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			if got = getBody(url); strings.Contains(got, "ostreesetup") {
+				break
+			}
+		}
+		for _, want := range []string{
+			"ostreesetup --nogpg --osname ock --url " + res2.OSTreeURL + " --ref ock",
+			"ignition.config.url=" + res2.BaseURL + "/ignition/worker.ign",
+		} {
+			if !strings.Contains(got, want) {
+				t.Errorf("generated Kickstart lacks %q:\n%s", want, got)
+			}
+		}
+	})
 
 	t.Run("scale and update in place", func(t *testing.T) {
 		os.WriteFile(ks, []byte("# changed\n"), 0o644)
@@ -278,6 +303,8 @@ func TestInClusterServeFaults(t *testing.T) {
 			{[]string{"--image", image, "--service-type", "ClusterIP", "--node-port", "30000"}, 2, "--node-port needs"},
 			{[]string{"--image", image, "--name", "Bad_Name"}, 2, "invalid --name"},
 			{[]string{"--image", image, "--kickstart", "/nonexistent/ock.ks"}, 2, "no such file"},
+			{[]string{"--image", image, "--kickstart", "auto", "--kickstart", "/tmp/x/ock.ks"}, 2, "would both be ock.ks"},
+			{[]string{"--image", image, "--ignition-file", "a/b.ign"}, 2, "invalid --ignition-file"},
 		}
 		for _, tt := range tests {
 			r := plugin(t, t.TempDir(), append([]string{"serve", "--kubeconfig", c.kubeconfig, "-n", "ocne-serve-bad"}, tt.args...)...)
