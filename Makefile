@@ -22,7 +22,7 @@ DIST_VERSION ?= $(shell git describe --tags --exact-match 2>/dev/null || echo v0
 
 .PHONY: build deps test vet bench demo dist builder-image clean FORCE
 
-build: bin/kubectl-ocne_image
+build: bin/kubectl-ocne_image bin/podman-ocne
 
 # The plugin embeds the archive servers, so it can build server images for
 # either architecture without a network or a base image.
@@ -31,6 +31,10 @@ shared/serverimage/payload/archive-server-%: $(SERVER_SRC)
 
 bin/kubectl-ocne_image: $(PAYLOAD) FORCE
 	$(GOBUILD) -o $@ ./kubectl-ocne
+
+# The Podman companion: the v5 bindings, over the REST socket.
+bin/podman-ocne: FORCE
+	$(GOBUILD) -o $@ ./podman-helper
 
 bin/ock-sample: FORCE
 	$(GOBUILD) -o $@ ./test/fixture/cmd/ock-sample
