@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and the demo run for real:
 # libostree's CLI, Podman (with runc: crun cannot run on this host's hybrid
-# cgroups), skopeo and the registry. Idempotent: apt runs only if something
-# is missing.
+# cgroups), skopeo and the registry; python3, whose shlex splits Kickstart
+# lines as pykickstart does, and xorriso, which builds test boot ISOs.
+# Idempotent: apt runs only if something is missing.
 set -euo pipefail
 
 need=()
-for pkg in ostree podman runc skopeo docker-registry uidmap gettext-base; do
+for pkg in ostree podman runc skopeo docker-registry uidmap gettext-base python3 xorriso; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then
