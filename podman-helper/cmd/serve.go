@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/ocne-image/ocne-image/shared/kickstart"
 	"github.com/ocne-image/ocne-image/shared/podman"
 	"github.com/ocne-image/ocne-image/shared/serverimage"
 )
@@ -39,6 +40,8 @@ type ServeOptions struct {
 	KickstartDir         string
 	IgnitionDir          string
 	KickstartFile        string
+	IgnitionFile         string
+	Kickstart            string
 	AdvertiseAddress     string
 	Timeout              time.Duration
 	Output               string
@@ -82,6 +85,8 @@ logs and stop find it by --name. On failure nothing is left running.`,
 	f.StringVar(&o.KickstartDir, "kickstart-dir", "", "directory served at /ks/ (default ~/.ocne/serve/NAME/ks)")
 	f.StringVar(&o.IgnitionDir, "ignition-dir", "", "directory served at /ignition/ (default ~/.ocne/serve/NAME/ignition)")
 	f.StringVar(&o.KickstartFile, "kickstart-file", "ock.ks", "name of the Kickstart in the Kickstart directory")
+	f.StringVar(&o.IgnitionFile, "ignition-file", "ock.ign", "name of the nodes' Ignition config in the Ignition directory")
+	f.StringVar(&o.Kickstart, "kickstart", "", "'auto': write a Kickstart that installs from this server and boots with the Ignition config at --ignition-file")
 	f.StringVar(&o.AdvertiseAddress, "advertise-address", "", "address nodes reach this host at (default: the address of the default route)")
 	f.DurationVar(&o.Timeout, "timeout", podman.ReadyTimeout, "how long to wait for the repository to answer")
 	f.StringVarP(&o.Output, "output", "o", "text", "how to print the result: text or json")
@@ -89,6 +94,7 @@ logs and stop find it by --name. On failure nothing is left running.`,
 	c.MarkFlagDirname("kickstart-dir")
 	c.MarkFlagDirname("ignition-dir")
 	c.RegisterFlagCompletionFunc("restart", fixedCompletion(podman.RestartPolicies...))
+	c.RegisterFlagCompletionFunc("kickstart", fixedCompletion("auto"))
 	c.RegisterFlagCompletionFunc("output", fixedCompletion("text", "json"))
 	c.RegisterFlagCompletionFunc("image", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return []string{serverimage.Repository + ":latest"}, cobra.ShellCompDirectiveNoFileComp
@@ -132,8 +138,13 @@ func (o *ServeOptions) Validate() error {
 	if o.Name == "" || strings.ContainsAny(o.Name, "/ \t\n") {
 		return usagef("invalid --name %q", o.Name)
 	}
-	if o.KickstartFile == "" || strings.ContainsAny(o.KickstartFile, "/\n") || o.KickstartFile == "." || o.KickstartFile == ".." {
-		return usagef("invalid --kickstart-file %q: a file name in --kickstart-dir", o.KickstartFile)
+	for flag, name := range map[string]string{"--kickstart-file": o.KickstartFile, "--ignition-file": o.IgnitionFile} {
+		if name == "" || strings.ContainsRune(name, '/') || name == "." || name == ".." {
+			return usagef("invalid %s %q: a file name, without directory", flag, name)
+		}
+	}
+	if o.Kickstart != "" && o.Kickstart != "auto" {
+		return usagef("invalid --kickstart %q: 'auto' is the only value; put your own Kickstart in --kickstart-dir", o.Kickstart)
 	}
 	if o.AdvertiseAddress != "" && net.ParseIP(o.AdvertiseAddress) == nil && !validHostname(o.AdvertiseAddress) {
 		return usagef("invalid --advertise-address %q: an IP address or host name", o.AdvertiseAddress)
@@ -173,10 +184,6 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	undo, err := podman.MakeDirs(podman.Dir{Path: o.KickstartDir, Mode: 0o755}, podman.Dir{Path: o.IgnitionDir, Mode: 0o700})
-	if err != nil {
-		return err
-	}
 	so := podman.ServeOptions{
 		RunSpec: podman.RunSpec{
 			Name: o.Name, Image: o.Image, Port: o.Port, Restart: o.Restart,
@@ -186,10 +193,23 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 		KickstartDir:     o.KickstartDir,
 		IgnitionDir:      o.IgnitionDir,
 		KickstartFile:    o.KickstartFile,
+		IgnitionFile:     o.IgnitionFile,
 	}
 	site := podman.NewSite(podman.BaseURL(addr, o.Port), so, img)
+	var files []podman.File
+	if o.Kickstart == "auto" {
+		ks, err := kickstart.Render(kickstart.Config{OSTreeURL: site.OSTreeURL, Ref: site.Ref, IgnitionURL: site.IgnitionURL})
+		if err != nil {
+			return usageError{fmt.Errorf("cannot write the Kickstart: %w", err)}
+		}
+		files = append(files, podman.File{Path: filepath.Join(o.KickstartDir, o.KickstartFile), Data: ks, Mode: 0o644})
+	}
+	undo, err := podman.MakeDirs(podman.Dir{Path: o.KickstartDir, Mode: 0o755}, podman.Dir{Path: o.IgnitionDir, Mode: 0o700})
+	if err != nil {
+		return err
+	}
 	o.logf("Starting %s from %s on port %d", o.Name, o.Image, o.Port)
-	site, err = client.Serve(so, site)
+	site, err = client.Serve(so, site, files...)
 	if err != nil {
 		undo()
 		return err

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -31,8 +30,16 @@ type ServeOptions struct {
 	// KickstartDir and IgnitionDir are served at /ks/ and /ignition/;
 	// they are created if missing.
 	KickstartDir, IgnitionDir string
-	// KickstartFile is the Kickstart's name in KickstartDir.
-	KickstartFile string
+	// KickstartFile is the Kickstart's name in KickstartDir, IgnitionFile
+	// the Ignition config's name in IgnitionDir.
+	KickstartFile, IgnitionFile string
+}
+
+// File is written into a served directory once the server answers.
+type File struct {
+	Path string
+	Data []byte
+	Mode os.FileMode
 }
 
 // Site is what a running server offers, as the nodes see it.
@@ -58,20 +65,23 @@ func BaseURL(addr string, port int) string {
 
 // NewSite lays out the URLs of a server at base.
 func NewSite(base string, o ServeOptions, img *ImageInfo) *Site {
-	ks := base + "/" + KickstartPath + "/" + url.PathEscape(o.KickstartFile)
+	// Names go in unescaped: the Kickstart renderer refuses what would
+	// need escaping, rather than serve a file under a surprising name.
+	ks := base + "/" + KickstartPath + "/" + o.KickstartFile
 	return &Site{
 		Name: o.Name, Image: o.Image, Commit: img.Commit, Ref: img.Ref,
 		OSTreeURL:    base + "/ostree",
 		KickstartURL: ks,
-		IgnitionURL:  base + "/" + IgnitionPath + "/",
+		IgnitionURL:  base + "/" + IgnitionPath + "/" + o.IgnitionFile,
 		KernelArgs:   "inst.ks=" + ks,
 	}
 }
 
-// Serve runs the archive server for o as described by site, which the
-// caller has completed (Kickstart written, boot files in place). Nothing
-// it made is left behind on failure.
-func (c *Client) Serve(o ServeOptions, site *Site) (*Site, error) {
+// Serve runs the archive server for o as described by site, then writes
+// files (a generated Kickstart) into the served directories. Files are
+// written only once the server runs, so a failed serve overwrites nothing;
+// if writing fails, the container is removed again.
+func (c *Client) Serve(o ServeOptions, site *Site, files ...File) (*Site, error) {
 	if o.Mounts == nil {
 		o.Mounts = map[string]string{}
 	}
@@ -85,10 +95,45 @@ func (c *Client) Serve(o ServeOptions, site *Site) (*Site, error) {
 		o.Labels = map[string]string{}
 	}
 	o.Labels[labelSite] = string(raw)
-	if _, err := c.Run(o.RunSpec, c.ProbeHost()); err != nil {
+	ctr, err := c.Run(o.RunSpec, c.ProbeHost())
+	if err != nil {
 		return nil, err
 	}
+	for _, f := range files {
+		if err := writeFile(f); err != nil {
+			c.remove(ctr.ID)
+			return nil, err
+		}
+	}
 	return site, nil
+}
+
+// writeFile replaces f.Path whole: a node fetching it meanwhile gets the
+// old file or the new one, never a part.
+func writeFile(f File) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(f.Path), "."+filepath.Base(f.Path)+".tmp-")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", f.Path, err)
+	}
+	defer func() {
+		if err != nil {
+			os.Remove(tmp.Name())
+		}
+	}()
+	_, err = tmp.Write(f.Data)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), f.Mode)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), f.Path)
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", f.Path, err)
+	}
+	return nil
 }
 
 // SiteOf returns what the named podman-ocne container serves.

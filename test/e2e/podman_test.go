@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocne-image/ocne-image/shared/kickstart"
 	"github.com/ocne-image/ocne-image/shared/ostreeext"
 	"github.com/ocne-image/ocne-image/test/harness"
 )
@@ -173,9 +174,12 @@ func TestPodmanOcne(t *testing.T) {
 		if err != nil || fi.Mode().Perm() != 0o700 {
 			t.Fatalf("%s: %v %v, want mode 0700", dir, fi, err)
 		}
-		os.WriteFile(filepath.Join(dir, "node.ign"), []byte(`{"ignition":{"version":"3.4.0"}}`), 0o600)
-		if body := get(t, site.IgnitionURL+"node.ign", http.StatusOK); !strings.Contains(body, "3.4.0") {
-			t.Errorf("node.ign: %q", body)
+		if site.IgnitionURL != base+"/ignition/ock.ign" {
+			t.Errorf("Ignition URL %s", site.IgnitionURL)
+		}
+		os.WriteFile(filepath.Join(dir, "ock.ign"), []byte(`{"ignition":{"version":"3.4.0"}}`), 0o600)
+		if body := get(t, site.IgnitionURL, http.StatusOK); !strings.Contains(body, "3.4.0") {
+			t.Errorf("ock.ign: %q", body)
 		}
 	})
 	t.Run("status", func(t *testing.T) {
@@ -193,6 +197,41 @@ func TestPodmanOcne(t *testing.T) {
 		r := helper(t, home, url, "logs", "--name", "ock-e2e")
 		if r.code != 0 || !strings.Contains(r.stdout, `GET "/ostree/config" 200`) || !strings.Contains(r.stdout, `"/ks/ock.ks"`) {
 			t.Errorf("logs: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+		}
+	})
+	t.Run("kickstart auto", func(t *testing.T) {
+		port := harness.FreePort(t)
+		r := helper(t, home, url, "serve", "--name", "ock-e2e-auto", "--port", strconv.Itoa(port),
+			"--advertise-address", "127.0.0.1", "--kickstart", "auto", "--ignition-file", "worker.ign")
+		if r.code != 0 {
+			t.Fatalf("serve --kickstart auto: exit %d: %s", r.code, r.stderr)
+		}
+		defer helper(t, home, url, "stop", "--name", "ock-e2e-auto")
+		base := fmt.Sprintf("http://127.0.0.1:%d", port)
+		got := strings.Split(get(t, base+"/ks/ock.ks", http.StatusOK), "\n")
+		for _, want := range []string{
+			"ostreesetup --nogpg --osname ock --url " + base + "/ostree --ref ock",
+			`bootloader --append "rw ip=dhcp rd.neednet=1 ignition.platform.id=metal ignition.config.url=` + base + `/ignition/worker.ign ignition.firstboot=1"`,
+			"services --enabled=ostree-remount",
+			"reboot",
+		} {
+			if !slices.Contains(got, want) {
+				t.Errorf("served Kickstart lacks the line %q:\n%s", want, strings.Join(got, "\n"))
+			}
+		}
+		// Every line is the renderer's, none added or lost on the way.
+		want, err := kickstart.Render(kickstart.Config{OSTreeURL: base + "/ostree", IgnitionURL: base + "/ignition/worker.ign"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := strings.Split(string(want), "\n"); !slices.Equal(got, w) {
+			t.Errorf("served Kickstart:\n%s\nwant:\n%s", strings.Join(got, "\n"), want)
+		}
+		if fi, err := os.Stat(filepath.Join(home, ".ocne", "serve", "ock-e2e-auto", "ks", "ock.ks")); err != nil || fi.Mode().Perm() != 0o644 {
+			t.Errorf("written Kickstart: %v %v", fi, err)
+		}
+		if !strings.Contains(r.stdout, "inst.ks="+base+"/ks/ock.ks") || r.stderr != "" {
+			t.Errorf("serve output:\n%s\nstderr: %s", r.stdout, r.stderr)
 		}
 	})
 	t.Run("same name refused without --replace", func(t *testing.T) {
@@ -290,6 +329,13 @@ func TestPodmanOcneBadInput(t *testing.T) {
 			wantErr: []string{"was not started by podman-ocne"}},
 		{name: "stop what does not run", args: []string{"stop", "--name", "nothing"}, wantCode: 1,
 			wantErr: []string{"no such container", "nothing to stop"}},
+		{name: "Kickstart value with a newline", args: []string{"serve", "--kickstart", "auto", "--ignition-file", "a\nb.ign", "--port", free(), "--advertise-address", "127.0.0.1"}, wantCode: 2,
+			wantErr: []string{"cannot write the Kickstart", "line break"}},
+		{name: "Kickstart value with a quote", args: []string{"serve", "--kickstart", "auto", "--ignition-file", `a"b.ign`, "--port", free(), "--advertise-address", "127.0.0.1"}, wantCode: 2,
+			wantErr: []string{"cannot write the Kickstart", `'"'`}},
+		{name: "advertise address with a quote", args: []string{"serve", "--kickstart", "auto", "--advertise-address", `10.0.0.1"`}, wantCode: 2,
+			wantErr: []string{"invalid --advertise-address"}},
+		{name: "unknown --kickstart", args: []string{"serve", "--kickstart", "manual"}, wantCode: 2, wantErr: []string{"invalid --kickstart"}},
 		{name: "no --file", args: []string{"load"}, wantCode: 2, wantErr: []string{"--file is required"}},
 		{name: "bad port", args: []string{"serve", "--port", "70000"}, wantCode: 2, wantErr: []string{"invalid --port"}},
 		{name: "bad restart policy", args: []string{"serve", "--restart", "sometimes"}, wantCode: 2, wantErr: []string{"invalid --restart"}},
