@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/containers/podman/v5 v5.8.2
+	github.com/kdomanski/iso9660 v0.4.0
 	github.com/klauspost/compress v1.20.3
 	github.com/opencontainers/go-digest v1.0.0
 	github.com/opencontainers/image-spec v1.1.1
