@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/ocne-image/ocne-image/shared/bootmedia"
 	"github.com/ocne-image/ocne-image/shared/kickstart"
 	"github.com/ocne-image/ocne-image/shared/podman"
 	"github.com/ocne-image/ocne-image/shared/serverimage"
@@ -25,6 +26,10 @@ const serveExample = `  # Serve the loaded image on port 8080 with ~/.ocne/serve
 
   # Your own Kickstart directory, another port, replacing a running server
   podman-ocne serve --kickstart-dir ./ks --port 8081 --replace
+
+  # Write a Kickstart that installs from this server, and serve the
+  # installer from a boot ISO for network boot (prints an iPXE script)
+  podman-ocne serve --kickstart auto --iso OracleLinux-R9-U6-x86_64-boot-uek.iso
 
   # Machine-readable URLs and kernel arguments
   podman-ocne serve --output json`
@@ -39,6 +44,8 @@ type ServeOptions struct {
 	Replace              bool
 	KickstartDir         string
 	IgnitionDir          string
+	BootDir              string
+	ISO                  string
 	KickstartFile        string
 	IgnitionFile         string
 	Kickstart            string
@@ -84,6 +91,8 @@ logs and stop find it by --name. On failure nothing is left running.`,
 	f.StringVar(&o.Restart, "restart", "always", "restart policy: "+strings.Join(podman.RestartPolicies, ", "))
 	f.StringVar(&o.KickstartDir, "kickstart-dir", "", "directory served at /ks/ (default ~/.ocne/serve/NAME/ks)")
 	f.StringVar(&o.IgnitionDir, "ignition-dir", "", "directory served at /ignition/ (default ~/.ocne/serve/NAME/ignition)")
+	f.StringVar(&o.ISO, "iso", "", "Oracle Linux boot ISO: serve its installer kernel, initrd and stage2 at /boot/ and print an iPXE script")
+	f.StringVar(&o.BootDir, "boot-dir", "", "where --iso's files are extracted to, served at /boot/ (default ~/.ocne/serve/NAME/boot)")
 	f.StringVar(&o.KickstartFile, "kickstart-file", "ock.ks", "name of the Kickstart in the Kickstart directory")
 	f.StringVar(&o.IgnitionFile, "ignition-file", "ock.ign", "name of the nodes' Ignition config in the Ignition directory")
 	f.StringVar(&o.Kickstart, "kickstart", "", "'auto': write a Kickstart that installs from this server and boots with the Ignition config at --ignition-file")
@@ -93,6 +102,8 @@ logs and stop find it by --name. On failure nothing is left running.`,
 	f.BoolVarP(&o.Verbose, "verbose", "v", false, "say what is being done on stderr")
 	c.MarkFlagDirname("kickstart-dir")
 	c.MarkFlagDirname("ignition-dir")
+	c.MarkFlagDirname("boot-dir")
+	c.MarkFlagFilename("iso", "iso")
 	c.RegisterFlagCompletionFunc("restart", fixedCompletion(podman.RestartPolicies...))
 	c.RegisterFlagCompletionFunc("kickstart", fixedCompletion("auto"))
 	c.RegisterFlagCompletionFunc("output", fixedCompletion("text", "json"))
@@ -104,7 +115,7 @@ logs and stop find it by --name. On failure nothing is left running.`,
 
 // Complete fills the defaults that depend on other flags or the host.
 func (o *ServeOptions) Complete() error {
-	if o.KickstartDir == "" || o.IgnitionDir == "" {
+	if o.KickstartDir == "" || o.IgnitionDir == "" || o.BootDir == "" {
 		home, err := os.UserHomeDir()
 		if err != nil {
 			return fmt.Errorf("no home directory for the default served directories (%v): pass --kickstart-dir and --ignition-dir", err)
@@ -116,8 +127,11 @@ func (o *ServeOptions) Complete() error {
 		if o.IgnitionDir == "" {
 			o.IgnitionDir = filepath.Join(base, podman.IgnitionPath)
 		}
+		if o.BootDir == "" {
+			o.BootDir = filepath.Join(base, podman.BootPath)
+		}
 	}
-	for _, d := range []*string{&o.KickstartDir, &o.IgnitionDir} {
+	for _, d := range []*string{&o.KickstartDir, &o.IgnitionDir, &o.BootDir} {
 		abs, err := filepath.Abs(*d)
 		if err != nil {
 			return err
@@ -204,9 +218,26 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 		}
 		files = append(files, podman.File{Path: filepath.Join(o.KickstartDir, o.KickstartFile), Data: ks, Mode: 0o644})
 	}
-	undo, err := podman.MakeDirs(podman.Dir{Path: o.KickstartDir, Mode: 0o755}, podman.Dir{Path: o.IgnitionDir, Mode: 0o700})
+	dirs := []podman.Dir{{Path: o.KickstartDir, Mode: 0o755}, {Path: o.IgnitionDir, Mode: 0o700}}
+	if o.ISO != "" {
+		ipxe, err := site.AddBoot()
+		if err != nil {
+			return usageError{fmt.Errorf("cannot boot from this server: %w", err)}
+		}
+		files = append(files, podman.File{Path: filepath.Join(o.BootDir, podman.IPXEFile), Data: ipxe, Mode: 0o644})
+		dirs = append(dirs, podman.Dir{Path: o.BootDir, Mode: 0o755})
+		so.Mounts = map[string]string{podman.BootPath: o.BootDir}
+	}
+	undo, err := podman.MakeDirs(dirs...)
 	if err != nil {
 		return err
+	}
+	if o.ISO != "" {
+		o.logf("Extracting the installer from %s into %s", o.ISO, o.BootDir)
+		if _, err := bootmedia.ExtractPXE(ctx, o.ISO, o.BootDir); err != nil {
+			undo()
+			return err
+		}
 	}
 	o.logf("Starting %s from %s on port %d", o.Name, o.Image, o.Port)
 	site, err = client.Serve(so, site, files...)
@@ -246,7 +277,7 @@ func printSite(w io.Writer, format string, site *podman.Site, ctr *podman.Contai
 	}
 	fmt.Fprintf(w, "Kernel args:    %s\n", site.KernelArgs)
 	if site.IPXE != "" {
-		fmt.Fprintf(w, "iPXE script:\n%s", site.IPXE)
+		fmt.Fprintf(w, "iPXE script:    %s\n%s", site.IPXEURL, site.IPXE)
 	}
 	return nil
 }

@@ -8,15 +8,21 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/ocne-image/ocne-image/shared/bootmedia"
 )
 
 // Paths under the server's web root. ks is where the old nginx image had
-// it; ignition and pxeboot sit beside it.
+// it; ignition and the network boot media sit beside it.
 const (
 	KickstartPath = "ks"
 	IgnitionPath  = "ignition"
-	PXEPath       = "pxeboot"
+	BootPath      = "boot"
+	// IPXEFile is the iPXE script's name in the boot directory, for
+	// "chain http://HOST:PORT/boot/ock.ipxe".
+	IPXEFile = "ock.ipxe"
 )
 
 // labelSite holds the Site as JSON, so status can print it again.
@@ -44,6 +50,7 @@ type File struct {
 
 // Site is what a running server offers, as the nodes see it.
 type Site struct {
+	URL          string `json:"url"`
 	Name         string `json:"name"`
 	Image        string `json:"image"`
 	Commit       string `json:"commit,omitempty"`
@@ -55,6 +62,7 @@ type Site struct {
 	KernelArgs string `json:"kernelArgs"`
 	KernelURL  string `json:"kernelURL,omitempty"`
 	InitrdURL  string `json:"initrdURL,omitempty"`
+	IPXEURL    string `json:"ipxeURL,omitempty"`
 	IPXE       string `json:"ipxe,omitempty"`
 }
 
@@ -69,12 +77,33 @@ func NewSite(base string, o ServeOptions, img *ImageInfo) *Site {
 	// need escaping, rather than serve a file under a surprising name.
 	ks := base + "/" + KickstartPath + "/" + o.KickstartFile
 	return &Site{
-		Name: o.Name, Image: o.Image, Commit: img.Commit, Ref: img.Ref,
+		URL: base, Name: o.Name, Image: o.Image, Commit: img.Commit, Ref: img.Ref,
 		OSTreeURL:    base + "/ostree",
 		KickstartURL: ks,
 		IgnitionURL:  base + "/" + IgnitionPath + "/" + o.IgnitionFile,
 		KernelArgs:   "inst.ks=" + ks,
 	}
+}
+
+// AddBoot adds the network boot media served at /boot/ (the layout
+// bootmedia.ExtractPXE writes): the installer's kernel and initrd, its
+// kernel arguments with inst.stage2, and an iPXE script, which it returns.
+func (s *Site) AddBoot() ([]byte, error) {
+	b := bootmedia.Boot{BaseURL: s.URL + "/" + BootPath, KickstartURL: s.KickstartURL}
+	args, err := bootmedia.KernelArgs(b)
+	if err != nil {
+		return nil, err
+	}
+	script, err := bootmedia.IPXEScript(b)
+	if err != nil {
+		return nil, err
+	}
+	s.KernelURL = b.BaseURL + "/" + bootmedia.KernelPath
+	s.InitrdURL = b.BaseURL + "/" + bootmedia.InitrdPath
+	s.KernelArgs = strings.Join(args, " ")
+	s.IPXEURL = b.BaseURL + "/" + IPXEFile
+	s.IPXE = string(script)
+	return script, nil
 }
 
 // Serve runs the archive server for o as described by site, then writes

@@ -83,9 +83,9 @@ func sampleServerArchive(t *testing.T) string {
 // siteJSON is serve's and status's --output json.
 type siteJSON struct {
 	Site struct {
-		Name, Image, Commit, Ref               string
-		OSTreeURL, KickstartURL, IgnitionURL   string
-		KernelArgs, KernelURL, InitrdURL, IPXE string
+		Name, Image, Commit, Ref                        string
+		OSTreeURL, KickstartURL, IgnitionURL            string
+		KernelArgs, KernelURL, InitrdURL, IPXE, IPXEURL string
 	}
 	Container *struct {
 		Name, ID, State string
@@ -234,6 +234,50 @@ func TestPodmanOcne(t *testing.T) {
 			t.Errorf("serve output:\n%s\nstderr: %s", r.stdout, r.stderr)
 		}
 	})
+	t.Run("boot ISO", func(t *testing.T) {
+		files := map[string][]byte{
+			"images/pxeboot/vmlinuz":    bytes.Repeat([]byte("kernel"), 50000),
+			"images/pxeboot/initrd.img": bytes.Repeat([]byte("initrd"), 70000),
+			"images/install.img":        bytes.Repeat([]byte("stage2"), 90000),
+			"EFI/BOOT/grub.cfg":         []byte("set default=0\n"),
+		}
+		iso := harness.BuildISO(t, files)
+		port := harness.FreePort(t)
+		r := helper(t, home, url, "serve", "--name", "ock-e2e-iso", "--port", strconv.Itoa(port),
+			"--advertise-address", "127.0.0.1", "--kickstart", "auto", "--iso", iso, "-o", "json")
+		if r.code != 0 {
+			t.Fatalf("serve --iso: exit %d: %s", r.code, r.stderr)
+		}
+		defer helper(t, home, url, "stop", "--name", "ock-e2e-iso")
+		site := decodeSite(t, r).Site
+		base := fmt.Sprintf("http://127.0.0.1:%d", port)
+		for url, want := range map[string]string{
+			site.KernelURL:                    "images/pxeboot/vmlinuz",
+			site.InitrdURL:                    "images/pxeboot/initrd.img",
+			base + "/boot/images/install.img": "images/install.img",
+		} {
+			if got := get(t, url, http.StatusOK); got != string(files[want]) {
+				t.Errorf("%s: %d bytes, not the ISO's %s", url, len(got), want)
+			}
+		}
+		wantArgs := "inst.ks=" + base + "/ks/ock.ks inst.stage2=" + base + "/boot ip=dhcp"
+		if site.KernelArgs != wantArgs {
+			t.Errorf("kernel args %q, want %q", site.KernelArgs, wantArgs)
+		}
+		ipxe := get(t, site.IPXEURL, http.StatusOK)
+		if ipxe != site.IPXE || !strings.HasPrefix(ipxe, "#!ipxe\n") {
+			t.Errorf("served iPXE script:\n%s\nprinted:\n%s", ipxe, site.IPXE)
+		}
+		for _, line := range []string{
+			"kernel " + site.KernelURL + " initrd=initrd.img " + wantArgs,
+			"initrd " + site.InitrdURL,
+			"boot",
+		} {
+			if !slices.Contains(strings.Split(ipxe, "\n"), line) {
+				t.Errorf("iPXE script lacks %q:\n%s", line, ipxe)
+			}
+		}
+	})
 	t.Run("same name refused without --replace", func(t *testing.T) {
 		r := helper(t, home, url, "serve", "--name", "ock-e2e", "--port", strconv.Itoa(harness.FreePort(t)), "--advertise-address", "127.0.0.1")
 		if r.code != 1 || !strings.Contains(r.stderr, "already exists") || !strings.Contains(r.stderr, "--replace") {
@@ -289,6 +333,7 @@ func TestPodmanOcneBadInput(t *testing.T) {
 	os.WriteFile(notTar, []byte("not an image\n"), 0o644)
 	plainTar := filepath.Join(dir, "plain.tar")
 	harness.Run(t, "tar", "-cf", plainTar, "-C", dir, "notes.txt")
+	noPXE := harness.BuildISO(t, map[string][]byte{"EFI/BOOT/grub.cfg": []byte("set default=0\n")})
 	missingSock := "unix://" + filepath.Join(dir, "none.sock")
 	silentSock := silentSocket(t)
 	busy, err := net.Listen("tcp", ":0")
@@ -336,6 +381,10 @@ func TestPodmanOcneBadInput(t *testing.T) {
 		{name: "advertise address with a quote", args: []string{"serve", "--kickstart", "auto", "--advertise-address", `10.0.0.1"`}, wantCode: 2,
 			wantErr: []string{"invalid --advertise-address"}},
 		{name: "unknown --kickstart", args: []string{"serve", "--kickstart", "manual"}, wantCode: 2, wantErr: []string{"invalid --kickstart"}},
+		{name: "ISO without pxeboot files", args: []string{"serve", "--iso", noPXE, "--port", free(), "--advertise-address", "127.0.0.1"}, wantCode: 1,
+			wantErr: []string{"has no images/pxeboot/vmlinuz", "boot ISO"}},
+		{name: "file that is not an ISO", args: []string{"serve", "--iso", notTar, "--port", free(), "--advertise-address", "127.0.0.1"}, wantCode: 1,
+			wantErr: []string{"is not an ISO-9660 image"}},
 		{name: "no --file", args: []string{"load"}, wantCode: 2, wantErr: []string{"--file is required"}},
 		{name: "bad port", args: []string{"serve", "--port", "70000"}, wantCode: 2, wantErr: []string{"invalid --port"}},
 		{name: "bad restart policy", args: []string{"serve", "--restart", "sometimes"}, wantCode: 2, wantErr: []string{"invalid --restart"}},
