@@ -456,3 +456,76 @@ func silentSocket(t *testing.T) string {
 	})
 	return "unix://" + filepath.Join(dir, "s.sock")
 }
+
+// TestPodmanOcneServerFails: a server that never answers is removed again,
+// whether serve gives up, sees it exit, or is interrupted with Ctrl-C.
+func TestPodmanOcneServerFails(t *testing.T) {
+	archive := sampleServerArchive(t)
+	p := harness.NewPodman(t)
+	url := p.Service()
+	if r := helper(t, t.TempDir(), url, "load", "--file", archive); r.code != 0 {
+		t.Fatalf("load: exit %d: %s", r.code, r.stderr)
+	}
+	// The archive server image, labels and all, with a web root that does
+	// not exist: the server exits at once.
+	p.Run("create", "--name", "base", "localhost/ock-ostree:latest")
+	p.Run("commit", "--change", `CMD ["--root", "/nope", "--listen", ":80"]`, "base", "localhost/broken:1")
+	p.Run("rm", "base")
+	serve := func(extra ...string) []string {
+		return append([]string{"serve", "--image", "localhost/broken:1", "--port", strconv.Itoa(harness.FreePort(t)), "--advertise-address", "127.0.0.1"}, extra...)
+	}
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{name: "server exits", args: serve("--restart", "no"), wantErr: "the archive server container exited: archive-server: root /nope: no such directory"},
+		{name: "server restarts but never answers", args: serve("--restart", "always", "--timeout", "3s"), wantErr: "did not serve"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			home := t.TempDir()
+			r := helper(t, home, url, tc.args...)
+			if r.code != 1 || !strings.Contains(r.stderr, tc.wantErr) {
+				t.Errorf("exit %d, stderr %q; want 1 and %q", r.code, r.stderr, tc.wantErr)
+			}
+			if names := p.Containers(); len(names) != 0 {
+				t.Errorf("containers left: %v", names)
+			}
+			if _, err := os.Stat(filepath.Join(home, ".ocne")); err == nil {
+				t.Errorf("%s/.ocne left behind", home)
+			}
+		})
+	}
+	t.Run("Ctrl-C", func(t *testing.T) {
+		home := t.TempDir()
+		cmd := exec.Command(filepath.Join(harness.RepoRoot(t), "bin", "podman-ocne"), append([]string{"--url", url}, serve("--restart", "always")...)...)
+		cmd.Env = append(os.Environ(), "HOME="+home, "CONTAINER_HOST=")
+		var errOut bytes.Buffer
+		cmd.Stderr = &errOut
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Interrupt once the container exists: serve is then waiting for it.
+		for deadline := time.Now().Add(30 * time.Second); len(p.Containers()) == 0; time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				t.Fatalf("serve created no container: %s", errOut.String())
+			}
+		}
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(time.Minute):
+			cmd.Process.Kill()
+			t.Fatal("serve did not stop after Ctrl-C")
+		}
+		if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(errOut.String(), "interrupted") {
+			t.Errorf("exit %d, stderr %q", code, errOut.String())
+		}
+		if names := p.Containers(); len(names) != 0 {
+			t.Errorf("containers left after Ctrl-C: %v", names)
+		}
+	})
+}
