@@ -33,6 +33,7 @@ shows nodes fetching the Kickstart, Ignition and OSTree objects.`,
 		},
 	}
 	c.Flags().StringVar(&o.Name, "name", DefaultName, "container name")
+	c.RegisterFlagCompletionFunc("name", nameCompletion(conn))
 	c.Flags().BoolVarP(&o.Follow, "follow", "f", false, "keep printing new lines until interrupted")
 	c.Flags().StringVar(&o.Tail, "tail", "", "print only this many last lines")
 	return c

@@ -104,6 +104,21 @@ func noArgs(c *cobra.Command, args []string) error {
 	return nil
 }
 
+// nameCompletion offers the names of the containers podman-ocne started,
+// asking the service briefly: a slow one must not stall the shell.
+func nameCompletion(conn *ConnectionFlags) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(c *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
+		uri := podman.DefaultSocketURL(conn.URL)
+		client, err := podman.Connect(c.Context(), uri, time.Second)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		defer client.Close()
+		names, _ := client.Names()
+		return names, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
 func fixedCompletion(values ...string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 	return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return values, cobra.ShellCompDirectiveNoFileComp

@@ -34,6 +34,7 @@ func NewCmdStatus(streams genericiooptions.IOStreams, conn *ConnectionFlags) *co
 		},
 	}
 	c.Flags().StringVar(&o.Name, "name", DefaultName, "container name")
+	c.RegisterFlagCompletionFunc("name", nameCompletion(conn))
 	c.Flags().StringVarP(&o.Output, "output", "o", "text", "how to print the result: text or json")
 	c.RegisterFlagCompletionFunc("output", fixedCompletion("text", "json"))
 	return c

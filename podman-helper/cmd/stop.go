@@ -35,6 +35,7 @@ and the image stay. Containers podman-ocne did not start are left alone.`,
 		},
 	}
 	c.Flags().StringVar(&o.Name, "name", DefaultName, "container name")
+	c.RegisterFlagCompletionFunc("name", nameCompletion(conn))
 	return c
 }
 

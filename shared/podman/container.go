@@ -308,6 +308,20 @@ func (c *Client) Status(name string) (*Container, error) {
 	return ctr, nil
 }
 
+// Names lists the containers podman-ocne started, for shell completion.
+func (c *Client) Names() ([]string, error) {
+	list, err := containers.List(c.ctx, new(containers.ListOptions).WithAll(true).
+		WithFilters(map[string][]string{"label": {LabelRole + "=" + RoleValue}}))
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %s", oneLine(err))
+	}
+	var names []string
+	for _, ctr := range list {
+		names = append(names, ctr.Names...)
+	}
+	return names, nil
+}
+
 // Own returns the named container if podman-ocne started it.
 func (c *Client) Own(name string) (*Container, error) {
 	ctr, err := c.Status(name)

@@ -193,6 +193,12 @@ func TestPodmanOcne(t *testing.T) {
 			t.Errorf("status text:\n%s", r.stdout)
 		}
 	})
+	t.Run("--name completion", func(t *testing.T) {
+		r := helper(t, home, url, "__complete", "stop", "--name", "")
+		if lines := strings.Split(r.stdout, "\n"); !slices.Contains(lines, "ock-e2e") {
+			t.Errorf("completion of --name:\n%s", r.stdout)
+		}
+	})
 	t.Run("logs", func(t *testing.T) {
 		r := helper(t, home, url, "logs", "--name", "ock-e2e")
 		if r.code != 0 || !strings.Contains(r.stdout, `GET "/ostree/config" 200`) || !strings.Contains(r.stdout, `"/ks/ock.ks"`) {
