@@ -12,52 +12,26 @@ import (
 	"testing"
 
 	"github.com/ocne-image/ocne-image/shared/kickstart"
+	"github.com/ocne-image/ocne-image/test/fixture"
 )
 
-// buildISO writes files (slash path -> content) into an ISO with the real
-// xorriso, the tool Oracle Linux's own boot ISOs are made with.
+// buildISO builds an ISO with the real xorriso.
 func buildISO(t *testing.T, files map[string][]byte, mkisofsArgs ...string) string {
 	t.Helper()
-	xorriso, err := exec.LookPath("xorriso")
-	if err != nil {
+	if _, err := exec.LookPath("xorriso"); err != nil {
 		t.Skip("xorriso not installed (test/scripts/deps.sh installs it)")
 	}
-	dir := t.TempDir()
-	tree := filepath.Join(dir, "tree")
-	for p, b := range files {
-		f := filepath.Join(tree, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(f, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	os.MkdirAll(tree, 0o755)
-	iso := filepath.Join(dir, "boot.iso")
-	args := append([]string{"-as", "mkisofs", "-quiet", "-V", "OL-9-6-0-BaseOS-x86_64", "-o", iso}, mkisofsArgs...)
-	if out, err := exec.Command(xorriso, append(args, tree)...).CombinedOutput(); err != nil {
-		t.Fatalf("xorriso: %v\n%s", err, out)
+	iso, err := fixture.BootISO(context.Background(), t.TempDir(), files, mkisofsArgs...)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return iso
 }
 
-func random(t *testing.T, n int) []byte {
+func random(n int) []byte {
 	b := make([]byte, n)
 	rand.Read(b)
 	return b
-}
-
-// bootFiles are a boot ISO's files with sizes that are not sector multiples
-// and span many sectors.
-func bootFiles(t *testing.T) map[string][]byte {
-	return map[string][]byte{
-		KernelPath:      random(t, 1<<20+17),
-		InitrdPath:      random(t, 3<<20+2049),
-		Stage2Path:      random(t, 5<<20+1),
-		"EFI/BOOT/x.cf": []byte("x"),
-		".treeinfo":     []byte("[stage2]\nmainimage = images/install.img\n"),
-	}
 }
 
 func TestExtractPXE(t *testing.T) {
@@ -71,7 +45,7 @@ func TestExtractPXE(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			files := bootFiles(t)
+			files := fixture.BootISOFiles()
 			iso := buildISO(t, files, tt.args...)
 			dest := filepath.Join(t.TempDir(), "boot")
 			got, err := ExtractPXE(context.Background(), iso, dest)
@@ -112,7 +86,7 @@ func TestExtractPXE(t *testing.T) {
 // TestExtractPXEBadInput: each bad ISO is a one-line error naming the file
 // and what is wrong, and nothing is left in the destination.
 func TestExtractPXEBadInput(t *testing.T) {
-	full := bootFiles(t)
+	full := fixture.BootISOFiles()
 	without := func(drop ...string) map[string][]byte {
 		m := map[string][]byte{}
 		for k, v := range full {
@@ -138,7 +112,7 @@ func TestExtractPXEBadInput(t *testing.T) {
 			name: "not an ISO",
 			iso: func(t *testing.T) string {
 				p := filepath.Join(t.TempDir(), "disk.img")
-				os.WriteFile(p, random(t, 64<<10), 0o644)
+				os.WriteFile(p, random(64<<10), 0o644)
 				return p
 			},
 			want: []string{"disk.img is not an ISO-9660 image", "Oracle Linux boot ISO"},

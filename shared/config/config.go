@@ -32,6 +32,21 @@ type Config struct {
 	Proxy             Proxy  `yaml:"proxy,omitempty"`
 	// BuilderImage is the image `create` runs in the cluster.
 	BuilderImage string `yaml:"builderImage,omitempty"`
+	// Kickstart holds a site's defaults for the Kickstart files.
+	Kickstart Kickstart `yaml:"kickstart,omitempty"`
+}
+
+// Kickstart is the `kickstart:` section: settings shared by a site's nodes.
+type Kickstart struct {
+	OSTreeURL string `yaml:"ostreeUrl,omitempty"`
+	SELinux   string `yaml:"selinux,omitempty"`
+	Timezone  string `yaml:"timezone,omitempty"`
+	Keyboard  string `yaml:"keyboard,omitempty"`
+	Lang      string `yaml:"lang,omitempty"`
+	Disk      string `yaml:"disk,omitempty"`
+	Firmware  string `yaml:"firmware,omitempty"`
+	FSType    string `yaml:"fsType,omitempty"`
+	Finish    string `yaml:"finish,omitempty"`
 }
 
 // Version returns the Kubernetes version, whichever key set it.
@@ -105,5 +120,16 @@ func merge(base, over Config) Config {
 	set(&base.Proxy.HTTPSProxy, over.Proxy.HTTPSProxy)
 	set(&base.Proxy.HTTPProxy, over.Proxy.HTTPProxy)
 	set(&base.Proxy.NoProxy, over.Proxy.NoProxy)
+	bk, ov := &base.Kickstart, over.Kickstart
+	for _, f := range []struct {
+		dst *string
+		v   string
+	}{
+		{&bk.OSTreeURL, ov.OSTreeURL}, {&bk.SELinux, ov.SELinux}, {&bk.Timezone, ov.Timezone},
+		{&bk.Keyboard, ov.Keyboard}, {&bk.Lang, ov.Lang}, {&bk.Disk, ov.Disk},
+		{&bk.Firmware, ov.Firmware}, {&bk.FSType, ov.FSType}, {&bk.Finish, ov.Finish},
+	} {
+		set(f.dst, f.v)
+	}
 	return base
 }

@@ -132,10 +132,12 @@ func Render(c Config) ([]byte, error) {
 		line("part / --fstype=%s --label=root --grow", c.FSType)
 	}
 	line("")
-	line("services --enabled=%s", strings.Join(append([]string{"ostree-remount"}, c.EnableServices...), ","))
+	// One services line: a second one would replace the first's lists.
+	services := "services --enabled=" + strings.Join(append([]string{"ostree-remount"}, c.EnableServices...), ",")
 	if len(c.DisableServices) > 0 {
-		line("services --disabled=%s", strings.Join(c.DisableServices, ","))
+		services += " --disabled=" + strings.Join(c.DisableServices, ",")
 	}
+	line("%s", services)
 	// Values are checked free of quotes and backslashes, so plain quoting holds.
 	line("bootloader --append \"%s\"", strings.Join(c.bootArgs(), " "))
 	remote := ""

@@ -83,8 +83,7 @@ func TestRender(t *testing.T) {
 				"part biosboot --fstype=biosboot --size=1",
 				"part / --fstype=ext4 --label=root --size=40960",
 				"",
-				"services --enabled=ostree-remount,sshd,getty@ttyS0",
-				"services --disabled=cloud-init",
+				"services --enabled=ostree-remount,sshd,getty@ttyS0 --disabled=cloud-init",
 				`bootloader --append "rw ip=192.168.1.20::192.168.1.1:255.255.255.0:cp-1.example.com:enp1s0:none nameserver=192.168.1.2 nameserver=192.168.1.3 rd.neednet=1 ignition.platform.id=metal ignition.config.url=tftp://10.0.0.1/ign/cp-1.ign ignition.firstboot=1 console=ttyS0,115200n8 quiet"`,
 				"ostreesetup --nogpg --osname ock2 --remote mirror --url https://mirror.example.com:8443/repos/ock?x=1 --ref ock/1.33/x86_64",
 			},
@@ -174,10 +173,17 @@ func TestRenderRefuses(t *testing.T) {
 		{"disk option", func(c *Config) { c.Disk = "-sda" }, "Disk", "disk name"},
 		{"service list injection", func(c *Config) { c.EnableServices = []string{"sshd,--disabled=ostree-remount"} }, "EnableServices[0]", "unit name"},
 		{"bad boot proto", func(c *Config) { c.Network.BootProto = "bootp" }, "Network.BootProto", "dhcp, static"},
-		{"static without IP", func(c *Config) { c.Network = Network{BootProto: "static", Netmask: "255.255.255.0"} }, "Network.IP", "empty"},
-		{"static IPv6", func(c *Config) { c.Network = Network{BootProto: "static", IP: "fd00::5", Netmask: "255.255.255.0"} }, "Network.IP", "IPv4"},
-		{"bad netmask", func(c *Config) { c.Network = Network{BootProto: "static", IP: "10.0.0.9", Netmask: "255.0.255.0"} }, "Network.Netmask", "netmask"},
-		{"zero netmask", func(c *Config) { c.Network = Network{BootProto: "static", IP: "10.0.0.9", Netmask: "0.0.0.0"} }, "Network.Netmask", "netmask"},
+		{"static without IP", func(c *Config) { c.Network = Network{BootProto: "static", Device: "eth0", Netmask: "255.255.255.0"} }, "Network.IP", "empty"},
+		{"static without device", func(c *Config) { c.Network = Network{BootProto: "static", IP: "10.0.0.9", Netmask: "255.255.255.0"} }, "Network.Device", "static address"},
+		{"static IPv6", func(c *Config) {
+			c.Network = Network{BootProto: "static", Device: "eth0", IP: "fd00::5", Netmask: "255.255.255.0"}
+		}, "Network.IP", "IPv4"},
+		{"bad netmask", func(c *Config) {
+			c.Network = Network{BootProto: "static", Device: "eth0", IP: "10.0.0.9", Netmask: "255.0.255.0"}
+		}, "Network.Netmask", "netmask"},
+		{"zero netmask", func(c *Config) {
+			c.Network = Network{BootProto: "static", Device: "eth0", IP: "10.0.0.9", Netmask: "0.0.0.0"}
+		}, "Network.Netmask", "netmask"},
 		{"colon in hostname breaks ip=", func(c *Config) { c.Network.Hostname = "a:b" }, "Network.Hostname", "host name"},
 		{"MAC as device", func(c *Config) { c.Network.Device = "52:54:00:12:34:56" }, "Network.Device", "interface name"},
 		{"static address with dhcp", func(c *Config) { c.Network.IP = "10.0.0.9" }, "Network.IP", "static"},
@@ -217,6 +223,7 @@ func TestRenderTokens(t *testing.T) {
 	c.Ref = "ock/1.33"
 	c.KernelArgs = []string{"console=tty0", "foo=", "a=b=c", "x,y:z@w+%~!*()[]^"}
 	c.Network = Network{BootProto: "static", Device: "eth0", IP: "10.1.2.3", Netmask: "255.255.0.0", Hostname: "n1"}
+	c.EnableServices, c.DisableServices, c.Disk = []string{"sshd"}, []string{"kdump"}, "vda"
 	out, err := Render(c)
 	if err != nil {
 		t.Fatal(err)
@@ -243,12 +250,18 @@ print(json.dumps([shlex.split(l, comments=True) for l in sys.stdin.read().splitl
 		"bootloader": {{"--append", "rw ip=10.1.2.3:::255.255.0.0:n1:eth0:none rd.neednet=1 ignition.platform.id=metal ignition.config.url=" +
 			c.IgnitionURL + " ignition.firstboot=1 console=tty0 foo= a=b=c x,y:z@w+%~!*()[]^"}},
 		"network":  {{"--bootproto=static", "--device=eth0", "--ip=10.1.2.3", "--netmask=255.255.0.0", "--hostname=n1", "--activate"}},
-		"services": {{"--enabled=ostree-remount"}},
+		"services": {{"--enabled=ostree-remount,sshd", "--disabled=kdump"}},
 		"timezone": {{"UTC", "--utc"}},
 	}
 	for name, args := range want {
 		if !reflect.DeepEqual(byCmd[name], args) {
 			t.Errorf("%s: got %q, want %q", name, byCmd[name], args)
+		}
+	}
+	// pykickstart keeps only the last of a command that may appear once.
+	for name, uses := range byCmd {
+		if len(uses) > 1 && name != "part" && name != "network" {
+			t.Errorf("%s appears %d times: the last would replace the others", name, len(uses))
 		}
 	}
 	if len(lines) != strings.Count(string(out), "\n") {

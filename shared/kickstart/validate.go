@@ -185,6 +185,11 @@ func (n Network) validate() []error {
 		}
 		return errs
 	}
+	if n.Device == "" {
+		// dracut's static ip= binds to an interface; without one the
+		// initramfs may configure another NIC than the installer did.
+		errs = append(errs, &FieldError{"Network.Device", "", "must be set for a static address"})
+	}
 	errs = append(errs, checkIPv4("Network.IP", n.IP), checkIPv4("Network.Netmask", n.Netmask))
 	if n.Netmask != "" {
 		if m, err := netip.ParseAddr(n.Netmask); err == nil && m.Is4() {
