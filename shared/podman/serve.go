@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ocne-image/ocne-image/shared/atomicfile"
 	"github.com/ocne-image/ocne-image/shared/bootmedia"
 )
 
@@ -129,40 +130,12 @@ func (c *Client) Serve(o ServeOptions, site *Site, files ...File) (*Site, error)
 		return nil, err
 	}
 	for _, f := range files {
-		if err := writeFile(f); err != nil {
+		if err := atomicfile.Write(f.Path, f.Data, f.Mode); err != nil {
 			c.remove(ctr.ID)
 			return nil, err
 		}
 	}
 	return site, nil
-}
-
-// writeFile replaces f.Path whole: a node fetching it meanwhile gets the
-// old file or the new one, never a part.
-func writeFile(f File) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(f.Path), "."+filepath.Base(f.Path)+".tmp-")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", f.Path, err)
-	}
-	defer func() {
-		if err != nil {
-			os.Remove(tmp.Name())
-		}
-	}()
-	_, err = tmp.Write(f.Data)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), f.Mode)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), f.Path)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", f.Path, err)
-	}
-	return nil
 }
 
 // SiteOf returns what the named podman-ocne container serves.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ocne-image/ocne-image/shared/kickstart"
 	"github.com/ocne-image/ocne-image/shared/ostreeext"
+	"github.com/ocne-image/ocne-image/test/fixture"
 	"github.com/ocne-image/ocne-image/test/harness"
 )
 
@@ -241,13 +242,11 @@ func TestPodmanOcne(t *testing.T) {
 		}
 	})
 	t.Run("boot ISO", func(t *testing.T) {
-		files := map[string][]byte{
-			"images/pxeboot/vmlinuz":    bytes.Repeat([]byte("kernel"), 50000),
-			"images/pxeboot/initrd.img": bytes.Repeat([]byte("initrd"), 70000),
-			"images/install.img":        bytes.Repeat([]byte("stage2"), 90000),
-			"EFI/BOOT/grub.cfg":         []byte("set default=0\n"),
+		files := fixture.BootISOFiles()
+		iso, err := fixture.BootISO(context.Background(), t.TempDir(), files, "-R", "-J")
+		if err != nil {
+			t.Fatal(err)
 		}
-		iso := harness.BuildISO(t, files)
 		port := harness.FreePort(t)
 		r := helper(t, home, url, "serve", "--name", "ock-e2e-iso", "--port", strconv.Itoa(port),
 			"--advertise-address", "127.0.0.1", "--kickstart", "auto", "--iso", iso, "-o", "json")
@@ -258,9 +257,9 @@ func TestPodmanOcne(t *testing.T) {
 		site := decodeSite(t, r).Site
 		base := fmt.Sprintf("http://127.0.0.1:%d", port)
 		for url, want := range map[string]string{
-			site.KernelURL:                    "images/pxeboot/vmlinuz",
-			site.InitrdURL:                    "images/pxeboot/initrd.img",
-			base + "/boot/images/install.img": "images/install.img",
+			site.KernelURL:                    fixture.ISOKernel,
+			site.InitrdURL:                    fixture.ISOInitrd,
+			base + "/boot/images/install.img": fixture.ISOStage2,
 		} {
 			if got := get(t, url, http.StatusOK); got != string(files[want]) {
 				t.Errorf("%s: %d bytes, not the ISO's %s", url, len(got), want)
@@ -339,7 +338,10 @@ func TestPodmanOcneBadInput(t *testing.T) {
 	os.WriteFile(notTar, []byte("not an image\n"), 0o644)
 	plainTar := filepath.Join(dir, "plain.tar")
 	harness.Run(t, "tar", "-cf", plainTar, "-C", dir, "notes.txt")
-	noPXE := harness.BuildISO(t, map[string][]byte{"EFI/BOOT/grub.cfg": []byte("set default=0\n")})
+	noPXE, err := fixture.BootISO(context.Background(), t.TempDir(), map[string][]byte{"EFI/BOOT/grub.cfg": []byte("set default=0\n")}, "-R", "-J")
+	if err != nil {
+		t.Fatal(err)
+	}
 	missingSock := "unix://" + filepath.Join(dir, "none.sock")
 	silentSock := silentSocket(t)
 	busy, err := net.Listen("tcp", ":0")
@@ -473,20 +475,22 @@ func TestPodmanOcneServerFails(t *testing.T) {
 		t.Fatalf("load: exit %d: %s", r.code, r.stderr)
 	}
 	// The archive server image, labels and all, with a web root that does
-	// not exist: the server exits at once.
+	// not exist (the server exits at once), or listening on another port
+	// than the published one (it runs, but never answers).
 	p.Run("create", "--name", "base", "localhost/ock-ostree:latest")
 	p.Run("commit", "--change", `CMD ["--root", "/nope", "--listen", ":80"]`, "base", "localhost/broken:1")
+	p.Run("commit", "--change", `CMD ["--root", "/usr/share/nginx/html", "--listen", ":81"]`, "base", "localhost/deaf:1")
 	p.Run("rm", "base")
-	serve := func(extra ...string) []string {
-		return append([]string{"serve", "--image", "localhost/broken:1", "--port", strconv.Itoa(harness.FreePort(t)), "--advertise-address", "127.0.0.1"}, extra...)
+	serve := func(image string, extra ...string) []string {
+		return append([]string{"serve", "--image", image, "--port", strconv.Itoa(harness.FreePort(t)), "--advertise-address", "127.0.0.1"}, extra...)
 	}
 	for _, tc := range []struct {
 		name    string
 		args    []string
 		wantErr string
 	}{
-		{name: "server exits", args: serve("--restart", "no"), wantErr: "the archive server container exited: archive-server: root /nope: no such directory"},
-		{name: "server restarts but never answers", args: serve("--restart", "always", "--timeout", "3s"), wantErr: "did not serve"},
+		{name: "server exits", args: serve("localhost/broken:1", "--restart", "no"), wantErr: "the archive server container exited: archive-server: root /nope: no such directory"},
+		{name: "server never answers", args: serve("localhost/deaf:1", "--timeout", "3s"), wantErr: "did not serve"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			home := t.TempDir()
@@ -504,7 +508,7 @@ func TestPodmanOcneServerFails(t *testing.T) {
 	}
 	t.Run("Ctrl-C", func(t *testing.T) {
 		home := t.TempDir()
-		cmd := exec.Command(filepath.Join(harness.RepoRoot(t), "bin", "podman-ocne"), append([]string{"--url", url}, serve("--restart", "always")...)...)
+		cmd := exec.Command(filepath.Join(harness.RepoRoot(t), "bin", "podman-ocne"), append([]string{"--url", url}, serve("localhost/deaf:1")...)...)
 		cmd.Env = append(os.Environ(), "HOME="+home, "CONTAINER_HOST=")
 		var errOut bytes.Buffer
 		cmd.Stderr = &errOut

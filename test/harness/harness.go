@@ -216,27 +216,6 @@ func RepoRoot(t *testing.T) string {
 	}
 }
 
-// BuildISO writes files (slash path -> content) into an ISO-9660 image
-// with the real xorriso, the tool Oracle Linux's boot ISOs are made with.
-func BuildISO(t *testing.T, files map[string][]byte) string {
-	t.Helper()
-	dir := t.TempDir()
-	tree := filepath.Join(dir, "tree")
-	os.MkdirAll(tree, 0o755)
-	for p, b := range files {
-		f := filepath.Join(tree, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(f, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	iso := filepath.Join(dir, "boot.iso")
-	Run(t, "xorriso", "-as", "mkisofs", "-quiet", "-R", "-J", "-V", "OL-9-6-0-BaseOS-x86_64", "-o", iso, tree)
-	return iso
-}
-
 // Run runs a command and returns its trimmed combined output, failing the
 // test (with that output) if it fails.
 func Run(t *testing.T, name string, args ...string) string {
