@@ -22,8 +22,9 @@ const (
 	IgnitionPath  = "ignition"
 	BootPath      = "boot"
 	// IPXEFile is the iPXE script's name in the boot directory, for
-	// "chain http://HOST:PORT/boot/ock.ipxe".
-	IPXEFile = "ock.ipxe"
+	// "chain http://HOST:PORT/boot/boot.ipxe", the name kubectl ocne-image
+	// kickstart --iso uses too.
+	IPXEFile = "boot.ipxe"
 )
 
 // labelSite holds the Site as JSON, so status can print it again.
