@@ -22,7 +22,7 @@ DIST_VERSION ?= $(shell git describe --tags --exact-match 2>/dev/null || echo v0
 
 .PHONY: build deps test vet bench demo dist builder-image generate clean FORCE
 
-build: bin/kubectl-ocne_image bin/ocne-ignition-http-put bin/ocne-ignition-matchbox
+build: bin/kubectl-ocne_image bin/podman-ocne bin/ocne-ignition-http-put bin/ocne-ignition-matchbox
 
 # The plugin embeds the archive servers, so it can build server images for
 # either architecture without a network or a base image.
@@ -35,6 +35,10 @@ bin/kubectl-ocne_image: $(PAYLOAD) FORCE
 # The Ignition hosting plugins we ship (plugins/README.md).
 bin/ocne-ignition-%: FORCE
 	$(GOBUILD) -o $@ ./plugins/$*
+
+# The Podman companion: the v5 bindings, over the REST socket.
+bin/podman-ocne: FORCE
+	$(GOBUILD) -o $@ ./podman-helper
 
 bin/ock-sample: FORCE
 	$(GOBUILD) -o $@ ./test/fixture/cmd/ock-sample

@@ -144,6 +144,49 @@ func (p *Podman) Cmd(args ...string) *exec.Cmd {
 	return cmd
 }
 
+// Service runs the real Podman REST service on the private storage, as
+// `podman system service` does for users, and returns its unix:// URL. It
+// is killed at cleanup.
+func (p *Podman) Service() string {
+	p.t.Helper()
+	sock := filepath.Join(p.dir, "podman.sock")
+	cmd := p.Cmd("system", "service", "--time=0", "unix://"+sock)
+	logf, err := os.Create(filepath.Join(p.dir, "service.log"))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		p.t.Fatalf("start podman system service: %v", err)
+	}
+	p.t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		logf.Close()
+		if p.t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			p.t.Logf("podman service log (end):\n%s", b[max(0, len(b)-3000):])
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
+			return "unix://" + sock
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("podman system service did not create %s", sock)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Containers lists the names of all containers in the private storage.
+func (p *Podman) Containers() []string {
+	p.t.Helper()
+	return strings.Fields(p.Run("ps", "--all", "--format", "{{.Names}}"))
+}
+
 // Run runs podman and fails the test on error.
 func (p *Podman) Run(args ...string) string {
 	p.t.Helper()

@@ -1,0 +1,81 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/ocne-image/ocne-image/shared/progress"
+)
+
+const loadExample = `  # Load the image 'kubectl ocne-image create --local' wrote
+  podman-ocne load --file ~/.ocne/images/ock-1.33-amd64-ostree.tar
+
+  # Into a rootful service from a normal user's shell
+  podman-ocne --url unix:///run/podman/podman.sock load --file ock.tar`
+
+// LoadOptions are the inputs of `load`.
+type LoadOptions struct {
+	File   string
+	Output string
+
+	conn *ConnectionFlags
+	genericiooptions.IOStreams
+}
+
+// NewCmdLoad returns the `load` command.
+func NewCmdLoad(streams genericiooptions.IOStreams, conn *ConnectionFlags) *cobra.Command {
+	o := &LoadOptions{IOStreams: streams, conn: conn}
+	c := &cobra.Command{
+		Use:   "load --file FILE",
+		Short: "Load an archive server image into Podman",
+		Long: `Stream the archive server image file that 'kubectl ocne-image create'
+wrote to the Podman service, and print the names it is stored under.`,
+		Example: loadExample,
+		Args:    noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(c.Context())
+		},
+	}
+	c.Flags().StringVarP(&o.File, "file", "f", "", "image archive written by 'kubectl ocne-image create'")
+	c.Flags().StringVarP(&o.Output, "output", "o", "text", "how to print the result: text or json")
+	c.MarkFlagFilename("file", "tar")
+	c.RegisterFlagCompletionFunc("output", fixedCompletion("text", "json"))
+	return c
+}
+
+// Validate rejects bad flag values before any work starts.
+func (o *LoadOptions) Validate() error {
+	if o.File == "" {
+		return usagef("--file is required")
+	}
+	return validateOutput(o.Output)
+}
+
+// Run loads the image.
+func (o *LoadOptions) Run(ctx context.Context) error {
+	client, err := o.conn.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	bar := progress.New(o.ErrOut, "load")
+	names, err := client.Load(o.File, bar)
+	bar.Done()
+	if err != nil {
+		return err
+	}
+	if o.Output == "json" {
+		return json.NewEncoder(o.Out).Encode(map[string]any{"file": o.File, "names": names})
+	}
+	for _, n := range names {
+		fmt.Fprintln(o.Out, n)
+	}
+	return nil
+}

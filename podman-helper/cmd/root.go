@@ -1,0 +1,133 @@
+// Package cmd wires the podman-ocne commands: flags, defaults and output.
+// The work lives in shared/podman.
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/ocne-image/ocne-image/shared/buildinfo"
+	"github.com/ocne-image/ocne-image/shared/podman"
+)
+
+// Exit codes, the same as kubectl ocne-image's.
+const (
+	ExitOK    = 0
+	ExitError = 1 // the operation failed
+	ExitUsage = 2 // bad flags or arguments; nothing was attempted
+)
+
+type usageError struct{ error }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// ConnectionFlags are the flags every command that talks to Podman shares.
+type ConnectionFlags struct {
+	URL     string
+	Timeout time.Duration
+}
+
+// Connect resolves the socket and pings the service.
+func (f *ConnectionFlags) Connect(ctx context.Context) (*podman.Client, error) {
+	uri := podman.DefaultSocketURL(f.URL)
+	if err := podman.CheckURL(uri); err != nil {
+		return nil, usageError{err}
+	}
+	return podman.Connect(ctx, uri, f.Timeout)
+}
+
+// NewCmdPodmanOcne returns the root command.
+func NewCmdPodmanOcne(streams genericiooptions.IOStreams) *cobra.Command {
+	conn := &ConnectionFlags{}
+	root := &cobra.Command{
+		Use:   "podman-ocne",
+		Short: "Load and serve OCK OSTree archive images with Podman",
+		Long: `podman-ocne loads the archive server image that 'kubectl ocne-image create'
+writes into Podman over its REST socket, and runs it as the HTTP server
+nodes install from, with the Kickstart and Ignition files beside it.
+
+It talks to the Podman service at --url, else $CONTAINER_HOST, else the
+rootless socket $XDG_RUNTIME_DIR/podman/podman.sock, else the rootful
+/run/podman/podman.sock.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       buildinfo.Version,
+	}
+	root.Flags().Bool("version", false, "print the version and exit")
+	pf := root.PersistentFlags()
+	pf.StringVar(&conn.URL, "url", "", "Podman service URL, e.g. unix:///run/podman/podman.sock (default: $CONTAINER_HOST, then the rootless, then the rootful socket)")
+	pf.DurationVar(&conn.Timeout, "connect-timeout", podman.DefaultConnectTimeout, "give up on a Podman service that does not answer within this time")
+	root.SetIn(streams.In)
+	root.SetOut(streams.Out)
+	root.SetErr(streams.ErrOut)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w; see '%s --help'", err, c.CommandPath())}
+	})
+	root.AddCommand(
+		NewCmdLoad(streams, conn),
+		NewCmdServe(streams, conn),
+		NewCmdStatus(streams, conn),
+		NewCmdLogs(streams, conn),
+		NewCmdStop(streams, conn),
+	)
+	return root
+}
+
+// Execute runs the command, prints a failure as one line and returns the
+// process exit code. Cancelling ctx (Ctrl-C) stops the work and cleans up.
+func Execute(ctx context.Context, c *cobra.Command, streams genericiooptions.IOStreams) int {
+	err := c.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	if errors.Is(err, context.Canceled) {
+		err = errors.New("interrupted; nothing was left running")
+	}
+	fmt.Fprintf(streams.ErrOut, "error: %v\n", err)
+	var u usageError
+	if errors.As(err, &u) {
+		return ExitUsage
+	}
+	return ExitError
+}
+
+// noArgs refuses positional arguments as a usage error.
+func noArgs(c *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef("unexpected argument %q; see '%s --help'", args[0], c.CommandPath())
+	}
+	return nil
+}
+
+// nameCompletion offers the names of the containers podman-ocne started,
+// asking the service briefly: a slow one must not stall the shell.
+func nameCompletion(conn *ConnectionFlags) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(c *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
+		uri := podman.DefaultSocketURL(conn.URL)
+		client, err := podman.Connect(c.Context(), uri, time.Second)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		defer client.Close()
+		names, _ := client.Names()
+		return names, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+func fixedCompletion(values ...string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return values, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+func validateOutput(format string) error {
+	if format != "text" && format != "json" {
+		return usagef("invalid --output %q: use text or json", format)
+	}
+	return nil
+}
