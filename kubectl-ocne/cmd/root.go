@@ -48,7 +48,8 @@ Kickstart "ostreesetup" installs nodes from.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w; see '%s --help'", err, c.CommandPath())}
 	})
-	root.AddCommand(NewCmdCreate(streams), NewCmdUpload(streams), NewCmdEncapsulate(streams), NewCmdVersion(streams), NewCmdBuilderImage(streams), NewCmdBuilder(streams))
+	root.AddCommand(NewCmdCreate(streams), NewCmdUpload(streams), NewCmdEncapsulate(streams), NewCmdVersion(streams), NewCmdBuilderImage(streams), NewCmdBuilder(streams),
+		NewCmdIgnition(streams))
 	return root
 }
 

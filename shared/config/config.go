@@ -35,6 +35,8 @@ type Config struct {
 	// RegistriesConf is a registries.conf(5) file (mirrors) for the pulls
 	// `create` makes, in the cluster as on this machine.
 	RegistriesConf string `yaml:"registriesConf,omitempty"`
+	// Node is what `ignition join` reads.
+	Node `yaml:",inline"`
 }
 
 // Version returns the Kubernetes version, whichever key set it.
@@ -109,5 +111,6 @@ func merge(base, over Config) Config {
 	set(&base.Proxy.HTTPSProxy, over.Proxy.HTTPSProxy)
 	set(&base.Proxy.HTTPProxy, over.Proxy.HTTPProxy)
 	set(&base.Proxy.NoProxy, over.Proxy.NoProxy)
+	base.Node = mergeNode(base.Node, over.Node)
 	return base
 }
