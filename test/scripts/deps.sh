@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and the demo run for real:
 # libostree's CLI, Podman (with runc: crun cannot run on this host's hybrid
-# cgroups), skopeo and the registry. Idempotent: apt runs only if something
+# cgroups), skopeo and the registry; libblkid-dev and gcc to build the real
+# Ignition (cgo). Idempotent: apt runs only if something
 # is missing.
 set -euo pipefail
 
 need=()
-for pkg in ostree podman runc skopeo docker-registry uidmap gettext-base; do
+for pkg in ostree podman runc skopeo docker-registry uidmap gettext-base libblkid-dev gcc libc6-dev; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then
