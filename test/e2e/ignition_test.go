@@ -2,7 +2,10 @@ package e2e
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"net/http"
@@ -15,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	v34 "github.com/coreos/ignition/v2/config/v3_4"
 	igntypes "github.com/coreos/ignition/v2/config/v3_4/types"
@@ -29,6 +33,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/yaml"
 
+	"github.com/ocne-image/ocne-image/shared/certupload"
 	"github.com/ocne-image/ocne-image/shared/jointoken"
 	"github.com/ocne-image/ocne-image/test/harness"
 )
@@ -538,4 +543,96 @@ func TestIgnitionJoinBadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestUploadCerts runs the --upload-certs pod on the real cluster: the
+// node's own kubeadm (here the cluster's, and its PKI in a directory laid
+// out as /etc/kubernetes) encrypts the CA keys into kube-system/kubeadm-certs
+// under our key; the pod and the Secret carrying the key are deleted.
+func TestUploadCerts(t *testing.T) {
+	c := needCluster(t)
+	ctx := context.Background()
+	nodes, err := c.cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil || len(nodes.Items) == 0 {
+		t.Fatalf("nodes: %v", err)
+	}
+	state := filepath.Join(os.Getenv("CLUSTER_CACHE"), "state")
+	kdir := filepath.Join(t.TempDir(), "kubernetes")
+	os.MkdirAll(filepath.Join(kdir, "pki"), 0o700)
+	copyFile(t, c.kubeconfig, filepath.Join(kdir, "admin.conf"))
+	for _, f := range []string{"ca.crt", "ca.key", "sa.key", "sa.pub", "front-proxy-ca.crt", "front-proxy-ca.key"} {
+		copyFile(t, filepath.Join(state, "pki", f), filepath.Join(kdir, "pki", f))
+	}
+	t.Cleanup(func() { cleanupKubeadmCerts(t, c.cs) })
+	key, err := certupload.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = certupload.Upload(ctx, c.cs, certupload.Options{Key: key, Image: c.builder, Node: nodes.Items[0].Name,
+		Kubeadm: filepath.Join(os.Getenv("CLUSTER_CACHE"), "bin", "kubeadm"), KubernetesDir: kdir, Timeout: 2 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.cs.CoreV1().Secrets("kube-system").Get(ctx, "kubeadm-certs", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("no kubeadm-certs: %v", err)
+	}
+	want, _ := os.ReadFile(filepath.Join(kdir, "pki", "ca.key"))
+	if got := decryptKubeadmCert(t, key, s.Data["ca.key"]); string(got) != string(want) {
+		t.Error("kubeadm-certs ca.key does not decrypt to the CA key with our certificate key")
+	}
+	sel := metav1.ListOptions{LabelSelector: "app.kubernetes.io/managed-by=ocne-image,app.kubernetes.io/component=upload-certs"}
+	pods, _ := c.cs.CoreV1().Pods("kube-system").List(ctx, sel)
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp == nil {
+			t.Errorf("pod %s left", p.Name)
+		}
+	}
+	if secrets, _ := c.cs.CoreV1().Secrets("kube-system").List(ctx, sel); len(secrets.Items) != 0 {
+		t.Errorf("key Secret left: %s", secrets.Items[0].Name)
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// decryptKubeadmCert undoes kubeadm's AES-GCM (nonce first) encryption.
+func decryptKubeadmCert(t *testing.T, hexKey string, data []byte) []byte {
+	t.Helper()
+	key, _ := hex.DecodeString(hexKey)
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gcm, _ := cipher.NewGCM(block)
+	if len(data) < gcm.NonceSize() {
+		t.Fatalf("ciphertext of %d bytes", len(data))
+	}
+	out, err := gcm.Open(nil, data[:gcm.NonceSize()], data[gcm.NonceSize():], nil)
+	if err != nil {
+		t.Fatalf("decrypt: %v", err)
+	}
+	return out
+}
+
+// cleanupKubeadmCerts removes what upload-certs leaves in the shared
+// cluster: the Secret, the token that owns it, and kubeadm's RBAC for it.
+func cleanupKubeadmCerts(t *testing.T, cs kubernetes.Interface) {
+	ctx := context.Background()
+	if s, err := cs.CoreV1().Secrets("kube-system").Get(ctx, "kubeadm-certs", metav1.GetOptions{}); err == nil {
+		for _, o := range s.OwnerReferences {
+			cs.CoreV1().Secrets("kube-system").Delete(ctx, o.Name, metav1.DeleteOptions{})
+		}
+	}
+	cs.CoreV1().Secrets("kube-system").Delete(ctx, "kubeadm-certs", metav1.DeleteOptions{})
+	cs.RbacV1().RoleBindings("kube-system").Delete(ctx, "kubeadm:kubeadm-certs", metav1.DeleteOptions{})
+	cs.RbacV1().Roles("kube-system").Delete(ctx, "kubeadm:kubeadm-certs", metav1.DeleteOptions{})
 }
