@@ -69,12 +69,25 @@ generate: $(PROTOC_GEN)
 	  -I plugins/ignitionhost/proto --go_out=paths=source_relative:plugins/ignitionhost/proto \
 	  --go-grpc_out=paths=source_relative:plugins/ignitionhost/proto plugins/ignitionhost/proto/ignitionhost.proto
 
+# Real Ignition at the version of the config types the plugin writes with
+# (test/tools/ignition/go.mod): ignition-validate, and ignition itself,
+# which needs cgo and libblkid for its disk code.
+IGNITION_MOD := test/tools/ignition
+IGNITION_VERSION = $(shell awk '$$1 == "require" && $$2 == "github.com/coreos/ignition/v2" {print $$3}' $(IGNITION_MOD)/go.mod)
+IGNITION_TOOLS := .cache/tools/ignition .cache/tools/ignition-validate
+.cache/tools/ignition-validate: $(IGNITION_MOD)/go.mod
+	cd $(IGNITION_MOD) && GOFLAGS=-buildvcs=false go build \
+	  -ldflags '-X github.com/coreos/ignition/v2/internal/version.Raw=$(IGNITION_VERSION)' -o $(CURDIR)/$@ github.com/coreos/ignition/v2/validate
+.cache/tools/ignition: $(IGNITION_MOD)/go.mod
+	cd $(IGNITION_MOD) && CGO_ENABLED=1 GOFLAGS=-buildvcs=false go build \
+	  -ldflags '-X github.com/coreos/ignition/v2/internal/version.Raw=$(IGNITION_VERSION)' -o $(CURDIR)/$@ github.com/coreos/ignition/v2/internal
+
 vet: $(PAYLOAD)
 	go vet ./...
 
 # Every test; the in-cluster ones run on the real cluster test/scripts/test.sh
 # starts (and always stops).
-test: deps build vet $(KREW) $(MATCHBOX)
+test: deps build vet $(KREW) $(MATCHBOX) $(IGNITION_TOOLS)
 	test/scripts/test.sh
 
 demo: deps build bin/ock-sample

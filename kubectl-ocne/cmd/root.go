@@ -53,7 +53,7 @@ Kickstart "ostreesetup" installs nodes from.`,
 	})
 	root.AddCommand(NewCmdCreate(streams), NewCmdUpload(streams), NewCmdEncapsulate(streams), NewCmdVersion(streams),
 		NewCmdBuilderImage(streams), NewCmdBuilder(streams), NewCmdServe(streams), NewCmdKickstart(streams),
-		NewCmdPlugins(streams), newCmdIgnitionHosting(streams))
+		NewCmdPlugins(streams), NewCmdIgnition(streams))
 	return root
 }
 

@@ -40,6 +40,8 @@ type Config struct {
 	Kickstart Kickstart `yaml:"kickstart,omitempty"`
 	// IgnitionPlugins configures Ignition hosting backends by name.
 	IgnitionPlugins map[string]IgnitionPlugin `yaml:"ignitionPlugins,omitempty"`
+	// Node is what `ignition join` reads.
+	Node `yaml:",inline"`
 }
 
 // Kickstart is the `kickstart:` section: settings shared by a site's nodes.
@@ -166,5 +168,6 @@ func merge(base, over Config) Config {
 		}
 		base.IgnitionPlugins = plugins
 	}
+	base.Node = mergeNode(base.Node, over.Node)
 	return base
 }

@@ -3,12 +3,13 @@
 # libostree's CLI, Podman (with runc: crun cannot run on this host's hybrid
 # cgroups), skopeo and the registry; python3, whose shlex splits Kickstart
 # lines as pykickstart does; xorriso, which builds test boot ISOs; nginx (a
-# WebDAV PUT/DELETE server for the http-put plugin). Idempotent: apt runs
-# only if something is missing.
+# WebDAV PUT/DELETE server for the http-put plugin); libblkid-dev and gcc to
+# build the real Ignition (cgo). Idempotent: apt runs only if something is
+# missing.
 set -euo pipefail
 
 need=()
-for pkg in ostree podman runc skopeo docker-registry uidmap gettext-base python3 xorriso nginx-core; do
+for pkg in ostree podman runc skopeo docker-registry uidmap gettext-base python3 xorriso nginx-core libblkid-dev gcc libc6-dev; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then

@@ -1,0 +1,435 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/ocne-image/ocne-image/shared/certupload"
+	"github.com/ocne-image/ocne-image/shared/config"
+	"github.com/ocne-image/ocne-image/shared/ignition"
+	"github.com/ocne-image/ocne-image/shared/ignitionhosting"
+	"github.com/ocne-image/ocne-image/shared/jointoken"
+	"github.com/ocne-image/ocne-image/shared/kube"
+	"github.com/ocne-image/ocne-image/shared/kubeadm"
+	"github.com/ocne-image/ocne-image/shared/ock"
+)
+
+// NewCmdIgnition returns the `ignition` parent command; each subcommand
+// handles one thing to do with node Ignition configs.
+func NewCmdIgnition(streams genericiooptions.IOStreams) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "ignition",
+		Short: "Write the first-boot Ignition configs of OCK nodes",
+		Long: `Ignition configs for OCK nodes: "join" writes one that joins a node to the
+cluster of the current kubeconfig context; "publish", "unpublish" and "list"
+put configs where nodes fetch them, through a hosting backend (see
+"kubectl ocne-image plugins list").`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(c *cobra.Command, _ []string) error { return c.Help() },
+	}
+	c.AddCommand(NewCmdIgnitionJoin(streams), newCmdIgnitionPublish(streams), newCmdIgnitionUnpublish(streams), newCmdIgnitionList(streams))
+	return c
+}
+
+const ignitionJoinExample = `  # A worker of the current cluster; the file holds a 24h join token
+  kubectl ocne-image ignition join --role worker -o worker.ign
+
+  # A control-plane node behind a load balancer, with the certificates
+  # uploaded by a short-lived privileged pod on an existing control plane
+  kubectl ocne-image ignition join --role control-plane --api-server lb.example.com:6443 \
+    --upload-certs --upload-certs-image registry.example.com/ocne/builder:1.0 -o cp.ign
+
+  # Your own additions (Ignition JSON or Butane YAML), an SSH key, a short-lived token
+  kubectl ocne-image ignition join --extra-ignition extra.bu --ssh-public-key-file ~/.ssh/id_ed25519.pub --ttl 2h -o worker.ign
+
+  # No rights on kube-system secrets: print the kubeadm command that creates the token
+  kubectl ocne-image ignition join --token-only-print -o worker.ign`
+
+// IgnitionJoinOptions are the inputs of `ignition join`.
+type IgnitionJoinOptions struct {
+	Role            string
+	Output          string
+	TTL             time.Duration
+	TokenOnlyPrint  bool
+	IgnitionVersion string
+	APIServer       string
+	NetInterface    string
+	ExtraIgnition   string
+	UploadCerts     bool
+	UploadImage     string
+	ConfigFile      string
+	SSHKeyFile      string
+	PasswordHash    string
+	OSRegistry      string
+	Registry        string
+	Verbose         int
+
+	kube        *genericclioptions.ConfigFlags
+	publish     hostingFlags
+	cfg         config.Config
+	extra       []byte
+	sshKeys     []string
+	defaultsDir string // tests point this at a fake home
+
+	genericiooptions.IOStreams
+}
+
+// NewCmdIgnitionJoin returns the `ignition join` command.
+func NewCmdIgnitionJoin(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &IgnitionJoinOptions{IOStreams: streams}
+	c := &cobra.Command{
+		Use:   "join --role worker|control-plane [-o FILE] [flags]",
+		Short: "Write the Ignition config of a node that joins the current cluster",
+		Long: `Create a bootstrap token in the cluster of the current kubeconfig context
+and write the Ignition config (spec ` + ignition.DefaultVersion + `) an OCK node boots with to join it:
+the kubeadm JoinConfiguration with the API server endpoint, the token and
+the CA hashes, the units OCK starts, its update source, registries, proxy
+and the ocne user.
+
+The file holds the join token (and for control planes the certificate
+key): it is written 0600, and whoever can read it can join the cluster
+until the token expires (--ttl).
+
+For --role control-plane the certificates must be uploaded under the key
+in the file. --upload-certs does it through a PRIVILEGED pod (root, host
+network, the node's /etc/kubernetes and kubeadm mounted) on a
+control-plane node, deleted afterwards; without it the kubeadm command
+to run on a control-plane node is printed.
+
+Defaults come from ~/.ocne/defaults.yaml and the --config cluster file
+(registry, password, sshPublicKey, sshPublicKeyPath, podSubnet,
+serviceSubnet, kubeProxyMode, kubeApiServerBindPort, virtualIp,
+loadBalancer, proxy, osRegistry, extraIgnition, extraIgnitionInline,
+providers.byo.networkInterface); flags win.`,
+		Example: ignitionJoinExample,
+		Args:    usageArgs(cobra.NoArgs),
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := o.Complete(c); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(c.Context())
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.Role, "role", "worker", "role of the node: worker or control-plane")
+	f.StringVarP(&o.Output, "output", "o", "", "file to write the Ignition config to, mode 0600 (default: standard output)")
+	f.DurationVar(&o.TTL, "ttl", 24*time.Hour, "how long the join token works; 0 never expires")
+	f.BoolVar(&o.TokenOnlyPrint, "token-only-print", false, "do not create the token: print the kubeadm token create command that does")
+	f.StringVar(&o.IgnitionVersion, "ignition-version", ignition.DefaultVersion, "Ignition spec version to write: "+strings.Join(ignition.Versions, ", "))
+	f.StringVar(&o.APIServer, "api-server", "", "HOST[:PORT] nodes reach the API server at (default: the kubeconfig's, else the cluster-info ConfigMap's; config virtualIp/loadBalancer)")
+	f.StringVar(&o.NetInterface, "net-interface", "", "network interface whose address the node uses (config providers.byo.networkInterface)")
+	f.StringVar(&o.ExtraIgnition, "extra-ignition", "", "Ignition JSON or Butane YAML file merged last (config extraIgnition)")
+	o.publish.addPublish(c)
+	f.BoolVar(&o.UploadCerts, "upload-certs", false, "control-plane: upload the certificates through a privileged pod on a control-plane node")
+	f.StringVar(&o.UploadImage, "upload-certs-image", "", "image of the --upload-certs pod; it runs the node's own kubeadm (default: config builderImage)")
+	f.StringVarP(&o.ConfigFile, "config", "c", "", "cluster configuration file")
+	f.StringVar(&o.SSHKeyFile, "ssh-public-key-file", "", "authorized SSH key(s) for the ocne user (config sshPublicKeyPath, sshPublicKey)")
+	f.StringVar(&o.PasswordHash, "password-hash", "", "crypt(3) hash of the ocne user's password, e.g. from `openssl passwd -6` (config password)")
+	f.StringVar(&o.OSRegistry, "os-registry", "", "OCK OSTree image repository the node updates from (default "+ock.DefaultRegistry+")")
+	f.StringVar(&o.Registry, "registry", "", "registry for unqualified container image names (config registry; default "+ignition.DefaultContainerRegistry+")")
+	f.CountVarP(&o.Verbose, "verbose", "v", "print more detail on standard error")
+	o.kube = genericclioptions.NewConfigFlags(true)
+	o.kube.AddFlags(f)
+	c.RegisterFlagCompletionFunc("role", fixedCompletion("worker", "control-plane"))
+	c.RegisterFlagCompletionFunc("ignition-version", fixedCompletion(ignition.Versions...))
+	c.RegisterFlagCompletionFunc("net-interface", interfaceCompletion)
+	c.MarkFlagFilename("output", "ign", "json")
+	c.MarkFlagFilename("extra-ignition", "ign", "json", "bu", "yaml", "yml")
+	c.MarkFlagFilename("config", "yaml", "yml")
+	c.MarkFlagFilename("ssh-public-key-file", "pub")
+	return c
+}
+
+// interfaceCompletion offers this machine's interfaces: often the node's
+// are named alike.
+func interfaceCompletion(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	ifs, _ := net.Interfaces()
+	var names []string
+	for _, i := range ifs {
+		if i.Flags&net.FlagLoopback == 0 {
+			names = append(names, i.Name)
+		}
+	}
+	return names, cobra.ShellCompDirectiveNoFileComp
+}
+
+// Complete fills unset flags from the configuration files and reads the
+// files the flags name.
+func (o *IgnitionJoinOptions) Complete(c *cobra.Command) error {
+	defaults := filepath.Join(o.defaultsDir, ".ocne", "defaults.yaml")
+	if o.defaultsDir == "" {
+		p, err := config.DefaultsPath()
+		if err != nil {
+			return err
+		}
+		defaults = p
+	}
+	cfg, err := config.Load(defaults, o.ConfigFile)
+	if err != nil {
+		return usageError{err}
+	}
+	o.cfg = cfg
+	pick := func(flag string, dst *string, fromConfig ...string) {
+		if c.Flags().Changed(flag) {
+			return
+		}
+		for _, v := range fromConfig {
+			if v != "" {
+				*dst = v
+				return
+			}
+		}
+	}
+	pick("api-server", &o.APIServer, cfg.VirtualIP, cfg.LoadBalancer)
+	pick("net-interface", &o.NetInterface, cfg.Providers.BYO.NetworkInterface)
+	pick("extra-ignition", &o.ExtraIgnition, cfg.ExtraIgnition)
+	pick("upload-certs-image", &o.UploadImage, cfg.BuilderImage)
+	pick("ssh-public-key-file", &o.SSHKeyFile, cfg.SSHPublicKeyPath)
+	pick("password-hash", &o.PasswordHash, cfg.Password)
+	pick("os-registry", &o.OSRegistry, cfg.OSRegistry, ock.DefaultRegistry)
+	pick("registry", &o.Registry, cfg.Registry, ignition.DefaultContainerRegistry)
+
+	switch {
+	case o.ExtraIgnition != "":
+		if o.extra, err = os.ReadFile(o.ExtraIgnition); err != nil {
+			return usagef("--extra-ignition: %v", err)
+		}
+	case cfg.ExtraIgnitionInline != "":
+		o.extra = []byte(cfg.ExtraIgnitionInline)
+	}
+	if o.SSHKeyFile != "" {
+		b, err := os.ReadFile(o.SSHKeyFile)
+		if err != nil {
+			return usagef("--ssh-public-key-file: %v", err)
+		}
+		o.sshKeys = sshKeys(string(b))
+	} else if cfg.SSHPublicKey != "" {
+		o.sshKeys = sshKeys(cfg.SSHPublicKey)
+	}
+	return nil
+}
+
+func sshKeys(s string) []string {
+	var keys []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			keys = append(keys, l)
+		}
+	}
+	return keys
+}
+
+// Validate rejects bad flag values before anything is created.
+func (o *IgnitionJoinOptions) Validate() error {
+	if o.Role != "worker" && o.Role != "control-plane" {
+		return usagef("invalid --role %q: use worker or control-plane", o.Role)
+	}
+	if !slices.Contains(ignition.Versions, o.IgnitionVersion) {
+		return usagef("unsupported --ignition-version %q: use one of %s", o.IgnitionVersion, strings.Join(ignition.Versions, ", "))
+	}
+	if o.TTL < 0 {
+		return usagef("invalid --ttl %s: use a positive duration, or 0 for a token that never expires", o.TTL)
+	}
+	if o.APIServer != "" {
+		ep, err := jointoken.ParseEndpoint(o.APIServer)
+		if err != nil {
+			return usagef("--api-server: %v", err)
+		}
+		o.APIServer = ep
+	}
+	if o.PasswordHash != "" && !strings.HasPrefix(o.PasswordHash, "$") {
+		return usagef("--password-hash is not a crypt(3) hash (they start with $): make one with `openssl passwd -6`")
+	}
+	if o.UploadCerts && o.Role != "control-plane" {
+		return usagef("--upload-certs is for --role control-plane")
+	}
+	if o.UploadCerts && o.UploadImage == "" {
+		return usagef("--upload-certs needs --upload-certs-image (or builderImage in the config): any image will do, it runs the node's own kubeadm")
+	}
+	if strings.ContainsAny(o.NetInterface, " \n\"'/") {
+		return usagef("invalid --net-interface %q", o.NetInterface)
+	}
+	if len(o.extra) > 0 {
+		// Fail before a token exists: nothing to undo.
+		if _, err := ignition.Build(ignition.Node{}, o.IgnitionVersion, o.extra); err != nil {
+			return usageError{fmt.Errorf("--extra-ignition %s: %w", o.ExtraIgnition, err)}
+		}
+	}
+	if o.Output != "" {
+		if fi, err := os.Stat(filepath.Dir(o.Output)); err != nil || !fi.IsDir() {
+			return usagef("--output %s: its directory does not exist", o.Output)
+		}
+	}
+	return nil
+}
+
+// Run creates the token (unless --token-only-print), writes the config,
+// and on any failure after that deletes the token again.
+func (o *IgnitionJoinOptions) Run(ctx context.Context) (err error) {
+	logw := io.Discard
+	if o.Verbose > 0 {
+		logw = o.ErrOut
+	}
+	restCfg, err := kube.Reachable(o.kube)
+	if err != nil {
+		return fmt.Errorf("no cluster for the node to join: %w", err)
+	}
+	cs, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		return err
+	}
+	sv, err := cs.Discovery().ServerVersion()
+	if err != nil {
+		return fmt.Errorf("read the cluster's version: %s", kube.OneLine(err.Error()))
+	}
+	apiVersion, err := kubeadm.APIVersionFor(sv.GitVersion)
+	if err != nil {
+		return err
+	}
+	cluster, err := jointoken.Discover(ctx, cs, restCfg, o.APIServer)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(logw, "Cluster %s (Kubernetes %s, endpoint and CA from %s), kubeadm %s\n", cluster.Endpoint, sv.GitVersion, cluster.Source, apiVersion)
+
+	tok, err := jointoken.New(o.TTL)
+	if err != nil {
+		return err
+	}
+	join := kubeadm.Join{
+		APIVersion: apiVersion, APIServerEndpoint: cluster.Endpoint, Token: tok.String(),
+		CACertHashes: cluster.CAHashes(), KubeletArgs: kubeadm.DefaultKubeletArgs(),
+	}
+	var certKey string
+	if o.Role == "control-plane" {
+		if certKey, err = certupload.NewKey(); err != nil {
+			return err
+		}
+		port := o.cfg.KubeAPIServerPort
+		if port == 0 {
+			port = 6443
+		}
+		join.ControlPlane = &kubeadm.ControlPlane{BindPort: port, CertificateKey: certKey, KubeProxyMode: o.cfg.KubeProxyMode}
+	}
+	kubeadmConf, err := join.Marshal()
+	if err != nil {
+		return err
+	}
+	node := ignition.Node{
+		KubeadmConfig: kubeadmConf, NetInterface: o.NetInterface,
+		OSRegistry: o.OSRegistry, OSTag: minorVersion(sv.GitVersion), Transport: ignition.DefaultTransport,
+		ContainerRegistry: o.Registry, SSHKeys: o.sshKeys, PasswordHash: o.PasswordHash,
+	}
+	if p := o.cfg.Proxy; p.HTTPProxy != "" || p.HTTPSProxy != "" {
+		host, _, _ := net.SplitHostPort(cluster.Endpoint)
+		node.Proxy = ignition.Proxy{HTTPProxy: p.HTTPProxy, HTTPSProxy: p.HTTPSProxy,
+			NoProxy: ignition.NoProxyList(p.NoProxy, "localhost", "127.0.0.1", host,
+				orDefault(o.cfg.ServiceSubnet, "10.96.0.0/12"), orDefault(o.cfg.PodSubnet, "10.244.0.0/16"), ".svc", ".cluster.local")}
+	}
+	out, err := ignition.Build(node, o.IgnitionVersion, o.extra)
+	if err != nil {
+		return err
+	}
+
+	var host *ignitionhosting.Backend
+	if o.publish.Backend != "" {
+		// Before the token exists: an unknown backend or a bad option
+		// must not leave a token behind.
+		o.publish.ConfigFile, o.publish.Verbose = o.ConfigFile, o.Verbose
+		if host, err = o.publish.open(ctx, o.ErrOut); err != nil {
+			return err
+		}
+		defer host.Close()
+	}
+	if !o.TokenOnlyPrint {
+		if err := jointoken.Create(ctx, cs, tok); err != nil {
+			return err
+		}
+		defer func() {
+			if err != nil {
+				// A token nobody has the file for is only a risk.
+				jointoken.Delete(context.WithoutCancel(ctx), cs, tok.ID)
+			}
+		}()
+		fmt.Fprintf(logw, "Created bootstrap token %s (Secret kube-system/%s), expires %s\n", tok.ID, tok.SecretName(), expiry(tok))
+	}
+	if o.UploadCerts {
+		fmt.Fprintf(logw, "Uploading the control-plane certificates through a privileged pod\n")
+		if err := certupload.Upload(ctx, cs, certupload.Options{Key: certKey, Image: o.UploadImage}); err != nil {
+			return err
+		}
+	}
+	if host == nil {
+		if err := o.write(out); err != nil {
+			return err
+		}
+	} else {
+		e, err := host.Publish(ctx, out, ignitionhosting.Publication{Expires: tok.Expires})
+		if err != nil {
+			return hostingError(err)
+		}
+		// With --publish, the file is written only when -o asks for it.
+		if o.Output != "" {
+			if err := o.write(out); err != nil {
+				host.Unpublish(context.WithoutCancel(ctx), e.Name)
+				return err
+			}
+		}
+		// The URL nodes boot with: ignition.config.url.
+		fmt.Fprintln(o.Out, e.URL)
+	}
+	if o.TokenOnlyPrint {
+		fmt.Fprintf(o.ErrOut, "Create the join token on a control-plane node with:\n  %s\n", tok.CreateCommand(o.TTL))
+	}
+	if o.Role == "control-plane" && !o.UploadCerts {
+		fmt.Fprintf(o.ErrOut, "Upload the certificates on a control-plane node with:\n  %s\n", certupload.Command(certKey))
+	}
+	return nil
+}
+
+func (o *IgnitionJoinOptions) write(data []byte) error {
+	if o.Output == "" {
+		_, err := o.Out.Write(append(data, '\n'))
+		return err
+	}
+	if err := ignition.WriteFile(o.Output, data); err != nil {
+		return explain(err)
+	}
+	return nil
+}
+
+// minorVersion turns v1.34.4 into 1.34, the tag of OCK images.
+func minorVersion(gitVersion string) string {
+	var major, minor int
+	fmt.Sscanf(strings.TrimPrefix(gitVersion, "v"), "%d.%d", &major, &minor)
+	return fmt.Sprintf("%d.%d", major, minor)
+}
+
+func orDefault(v, d string) string {
+	if v != "" {
+		return v
+	}
+	return d
+}
+
+func expiry(t jointoken.Token) string {
+	if t.Expires.IsZero() {
+		return "never"
+	}
+	return t.Expires.Format(time.RFC3339)
+}
