@@ -351,6 +351,9 @@ func (o *IgnitionJoinOptions) Run(ctx context.Context) (err error) {
 		// Before the token exists: an unknown backend or a bad option
 		// must not leave a token behind.
 		o.publish.ConfigFile, o.publish.Verbose = o.ConfigFile, o.Verbose
+		if o.publish.Backend == "cluster" {
+			o.publish.Opts = withKubeDefaults(o.publish.Opts, o.kube)
+		}
 		if host, err = o.publish.open(ctx, o.ErrOut); err != nil {
 			return err
 		}
@@ -432,4 +435,19 @@ func expiry(t jointoken.Token) string {
 		return "never"
 	}
 	return t.Expires.Format(time.RFC3339)
+}
+
+// withKubeDefaults points the cluster backend at the cluster join talks to
+// (--kubeconfig, --context, -n), unless --publish-opt says otherwise.
+func withKubeDefaults(opts []string, kube *genericclioptions.ConfigFlags) []string {
+	set := func(key string, v *string) {
+		if v == nil || *v == "" || slices.ContainsFunc(opts, func(o string) bool { return strings.HasPrefix(o, key+"=") }) {
+			return
+		}
+		opts = append(opts, key+"="+*v)
+	}
+	set("kubeconfig", kube.KubeConfig)
+	set("context", kube.Context)
+	set("namespace", kube.Namespace)
+	return opts
 }

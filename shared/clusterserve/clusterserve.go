@@ -392,6 +392,25 @@ func (s *server) waitRolledOut(ctx context.Context) error {
 	}
 }
 
+// waitTerminated waits until no replaced pod of the server is left.
+func (s *server) waitTerminated(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	sel := metav1.ListOptions{LabelSelector: metav1.FormatLabelSelector(metav1.SetAsLabelSelector(s.selector()))}
+	for {
+		pods, err := s.cs.CoreV1().Pods(s.opts.Namespace).List(ctx, sel)
+		if err != nil {
+			return kube.Explain(err, "list", "pods")
+		}
+		if !slices.ContainsFunc(pods.Items, func(p corev1.Pod) bool { return p.DeletionTimestamp != nil }) {
+			return nil
+		}
+		if err := kube.Sleep(ctx, 500*time.Millisecond); err != nil {
+			return fmt.Errorf("replaced pods of %s/%s still running after %s: %w", s.opts.Namespace, s.opts.Name, s.opts.Timeout, err)
+		}
+	}
+}
+
 func (s *server) timedOut(last string) error {
 	msg := fmt.Sprintf("deployment %s/%s not ready within %s", s.opts.Namespace, s.opts.Name, s.opts.Timeout)
 	if last != "" {

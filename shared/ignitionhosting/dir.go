@@ -17,7 +17,8 @@ import (
 // builtins are the backends compiled in, behind the same interface as
 // plugins.
 var builtins = map[string]func() ignitionhost.IgnitionHost{
-	"dir": func() ignitionhost.IgnitionHost { return dirHost{} },
+	"dir":     func() ignitionhost.IgnitionHost { return dirHost{} },
+	"cluster": func() ignitionhost.IgnitionHost { return clusterHost{} },
 }
 
 // dirHost writes configs into a directory a web server exposes (such as

@@ -39,6 +39,7 @@ func TestDiscover(t *testing.T) {
 		shadowed             int
 	}{
 		{"dir", "", ChecksumBuiltin, 0},
+		{"cluster", "", ChecksumBuiltin, 0},
 		{"a", a, ChecksumVerified, 1},
 		{"b", b, ChecksumMismatch, 0},
 		{"missing", "", ChecksumMissing, 0},
@@ -51,7 +52,7 @@ func TestDiscover(t *testing.T) {
 	if got["a"].Shadowed[0] != shadowed {
 		t.Errorf("a shadows %v", got["a"].Shadowed)
 	}
-	if _, ok := got["c"]; ok || len(infos) != 4 {
+	if _, ok := got["c"]; ok || len(infos) != 5 {
 		t.Errorf("unexpected backends: %+v", infos)
 	}
 }

@@ -18,7 +18,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/ocne-image/ocne-image/plugins/conformance"
 	"github.com/ocne-image/ocne-image/shared/clusterserve"
+	"github.com/ocne-image/ocne-image/shared/jointoken"
 	"github.com/ocne-image/ocne-image/shared/ostreeext"
 	"github.com/ocne-image/ocne-image/test/harness"
 )
@@ -493,4 +495,51 @@ func relaySlowly(client *net.TCPConn, target string, rate int) {
 			return
 		}
 	}
+}
+
+// TestInClusterPublish: the `cluster` Ignition hosting built-in publishes
+// into a served archive's Secret: it passes the conformance suite, and
+// `ignition join --publish cluster` prints a URL the Service answers.
+func TestInClusterPublish(t *testing.T) {
+	c := clusterOnly(t)
+	image := serverImage(t, c, "serve/ock-ostree-publish")
+	ns := newNamespace(t, c, "ocne-publish")
+	if _, r := serve(t, c, ns, "--image", image); r.code != 0 {
+		t.Fatalf("serve: exit %d: %s", r.code, r.stderr)
+	}
+	opts := map[string]string{"kubeconfig": c.kubeconfig, "namespace": ns}
+
+	t.Run("conformance", func(t *testing.T) {
+		conformance.Run(t, conformance.Config{Builtin: "cluster", Options: opts})
+	})
+
+	t.Run("join --publish cluster", func(t *testing.T) {
+		r := plugin(t, t.TempDir(), "ignition", "join", "--kubeconfig", c.kubeconfig, "-n", ns, "--ttl", "10m", "--publish", "cluster")
+		if r.code != 0 {
+			t.Fatalf("join --publish cluster: exit %d: %s", r.code, r.stderr)
+		}
+		url := strings.TrimSpace(r.stdout)
+		_, _, jc := readJoin(t, []byte(get(t, url, 200)))
+		id, _, _ := strings.Cut(jc.Discovery.BootstrapToken.Token, ".")
+		defer jointoken.Delete(context.Background(), c.cs, id)
+		r = plugin(t, t.TempDir(), "ignition", "list", "--backend", "cluster", "--publish-opt", "kubeconfig="+c.kubeconfig,
+			"--publish-opt", "namespace="+ns, "-o", "json")
+		if r.code != 0 || !strings.Contains(r.stdout, url) || !strings.Contains(r.stdout, "expires") {
+			t.Errorf("list: exit %d: %s%s", r.code, r.stdout, r.stderr)
+		}
+		name := url[strings.LastIndex(url, "/")+1:]
+		r = plugin(t, t.TempDir(), "ignition", "unpublish", "--backend", "cluster", "--publish-opt", "kubeconfig="+c.kubeconfig,
+			"--publish-opt", "namespace="+ns, name)
+		if r.code != 0 {
+			t.Fatalf("unpublish: exit %d: %s", r.code, r.stderr)
+		}
+		get(t, url, 404)
+	})
+
+	t.Run("no server to publish to", func(t *testing.T) {
+		r := plugin(t, t.TempDir(), "ignition", "join", "--kubeconfig", c.kubeconfig, "-n", "ocne-no-server", "--publish", "cluster")
+		if r.code == 0 || !strings.Contains(r.stderr, "no archive server") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Errorf("exit %d: %s", r.code, r.stderr)
+		}
+	})
 }
