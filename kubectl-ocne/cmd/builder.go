@@ -14,6 +14,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/ocne-image/ocne-image/shared/builder"
+	"github.com/ocne-image/ocne-image/shared/cli"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 )
 
@@ -43,7 +44,7 @@ func NewCmdBuilder(streams genericiooptions.IOStreams) *cobra.Command {
 		Use:    "builder --source REF --arch ARCH --version V",
 		Short:  "Build the archive server image inside a pod (run by create)",
 		Hidden: true,
-		Args:   usageArgs(cobra.NoArgs),
+		Args:   cli.Args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			err := o.Run(c.Context())
 			if err != nil && o.TerminationLog != "" {
@@ -73,7 +74,7 @@ func NewCmdBuilder(streams genericiooptions.IOStreams) *cobra.Command {
 // Run builds, then pushes the result or serves it until terminated.
 func (o *BuilderOptions) Run(ctx context.Context) error {
 	if o.Source == "" || o.Arch == "" || o.Version == "" {
-		return usagef("--source, --arch and --version are required")
+		return cli.Usagef("--source, --arch and --version are required")
 	}
 	srv := builder.NewServer()
 	srv.CutAfter = o.CutAfter

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ocne-image/ocne-image/shared/builder"
 	"github.com/ocne-image/ocne-image/shared/buildinfo"
+	"github.com/ocne-image/ocne-image/shared/cli"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 )
 
@@ -28,10 +29,10 @@ func NewCmdBuilderImage(streams genericiooptions.IOStreams) *cobra.Command {
 		Short: "Write the builder image that create runs in the cluster",
 		Example: `  kubectl ocne-image builder-image --destination docker://registry.example.com/ocne/builder:latest
   kubectl ocne-image create --type ostree --builder-image registry.example.com/ocne/builder:latest`,
-		Args: usageArgs(cobra.NoArgs),
+		Args: cli.Args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if (output == "") == (dest == "") {
-				return usagef("pass one of --output and --destination")
+				return cli.Usagef("pass one of --output and --destination")
 			}
 			if runtime.GOOS != "linux" {
 				return fmt.Errorf("the builder image holds this binary, which is for %s: run builder-image from a linux build of the plugin", runtime.GOOS)
@@ -78,7 +79,7 @@ func writeBuilderImage(ctx context.Context, output, dest, caFile string, tlsVeri
 	}
 	ref, err := containerimage.ParseReference(dest)
 	if err != nil {
-		return usageError{err}
+		return cli.Usage(err)
 	}
 	d, err := containerimage.Write(ctx, ref, []containerimage.Build{b}, containerimage.Options{TLSVerify: tlsVerify})
 	if err != nil {

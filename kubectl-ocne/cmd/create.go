@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -20,6 +19,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/ocne-image/ocne-image/shared/builder"
+	"github.com/ocne-image/ocne-image/shared/cli"
 	"github.com/ocne-image/ocne-image/shared/clusterbuild"
 	"github.com/ocne-image/ocne-image/shared/config"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
@@ -89,7 +89,7 @@ written as an OCI archive to ~/.ocne/images/ock-VERSION-ARCH-ostree.tar.
 Defaults for --os-registry, --os-tag and --version come from
 ~/.ocne/defaults.yaml and the --config cluster file; flags win.`,
 		Example: createExample,
-		Args:    usageArgs(cobra.NoArgs),
+		Args:    cli.Args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := o.Complete(c); err != nil {
 				return err
@@ -141,17 +141,9 @@ func fixedCompletion(values ...string) func(*cobra.Command, []string, string) ([
 // Complete fills what the flags left unset from the configuration files,
 // then from the built-in defaults.
 func (o *CreateOptions) Complete(c *cobra.Command) error {
-	defaults := filepath.Join(o.defaultsDir, ".ocne", "defaults.yaml")
-	if o.defaultsDir == "" {
-		p, err := config.DefaultsPath()
-		if err != nil {
-			return err
-		}
-		defaults = p
-	}
-	cfg, err := config.Load(defaults, o.ConfigFile)
+	cfg, err := loadConfig(o.defaultsDir, o.ConfigFile)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	pick := func(flag string, dst *string, fromConfig, builtin string) {
 		switch {
@@ -185,28 +177,28 @@ func (o *CreateOptions) Complete(c *cobra.Command) error {
 // Validate rejects bad flag values before any work starts.
 func (o *CreateOptions) Validate() error {
 	if o.Type != "ostree" {
-		return usagef("unsupported --type %q: ostree is the only image type", o.Type)
+		return cli.Usagef("unsupported --type %q: ostree is the only image type", o.Type)
 	}
 	if err := ock.ValidateArch(o.Arch); err != nil {
-		return usageError{err}
+		return cli.Usage(err)
 	}
 	if err := ock.ValidateVersion(o.Version); err != nil {
-		return usageError{err}
+		return cli.Usage(err)
 	}
 	if o.Format != "text" && o.Format != "json" {
-		return usagef("invalid --output-format %q: use text or json", o.Format)
+		return cli.Usagef("invalid --output-format %q: use text or json", o.Format)
 	}
 	if o.OSRegistry == "" || o.OSTag == "" {
-		return usagef("--os-registry and --os-tag must not be empty")
+		return cli.Usagef("--os-registry and --os-tag must not be empty")
 	}
 	if o.Destination != "" {
 		if _, err := containerimage.ParseReference(o.Destination); err != nil {
-			return usageError{fmt.Errorf("--destination: %w", err)}
+			return cli.Usage(fmt.Errorf("--destination: %w", err))
 		}
 	}
 	if o.RegistriesConf != "" {
 		if err := containerimage.CheckRegistriesConf(o.RegistriesConf); err != nil {
-			return usageError{fmt.Errorf("--registries-conf: %w", err)}
+			return cli.Usage(fmt.Errorf("--registries-conf: %w", err))
 		}
 	}
 	return nil
@@ -227,7 +219,7 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 
 func (o *CreateOptions) runInCluster(ctx context.Context, cfg *rest.Config) error {
 	if o.BuilderImage == "" {
-		return usagef("building in the cluster needs --builder-image (push one with `kubectl ocne-image builder-image --destination ...`), or pass --local")
+		return cli.Usagef("building in the cluster needs --builder-image (push one with `kubectl ocne-image builder-image --destination ...`), or pass --local")
 	}
 	ns := kube.Namespace(o.kube, DefaultNamespace)
 	logw := io.Discard

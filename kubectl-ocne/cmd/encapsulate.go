@@ -12,6 +12,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/ocne-image/ocne-image/shared/archiverepo"
+	"github.com/ocne-image/ocne-image/shared/cli"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 	"github.com/ocne-image/ocne-image/shared/ock"
 	"github.com/ocne-image/ocne-image/shared/ostree"
@@ -52,7 +53,7 @@ func NewCmdEncapsulate(streams genericiooptions.IOStreams) *cobra.Command {
 ("ostree native") container image, the format of Oracle's OCK OSTree images,
 and write it to any containers-transports(5) destination.`,
 		Example: encapsulateExample,
-		Args:    usageArgs(cobra.ExactArgs(1)),
+		Args:    cli.Args(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.Dest = args[0]
 			if err := o.Validate(); err != nil {
@@ -81,27 +82,27 @@ and write it to any containers-transports(5) destination.`,
 // Validate rejects bad flag values before any work starts.
 func (o *EncapsulateOptions) Validate() error {
 	if o.Repo == "" {
-		return usagef("--repo is required")
+		return cli.Usagef("--repo is required")
 	}
 	if o.Layers < 1 || o.Layers > 128 {
-		return usagef("invalid --layers %d: use 1 to 128", o.Layers)
+		return cli.Usagef("invalid --layers %d: use 1 to 128", o.Layers)
 	}
 	if _, err := containerimage.ParseCompression(o.Compression); err != nil {
-		return usageError{err}
+		return cli.Usage(err)
 	}
 	if err := ock.ValidateArch(o.Arch); err != nil {
-		return usageError{err}
+		return cli.Usage(err)
 	}
 	for _, l := range o.Labels {
 		if k, _, ok := strings.Cut(l, "="); !ok || k == "" {
-			return usagef("invalid --label %q: want KEY=VALUE", l)
+			return cli.Usagef("invalid --label %q: want KEY=VALUE", l)
 		}
 	}
 	if o.Format != "text" && o.Format != "json" {
-		return usagef("invalid --output-format %q: use text or json", o.Format)
+		return cli.Usagef("invalid --output-format %q: use text or json", o.Format)
 	}
 	if _, err := containerimage.ParseReference(o.Dest); err != nil {
-		return usageError{err}
+		return cli.Usage(err)
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/ocne-image/ocne-image/shared/certupload"
+	"github.com/ocne-image/ocne-image/shared/cli"
 	"github.com/ocne-image/ocne-image/shared/config"
 	"github.com/ocne-image/ocne-image/shared/ignition"
 	"github.com/ocne-image/ocne-image/shared/ignitionhosting"
@@ -36,7 +37,7 @@ func NewCmdIgnition(streams genericiooptions.IOStreams) *cobra.Command {
 cluster of the current kubeconfig context; "publish", "unpublish" and "list"
 put configs where nodes fetch them, through a hosting backend (see
 "kubectl ocne-image plugins list").`,
-		Args: usageArgs(cobra.NoArgs),
+		Args: cli.Args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error { return c.Help() },
 	}
 	c.AddCommand(NewCmdIgnitionJoin(streams), newCmdIgnitionPublish(streams), newCmdIgnitionUnpublish(streams), newCmdIgnitionList(streams))
@@ -114,7 +115,7 @@ serviceSubnet, kubeProxyMode, kubeApiServerBindPort, virtualIp,
 loadBalancer, proxy, osRegistry, extraIgnition, extraIgnitionInline,
 providers.byo.networkInterface); flags win.`,
 		Example: ignitionJoinExample,
-		Args:    usageArgs(cobra.NoArgs),
+		Args:    cli.Args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := o.Complete(c); err != nil {
 				return err
@@ -171,17 +172,9 @@ func interfaceCompletion(*cobra.Command, []string, string) ([]string, cobra.Shel
 // Complete fills unset flags from the configuration files and reads the
 // files the flags name.
 func (o *IgnitionJoinOptions) Complete(c *cobra.Command) error {
-	defaults := filepath.Join(o.defaultsDir, ".ocne", "defaults.yaml")
-	if o.defaultsDir == "" {
-		p, err := config.DefaultsPath()
-		if err != nil {
-			return err
-		}
-		defaults = p
-	}
-	cfg, err := config.Load(defaults, o.ConfigFile)
+	cfg, err := loadConfig(o.defaultsDir, o.ConfigFile)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	o.cfg = cfg
 	pick := func(flag string, dst *string, fromConfig ...string) {
@@ -207,7 +200,7 @@ func (o *IgnitionJoinOptions) Complete(c *cobra.Command) error {
 	switch {
 	case o.ExtraIgnition != "":
 		if o.extra, err = os.ReadFile(o.ExtraIgnition); err != nil {
-			return usagef("--extra-ignition: %v", err)
+			return cli.Usagef("--extra-ignition: %v", err)
 		}
 	case cfg.ExtraIgnitionInline != "":
 		o.extra = []byte(cfg.ExtraIgnitionInline)
@@ -215,7 +208,7 @@ func (o *IgnitionJoinOptions) Complete(c *cobra.Command) error {
 	if o.SSHKeyFile != "" {
 		b, err := os.ReadFile(o.SSHKeyFile)
 		if err != nil {
-			return usagef("--ssh-public-key-file: %v", err)
+			return cli.Usagef("--ssh-public-key-file: %v", err)
 		}
 		o.sshKeys = sshKeys(string(b))
 	} else if cfg.SSHPublicKey != "" {
@@ -237,42 +230,42 @@ func sshKeys(s string) []string {
 // Validate rejects bad flag values before anything is created.
 func (o *IgnitionJoinOptions) Validate() error {
 	if o.Role != "worker" && o.Role != "control-plane" {
-		return usagef("invalid --role %q: use worker or control-plane", o.Role)
+		return cli.Usagef("invalid --role %q: use worker or control-plane", o.Role)
 	}
 	if !slices.Contains(ignition.Versions, o.IgnitionVersion) {
-		return usagef("unsupported --ignition-version %q: use one of %s", o.IgnitionVersion, strings.Join(ignition.Versions, ", "))
+		return cli.Usagef("unsupported --ignition-version %q: use one of %s", o.IgnitionVersion, strings.Join(ignition.Versions, ", "))
 	}
 	if o.TTL < 0 {
-		return usagef("invalid --ttl %s: use a positive duration, or 0 for a token that never expires", o.TTL)
+		return cli.Usagef("invalid --ttl %s: use a positive duration, or 0 for a token that never expires", o.TTL)
 	}
 	if o.APIServer != "" {
 		ep, err := jointoken.ParseEndpoint(o.APIServer)
 		if err != nil {
-			return usagef("--api-server: %v", err)
+			return cli.Usagef("--api-server: %v", err)
 		}
 		o.APIServer = ep
 	}
 	if o.PasswordHash != "" && !strings.HasPrefix(o.PasswordHash, "$") {
-		return usagef("--password-hash is not a crypt(3) hash (they start with $): make one with `openssl passwd -6`")
+		return cli.Usagef("--password-hash is not a crypt(3) hash (they start with $): make one with `openssl passwd -6`")
 	}
 	if o.UploadCerts && o.Role != "control-plane" {
-		return usagef("--upload-certs is for --role control-plane")
+		return cli.Usagef("--upload-certs is for --role control-plane")
 	}
 	if o.UploadCerts && o.UploadImage == "" {
-		return usagef("--upload-certs needs --upload-certs-image (or builderImage in the config): any image will do, it runs the node's own kubeadm")
+		return cli.Usagef("--upload-certs needs --upload-certs-image (or builderImage in the config): any image will do, it runs the node's own kubeadm")
 	}
 	if strings.ContainsAny(o.NetInterface, " \n\"'/") {
-		return usagef("invalid --net-interface %q", o.NetInterface)
+		return cli.Usagef("invalid --net-interface %q", o.NetInterface)
 	}
 	if len(o.extra) > 0 {
 		// Fail before a token exists: nothing to undo.
 		if _, err := ignition.Build(ignition.Node{}, o.IgnitionVersion, o.extra); err != nil {
-			return usageError{fmt.Errorf("--extra-ignition %s: %w", o.ExtraIgnition, err)}
+			return cli.Usage(fmt.Errorf("--extra-ignition %s: %w", o.ExtraIgnition, err))
 		}
 	}
 	if o.Output != "" {
 		if fi, err := os.Stat(filepath.Dir(o.Output)); err != nil || !fi.IsDir() {
-			return usagef("--output %s: its directory does not exist", o.Output)
+			return cli.Usagef("--output %s: its directory does not exist", o.Output)
 		}
 	}
 	return nil

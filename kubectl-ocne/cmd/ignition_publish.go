@@ -17,6 +17,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/ocne-image/ocne-image/plugins/ignitionhost"
+	"github.com/ocne-image/ocne-image/shared/cli"
 	"github.com/ocne-image/ocne-image/shared/ignitionhosting"
 )
 
@@ -64,7 +65,7 @@ func (h *hostingFlags) addPublish(c *cobra.Command) {
 }
 
 func completeBackends(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-	cfg, _ := loadConfig("")
+	cfg, _ := loadConfig("", "")
 	var names []string
 	for _, i := range ignitionhosting.Discover(ignitionhosting.SearchDirs(), cfg.IgnitionPlugins) {
 		if i.Checksum != ignitionhosting.ChecksumMissing {
@@ -80,7 +81,7 @@ func parseKV(flag string, values []string) (map[string]string, error) {
 	for _, v := range values {
 		k, val, ok := strings.Cut(v, "=")
 		if !ok || k == "" {
-			return nil, usagef("--%s %q: want KEY=VALUE", flag, v)
+			return nil, cli.Usagef("--%s %q: want KEY=VALUE", flag, v)
 		}
 		m[k] = val
 	}
@@ -91,13 +92,13 @@ func parseKV(flag string, values []string) (map[string]string, error) {
 // missing option) exit 2; the rest 1.
 func (h *hostingFlags) open(ctx context.Context, errOut io.Writer) (*ignitionhosting.Backend, error) {
 	if h.Backend == "" {
-		return nil, usagef("--backend is required; see 'kubectl ocne-image plugins list'")
+		return nil, cli.Usagef("--backend is required; see 'kubectl ocne-image plugins list'")
 	}
 	opts, err := parseKV("publish-opt", h.Opts)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := loadConfig(h.ConfigFile)
+	cfg, err := loadConfig("", h.ConfigFile)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +118,7 @@ func (h *hostingFlags) open(ctx context.Context, errOut io.Writer) (*ignitionhos
 
 func hostingError(err error) error {
 	if errors.Is(err, ignitionhosting.ErrUnknownBackend) || errors.Is(err, ignitionhost.ErrInvalidOptions) {
-		return usageError{err}
+		return cli.Usage(err)
 	}
 	return err
 }
@@ -144,7 +145,7 @@ it is published under a random, unguessable name unless --name says
 otherwise, and expires with the token (--ttl); 'ignition list' reports
 expired entries and 'ignition unpublish' deletes them.`,
 		Example: ignitionPublishExample,
-		Args:    usageArgs(cobra.ExactArgs(1)),
+		Args:    cli.Args(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.File = args[0]
 			if err := o.Validate(); err != nil {
@@ -166,14 +167,14 @@ expired entries and 'ignition unpublish' deletes them.`,
 // Validate rejects bad flags before a backend is started.
 func (o *IgnitionPublishOptions) Validate() error {
 	if o.Output != "text" && o.Output != "json" {
-		return usagef("invalid --output %q: use text or json", o.Output)
+		return cli.Usagef("invalid --output %q: use text or json", o.Output)
 	}
 	if o.TTL < 0 {
-		return usagef("--ttl %s: must not be negative", o.TTL)
+		return cli.Usagef("--ttl %s: must not be negative", o.TTL)
 	}
 	if o.Name != "" {
 		if err := ignitionhost.ValidName(o.Name); err != nil {
-			return usageError{fmt.Errorf("--name: %w", err)}
+			return cli.Usage(fmt.Errorf("--name: %w", err))
 		}
 	}
 	_, err := parseKV("selector", o.Selector)
@@ -190,10 +191,10 @@ func (o *IgnitionPublishOptions) Run(ctx context.Context) error {
 		config, err = os.ReadFile(o.File)
 	}
 	if err != nil {
-		return usagef("read Ignition config: %v", err)
+		return cli.Usagef("read Ignition config: %v", err)
 	}
 	if !json.Valid(config) {
-		return usagef("%s is not JSON: publish an Ignition config (convert Butane YAML first)", o.File)
+		return cli.Usagef("%s is not JSON: publish an Ignition config (convert Butane YAML first)", o.File)
 	}
 	selector, _ := parseKV("selector", o.Selector)
 	b, err := o.open(ctx, o.ErrOut)
@@ -237,7 +238,7 @@ func newCmdIgnitionUnpublish(streams genericiooptions.IOStreams) *cobra.Command 
 		RunE: func(c *cobra.Command, args []string) error {
 			o.Names = args
 			if len(args) == 0 && !o.Expired {
-				return usagef("name a published config, or pass --expired; see '%s --help'", c.CommandPath())
+				return cli.Usagef("name a published config, or pass --expired; see '%s --help'", c.CommandPath())
 			}
 			return o.Run(c.Context())
 		},
@@ -292,10 +293,10 @@ func newCmdIgnitionList(streams genericiooptions.IOStreams) *cobra.Command {
 		Short: "List published Ignition configs; expired ones are marked",
 		Example: `  kubectl ocne-image ignition list --backend dir
   kubectl ocne-image ignition list --backend matchbox -o json`,
-		Args: usageArgs(cobra.NoArgs),
+		Args: cli.Args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if o.Output != "text" && o.Output != "json" {
-				return usagef("invalid --output %q: use text or json", o.Output)
+				return cli.Usagef("invalid --output %q: use text or json", o.Output)
 			}
 			return o.Run(c.Context())
 		},

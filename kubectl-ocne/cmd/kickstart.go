@@ -13,7 +13,7 @@ import (
 
 	"github.com/ocne-image/ocne-image/shared/atomicfile"
 	"github.com/ocne-image/ocne-image/shared/bootmedia"
-	"github.com/ocne-image/ocne-image/shared/config"
+	"github.com/ocne-image/ocne-image/shared/cli"
 	"github.com/ocne-image/ocne-image/shared/kickstart"
 )
 
@@ -78,7 +78,7 @@ paths, with an iPXE script boot.ipxe beside them; serve that directory at
 --boot-url and the Kickstart file at --kickstart-url. The installer's kernel
 arguments are printed: inst.ks=KICKSTART-URL inst.stage2=BOOT-URL ip=dhcp.`,
 		Example: kickstartExample,
-		Args:    usageArgs(cobra.NoArgs),
+		Args:    cli.Args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := o.Complete(c); err != nil {
 				return err
@@ -146,17 +146,9 @@ arguments are printed: inst.ks=KICKSTART-URL inst.stage2=BOOT-URL ip=dhcp.`,
 // Complete fills what the flags left unset from the configuration files.
 // The built-in defaults are kickstart.Render's.
 func (o *KickstartOptions) Complete(c *cobra.Command) error {
-	defaults := filepath.Join(o.defaultsDir, ".ocne", "defaults.yaml")
-	if o.defaultsDir == "" {
-		p, err := config.DefaultsPath()
-		if err != nil {
-			return err
-		}
-		defaults = p
-	}
-	cfg, err := config.Load(defaults, o.ConfigFile)
+	cfg, err := loadConfig(o.defaultsDir, o.ConfigFile)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	k, ck := &o.Config, cfg.Kickstart
 	for _, p := range []struct {
@@ -202,33 +194,33 @@ func flagError(err error) error {
 		field = field[:i]
 	}
 	if flag, ok := fieldFlags[field]; ok {
-		return usagef("invalid %s %q: %s", flag, fe.Value, fe.Problem)
+		return cli.Usagef("invalid %s %q: %s", flag, fe.Value, fe.Problem)
 	}
-	return usageError{err}
+	return cli.Usage(err)
 }
 
 // Validate rejects bad flag values before anything is written.
 func (o *KickstartOptions) Validate() error {
 	if o.Config.OSTreeURL == "" || o.Config.IgnitionURL == "" {
-		return usagef("--ostree-url and --ignition-url are required (or kickstart.ostreeUrl in the config files)")
+		return cli.Usagef("--ostree-url and --ignition-url are required (or kickstart.ostreeUrl in the config files)")
 	}
 	if o.Format != "text" && o.Format != "json" {
-		return usagef("invalid --output-format %q: use text or json", o.Format)
+		return cli.Usagef("invalid --output-format %q: use text or json", o.Format)
 	}
 	if o.Format == "json" && o.Output == "" {
-		return usagef("--output-format json needs --output: standard output would hold both the Kickstart file and the JSON")
+		return cli.Usagef("--output-format json needs --output: standard output would hold both the Kickstart file and the JSON")
 	}
 	if _, err := kickstart.Render(o.Config); err != nil {
 		return flagError(err)
 	}
 	if o.ISO == "" {
 		if o.BootDir != "" || o.Boot.BaseURL != "" || o.Boot.KickstartURL != "" {
-			return usagef("--boot-dir, --boot-url and --kickstart-url go with --iso")
+			return cli.Usagef("--boot-dir, --boot-url and --kickstart-url go with --iso")
 		}
 		return nil
 	}
 	if o.BootDir == "" || o.Boot.BaseURL == "" || o.Boot.KickstartURL == "" {
-		return usagef("--iso needs --boot-dir, --boot-url and --kickstart-url")
+		return cli.Usagef("--iso needs --boot-dir, --boot-url and --kickstart-url")
 	}
 	if _, err := bootmedia.KernelArgs(o.Boot); err != nil {
 		return flagError(err)

@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"github.com/ocne-image/ocne-image/shared/config"
+	"github.com/ocne-image/ocne-image/shared/cli"
 	"github.com/ocne-image/ocne-image/shared/ignitionhosting"
 )
 
@@ -23,7 +23,7 @@ func NewCmdPlugins(streams genericiooptions.IOStreams) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "plugins",
 		Short: "Inspect Ignition hosting backends",
-		Args:  usageArgs(cobra.NoArgs),
+		Args:  cli.Args(cobra.NoArgs),
 	}
 	c.AddCommand(NewCmdPluginsList(streams))
 	return c
@@ -48,10 +48,10 @@ executables named ocne-ignition-<backend> in ~/.ocne/plugins and on PATH
 ignitionPlugins.<backend>.sha256 in ~/.ocne/defaults.yaml. A plugin whose
 checksum does not match is never run.`,
 		Example: pluginsListExample,
-		Args:    usageArgs(cobra.NoArgs),
+		Args:    cli.Args(cobra.NoArgs),
 		RunE: func(*cobra.Command, []string) error {
 			if o.Output != "text" && o.Output != "json" {
-				return usagef("invalid --output %q: use text or json", o.Output)
+				return cli.Usagef("invalid --output %q: use text or json", o.Output)
 			}
 			return o.Run()
 		},
@@ -65,7 +65,7 @@ checksum does not match is never run.`,
 
 // Run prints the backends.
 func (o *PluginsListOptions) Run() error {
-	cfg, err := loadConfig(o.ConfigFile)
+	cfg, err := loadConfig("", o.ConfigFile)
 	if err != nil {
 		return err
 	}
@@ -79,18 +79,4 @@ func (o *PluginsListOptions) Run() error {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", i.Name, i.Kind, i.Checksum, i.Path)
 	}
 	return w.Flush()
-}
-
-// loadConfig reads ~/.ocne/defaults.yaml and the optional cluster config;
-// a broken file is the user's to fix.
-func loadConfig(clusterFile string) (config.Config, error) {
-	defaults, err := config.DefaultsPath()
-	if err != nil {
-		return config.Config{}, err
-	}
-	cfg, err := config.Load(defaults, clusterFile)
-	if err != nil {
-		return cfg, usageError{err}
-	}
-	return cfg, nil
 }

@@ -19,6 +19,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/ocne-image/ocne-image/shared/cli"
 	"github.com/ocne-image/ocne-image/shared/clusterserve"
 	"github.com/ocne-image/ocne-image/shared/kickstart"
 	"github.com/ocne-image/ocne-image/shared/kube"
@@ -83,7 +84,7 @@ Whoever reaches the Service can fetch the Ignition files and with them join
 the cluster until their token expires: keep the Service on the install
 network.`,
 		Example: serveExample,
-		Args:    usageArgs(cobra.NoArgs),
+		Args:    cli.Args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := o.Validate(); err != nil {
 				return err
@@ -120,40 +121,40 @@ const autoKickstart = "ock.ks"
 // Validate rejects bad flag values before anything is created.
 func (o *ServeOptions) Validate() error {
 	if errs := validation.IsDNS1035Label(o.Name); len(errs) != 0 {
-		return usagef("invalid --name %q: %s", o.Name, errs[0])
+		return cli.Usagef("invalid --name %q: %s", o.Name, errs[0])
 	}
 	if o.Output != "text" && o.Output != "json" {
-		return usagef("invalid --output %q: use text or json", o.Output)
+		return cli.Usagef("invalid --output %q: use text or json", o.Output)
 	}
 	if o.Delete {
 		return nil
 	}
 	if o.Image == "" {
-		return usagef("--image is required: the archive server image the nodes' cluster can pull (push one with create --destination or upload)")
+		return cli.Usagef("--image is required: the archive server image the nodes' cluster can pull (push one with create --destination or upload)")
 	}
 	switch corev1.ServiceType(o.ServiceType) {
 	case corev1.ServiceTypeClusterIP, corev1.ServiceTypeNodePort, corev1.ServiceTypeLoadBalancer:
 	default:
-		return usagef("invalid --service-type %q: use ClusterIP, NodePort or LoadBalancer", o.ServiceType)
+		return cli.Usagef("invalid --service-type %q: use ClusterIP, NodePort or LoadBalancer", o.ServiceType)
 	}
 	if o.NodePort != 0 && corev1.ServiceType(o.ServiceType) == corev1.ServiceTypeClusterIP {
-		return usagef("--node-port needs --service-type NodePort or LoadBalancer")
+		return cli.Usagef("--node-port needs --service-type NodePort or LoadBalancer")
 	}
 	if o.NodePort < 0 || o.NodePort > 65535 {
-		return usagef("invalid --node-port %d", o.NodePort)
+		return cli.Usagef("invalid --node-port %d", o.NodePort)
 	}
 	for _, k := range o.Kickstart {
 		if k != "auto" && filepath.Base(k) == autoKickstart && slices.Contains(o.Kickstart, "auto") {
-			return usagef("--kickstart %s and --kickstart auto would both be %s: rename the file", k, autoKickstart)
+			return cli.Usagef("--kickstart %s and --kickstart auto would both be %s: rename the file", k, autoKickstart)
 		}
 	}
 	if o.IgnitionFile != "" {
 		if errs := validation.IsConfigMapKey(o.IgnitionFile); len(errs) != 0 || strings.Contains(o.IgnitionFile, "/") {
-			return usagef("invalid --ignition-file %q: a file name", o.IgnitionFile)
+			return cli.Usagef("invalid --ignition-file %q: a file name", o.IgnitionFile)
 		}
 	}
 	if o.Replicas < 1 {
-		return usagef("--replicas must be at least 1")
+		return cli.Usagef("--replicas must be at least 1")
 	}
 	return nil
 }
@@ -266,14 +267,14 @@ func readFiles(paths []string, flag string) (map[string][]byte, error) {
 	for _, p := range paths {
 		name := filepath.Base(p)
 		if errs := validation.IsConfigMapKey(name); len(errs) != 0 {
-			return nil, usagef("%s %s: the file name cannot be served: %s", flag, p, strings.Join(errs, "; "))
+			return nil, cli.Usagef("%s %s: the file name cannot be served: %s", flag, p, strings.Join(errs, "; "))
 		}
 		if _, dup := files[name]; dup {
-			return nil, usagef("%s: two files named %s", flag, name)
+			return nil, cli.Usagef("%s: two files named %s", flag, name)
 		}
 		b, err := os.ReadFile(p)
 		if err != nil {
-			return nil, usageError{fmt.Errorf("%s: %w", flag, err)}
+			return nil, cli.Usage(fmt.Errorf("%s: %w", flag, err))
 		}
 		files[name] = b
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/ocne-image/ocne-image/shared/cli"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 	"github.com/ocne-image/ocne-image/shared/ock"
 	"github.com/ocne-image/ocne-image/shared/progress"
@@ -44,7 +45,7 @@ func NewCmdUpload(streams genericiooptions.IOStreams) *cobra.Command {
 destination: docker://, oci:, oci-archive:, docker-archive:, dir: or
 containers-storage:. A transport is always required.`,
 		Example: uploadExample,
-		Args:    usageArgs(cobra.NoArgs),
+		Args:    cli.Args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := o.Validate(); err != nil {
 				return err
@@ -70,21 +71,21 @@ containers-storage:. A transport is always required.`,
 // Validate rejects bad flag values before any work starts.
 func (o *UploadOptions) Validate() error {
 	if o.File == "" || o.Destination == "" {
-		return usagef("--file and --destination are required")
+		return cli.Usagef("--file and --destination are required")
 	}
 	if o.Type != "ostree" {
-		return usagef("unsupported --type %q: ostree is the only image type", o.Type)
+		return cli.Usagef("unsupported --type %q: ostree is the only image type", o.Type)
 	}
 	if o.Arch != "" {
 		if err := ock.ValidateArch(o.Arch); err != nil {
-			return usageError{err}
+			return cli.Usage(err)
 		}
 	}
 	if o.Format != "text" && o.Format != "json" {
-		return usagef("invalid --output-format %q: use text or json", o.Format)
+		return cli.Usagef("invalid --output-format %q: use text or json", o.Format)
 	}
 	if _, err := containerimage.ParseReference(o.Destination); err != nil {
-		return usageError{fmt.Errorf("--destination: %w", err)}
+		return cli.Usage(fmt.Errorf("--destination: %w", err))
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/ocne-image/ocne-image/shared/buildinfo"
+	"github.com/ocne-image/ocne-image/shared/cli"
 )
 
 // VersionInfo is what `version` prints.
@@ -25,7 +26,7 @@ func NewCmdVersion(streams genericiooptions.IOStreams) *cobra.Command {
 		Use:     "version",
 		Short:   "Print the plugin's version",
 		Example: "  kubectl ocne-image version\n  kubectl ocne-image version --output-format json",
-		Args:    usageArgs(cobra.NoArgs),
+		Args:    cli.Args(cobra.NoArgs),
 		RunE: func(*cobra.Command, []string) error {
 			v := VersionInfo{Version: buildinfo.Version, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
 			switch format {
@@ -35,7 +36,7 @@ func NewCmdVersion(streams genericiooptions.IOStreams) *cobra.Command {
 				_, err := fmt.Fprintf(streams.Out, "kubectl-ocne_image %s (%s, %s)\n", v.Version, v.GoVersion, v.Platform)
 				return err
 			}
-			return usagef("invalid --output-format %q: use text or json", format)
+			return cli.Usagef("invalid --output-format %q: use text or json", format)
 		},
 	}
 	c.Flags().StringVar(&format, "output-format", "text", "text or json")

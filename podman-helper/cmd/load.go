@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/ocne-image/ocne-image/shared/cli"
 	"github.com/ocne-image/ocne-image/shared/progress"
 )
 
@@ -53,7 +54,7 @@ wrote to the Podman service, and print the names it is stored under.`,
 // Validate rejects bad flag values before any work starts.
 func (o *LoadOptions) Validate() error {
 	if o.File == "" {
-		return usagef("--file is required")
+		return cli.Usagef("--file is required")
 	}
 	return validateOutput(o.Output)
 }

@@ -4,27 +4,15 @@ package cmd
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/ocne-image/ocne-image/shared/buildinfo"
+	"github.com/ocne-image/ocne-image/shared/cli"
 	"github.com/ocne-image/ocne-image/shared/podman"
 )
-
-// Exit codes, the same as kubectl ocne-image's.
-const (
-	ExitOK    = 0
-	ExitError = 1 // the operation failed
-	ExitUsage = 2 // bad flags or arguments; nothing was attempted
-)
-
-type usageError struct{ error }
-
-func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
 // ConnectionFlags are the flags every command that talks to Podman shares.
 type ConnectionFlags struct {
@@ -36,7 +24,7 @@ type ConnectionFlags struct {
 func (f *ConnectionFlags) Connect(ctx context.Context) (*podman.Client, error) {
 	uri := podman.DefaultSocketURL(f.URL)
 	if err := podman.CheckURL(uri); err != nil {
-		return nil, usageError{err}
+		return nil, cli.Usage(err)
 	}
 	return podman.Connect(ctx, uri, f.Timeout)
 }
@@ -54,10 +42,9 @@ nodes install from, with the Kickstart and Ignition files beside it.
 It talks to the Podman service at --url, else $CONTAINER_HOST, else the
 rootless socket $XDG_RUNTIME_DIR/podman/podman.sock, else the rootful
 /run/podman/podman.sock.`,
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		Version:       buildinfo.Version,
+		Version: buildinfo.Version,
 	}
+	cli.Setup(root)
 	root.Flags().Bool("version", false, "print the version and exit")
 	pf := root.PersistentFlags()
 	pf.StringVar(&conn.URL, "url", "", "Podman service URL, e.g. unix:///run/podman/podman.sock (default: $CONTAINER_HOST, then the rootless, then the rootful socket)")
@@ -65,9 +52,6 @@ rootless socket $XDG_RUNTIME_DIR/podman/podman.sock, else the rootful
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageError{fmt.Errorf("%w; see '%s --help'", err, c.CommandPath())}
-	})
 	root.AddCommand(
 		NewCmdLoad(streams, conn),
 		NewCmdServe(streams, conn),
@@ -78,28 +62,16 @@ rootless socket $XDG_RUNTIME_DIR/podman/podman.sock, else the rootful
 	return root
 }
 
-// Execute runs the command, prints a failure as one line and returns the
-// process exit code. Cancelling ctx (Ctrl-C) stops the work and cleans up.
+// Execute runs the command and returns the process exit code: the same
+// codes and one-line errors as kubectl ocne-image (shared/cli).
 func Execute(ctx context.Context, c *cobra.Command, streams genericiooptions.IOStreams) int {
-	err := c.ExecuteContext(ctx)
-	if err == nil {
-		return ExitOK
-	}
-	if errors.Is(err, context.Canceled) {
-		err = errors.New("interrupted; nothing was left running")
-	}
-	fmt.Fprintf(streams.ErrOut, "error: %v\n", err)
-	var u usageError
-	if errors.As(err, &u) {
-		return ExitUsage
-	}
-	return ExitError
+	return cli.Execute(ctx, c, streams.ErrOut)
 }
 
 // noArgs refuses positional arguments as a usage error.
 func noArgs(c *cobra.Command, args []string) error {
 	if len(args) > 0 {
-		return usagef("unexpected argument %q; see '%s --help'", args[0], c.CommandPath())
+		return cli.Usagef("unexpected argument %q; see '%s --help'", args[0], c.CommandPath())
 	}
 	return nil
 }
@@ -127,7 +99,7 @@ func fixedCompletion(values ...string) func(*cobra.Command, []string, string) ([
 
 func validateOutput(format string) error {
 	if format != "text" && format != "json" {
-		return usagef("invalid --output %q: use text or json", format)
+		return cli.Usagef("invalid --output %q: use text or json", format)
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/ocne-image/ocne-image/shared/bootmedia"
+	"github.com/ocne-image/ocne-image/shared/cli"
 	"github.com/ocne-image/ocne-image/shared/kickstart"
 	"github.com/ocne-image/ocne-image/shared/podman"
 	"github.com/ocne-image/ocne-image/shared/serverimage"
@@ -144,24 +145,24 @@ func (o *ServeOptions) Complete() error {
 // Validate rejects bad flag values before any work starts.
 func (o *ServeOptions) Validate() error {
 	if o.Port < 1 || o.Port > 65535 {
-		return usagef("invalid --port %d: use 1-65535", o.Port)
+		return cli.Usagef("invalid --port %d: use 1-65535", o.Port)
 	}
 	if !slices.Contains(podman.RestartPolicies, o.Restart) {
-		return usagef("invalid --restart %q: use one of %s", o.Restart, strings.Join(podman.RestartPolicies, ", "))
+		return cli.Usagef("invalid --restart %q: use one of %s", o.Restart, strings.Join(podman.RestartPolicies, ", "))
 	}
 	if o.Name == "" || strings.ContainsAny(o.Name, "/ \t\n") {
-		return usagef("invalid --name %q", o.Name)
+		return cli.Usagef("invalid --name %q", o.Name)
 	}
 	for flag, name := range map[string]string{"--kickstart-file": o.KickstartFile, "--ignition-file": o.IgnitionFile} {
 		if name == "" || strings.ContainsRune(name, '/') || name == "." || name == ".." {
-			return usagef("invalid %s %q: a file name, without directory", flag, name)
+			return cli.Usagef("invalid %s %q: a file name, without directory", flag, name)
 		}
 	}
 	if o.Kickstart != "" && o.Kickstart != "auto" {
-		return usagef("invalid --kickstart %q: 'auto' is the only value; put your own Kickstart in --kickstart-dir", o.Kickstart)
+		return cli.Usagef("invalid --kickstart %q: 'auto' is the only value; put your own Kickstart in --kickstart-dir", o.Kickstart)
 	}
 	if o.AdvertiseAddress != "" && net.ParseIP(o.AdvertiseAddress) == nil && !validHostname(o.AdvertiseAddress) {
-		return usagef("invalid --advertise-address %q: an IP address or host name", o.AdvertiseAddress)
+		return cli.Usagef("invalid --advertise-address %q: an IP address or host name", o.AdvertiseAddress)
 	}
 	return validateOutput(o.Output)
 }
@@ -214,7 +215,7 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 	if o.Kickstart == "auto" {
 		ks, err := kickstart.Render(kickstart.Config{OSTreeURL: site.OSTreeURL, Ref: site.Ref, IgnitionURL: site.IgnitionURL})
 		if err != nil {
-			return usageError{fmt.Errorf("cannot write the Kickstart: %w", err)}
+			return cli.Usage(fmt.Errorf("cannot write the Kickstart: %w", err))
 		}
 		files = append(files, podman.File{Path: filepath.Join(o.KickstartDir, o.KickstartFile), Data: ks, Mode: 0o644})
 	}
@@ -222,7 +223,7 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 	if o.ISO != "" {
 		ipxe, err := site.AddBoot()
 		if err != nil {
-			return usageError{fmt.Errorf("cannot boot from this server: %w", err)}
+			return cli.Usage(fmt.Errorf("cannot boot from this server: %w", err))
 		}
 		files = append(files, podman.File{Path: filepath.Join(o.BootDir, podman.IPXEFile), Data: ipxe, Mode: 0o644})
 		dirs = append(dirs, podman.Dir{Path: o.BootDir, Mode: 0o755})

@@ -16,9 +16,14 @@ func Write(path string, data []byte, perm os.FileMode) error {
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
+	// CreateTemp makes the file 0600, so a secret is never readable by
+	// others, even before the Chmod.
 	_, err = f.Write(data)
 	if err == nil {
 		err = f.Chmod(perm)
+	}
+	if err == nil {
+		err = f.Sync() // the rename must not outrun the data after a crash
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr

@@ -1,0 +1,72 @@
+// Package cli holds the command-line conventions kubectl ocne-image and
+// podman-ocne share, so scripts can rely on both the same way: exit codes,
+// usage errors, and every failure printed as one "error: ..." line.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes scripts can rely on.
+const (
+	ExitOK    = 0
+	ExitError = 1 // the operation failed
+	ExitUsage = 2 // bad flags or arguments; nothing was attempted
+)
+
+// UsageError marks errors in what the user asked for, as opposed to
+// failures while doing it.
+type UsageError struct{ Err error }
+
+func (e UsageError) Error() string { return e.Err.Error() }
+func (e UsageError) Unwrap() error { return e.Err }
+
+// Usage marks err as the user's mistake (exit code 2).
+func Usage(err error) error { return UsageError{err} }
+
+// Usagef is Usage(fmt.Errorf(...)).
+func Usagef(format string, args ...any) error { return UsageError{fmt.Errorf(format, args...)} }
+
+// Setup makes root quiet on failure (Execute prints the one line) and
+// turns flag parsing errors into usage errors that point at --help.
+func Setup(root *cobra.Command) {
+	root.SilenceUsage = true
+	root.SilenceErrors = true
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return Usagef("%w; see '%s --help'", err, c.CommandPath())
+	})
+}
+
+// Args marks a positional-argument check's failures as usage errors.
+func Args(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if err := check(c, args); err != nil {
+			return Usagef("%w; see '%s --help'", err, c.CommandPath())
+		}
+		return nil
+	}
+}
+
+// Execute runs the command, prints a failure as one line on errOut and
+// returns the process exit code. Cancelling ctx (Ctrl-C) stops the work;
+// the commands clean up after themselves.
+func Execute(ctx context.Context, c *cobra.Command, errOut io.Writer) int {
+	err := c.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	if errors.Is(err, context.Canceled) {
+		err = errors.New("interrupted; nothing was left behind")
+	}
+	fmt.Fprintf(errOut, "error: %v\n", err)
+	var u UsageError
+	if errors.As(err, &u) {
+		return ExitUsage
+	}
+	return ExitError
+}
