@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/ocne-image/ocne-image/shared/clusterbuild"
@@ -31,6 +32,7 @@ type testCluster struct {
 	registry   string // the registry as this host reaches it
 	podReg     string // the same registry as pods reach it
 	builder    string // the builder image, as pods pull it
+	cfg        *rest.Config
 	cs         kubernetes.Interface
 }
 
@@ -63,6 +65,7 @@ func clusterOnly(t *testing.T) *testCluster {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.cfg = cfg
 	if c.cs, err = kubernetes.NewForConfig(cfg); err != nil {
 		t.Fatal(err)
 	}

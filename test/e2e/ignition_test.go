@@ -39,33 +39,8 @@ import (
 	"github.com/ocne-image/ocne-image/test/harness"
 )
 
-// joinTarget is the shared test cluster as `ignition join` sees it: only
-// its kubeconfig (no builder image needed).
-type joinTarget struct {
-	kubeconfig string
-	cfg        *rest.Config
-	cs         kubernetes.Interface
-}
-
-func needJoinCluster(t *testing.T) *joinTarget {
-	t.Helper()
-	kc := os.Getenv("OCNE_TEST_KUBECONFIG")
-	if kc == "" {
-		t.Skip("no test cluster: run through `make test` (it starts one with make cluster-up)")
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", kc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &joinTarget{kubeconfig: kc, cfg: cfg, cs: cs}
-}
-
 // ourTokens lists the bootstrap token Secrets ignition join made.
-func (j *joinTarget) ourTokens(t *testing.T) []string {
+func (j *testCluster) ourTokens(t *testing.T) []string {
 	t.Helper()
 	l, err := j.cs.CoreV1().Secrets("kube-system").List(context.Background(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/managed-by=" + jointoken.ManagedBy})
 	if err != nil {
@@ -81,7 +56,7 @@ func (j *joinTarget) ourTokens(t *testing.T) []string {
 }
 
 // deleteToken removes a token Secret at the end of the test.
-func (j *joinTarget) deleteToken(t *testing.T, id string) {
+func (j *testCluster) deleteToken(t *testing.T, id string) {
 	t.Cleanup(func() {
 		if err := jointoken.Delete(context.Background(), j.cs, id); err != nil {
 			t.Errorf("cleanup: %v", err)
@@ -172,7 +147,7 @@ func kubeadmValidate(t *testing.T, conf string) {
 // bootstrap token, its CA hash is kubeadm's, and real Ignition fetches it
 // over HTTP and writes the files into a scratch root.
 func TestIgnitionJoinWorker(t *testing.T) {
-	j := needJoinCluster(t)
+	j := clusterOnly(t)
 	out := filepath.Join(t.TempDir(), "worker.ign")
 	r := plugin(t, t.TempDir(), "ignition", "join", "--role", "worker", "--kubeconfig", j.kubeconfig, "--ttl", "15m", "-o", out)
 	if r.code != 0 {
@@ -244,7 +219,7 @@ func TestIgnitionJoinWorker(t *testing.T) {
 }
 
 // assertBootstrapIdentity asks the API server who the token is.
-func assertBootstrapIdentity(t *testing.T, j *joinTarget, token string) {
+func assertBootstrapIdentity(t *testing.T, j *testCluster, token string) {
 	t.Helper()
 	cfg := rest.AnonymousClientConfig(j.cfg)
 	cfg.BearerToken = token
@@ -265,7 +240,7 @@ func assertBootstrapIdentity(t *testing.T, j *joinTarget, token string) {
 
 // kubeadmJoinCommand has the real kubeadm make a token and print its join
 // command, deletes that token, and returns the CA hash and endpoint.
-func kubeadmJoinCommand(t *testing.T, j *joinTarget) (hash, endpoint string) {
+func kubeadmJoinCommand(t *testing.T, j *testCluster) (hash, endpoint string) {
 	t.Helper()
 	kubeadm := filepath.Join(os.Getenv("CLUSTER_CACHE"), "bin", "kubeadm")
 	b, err := exec.Command(kubeadm, "token", "create", "--print-join-command", "--ttl", "5m", "--kubeconfig", j.kubeconfig).CombinedOutput()
@@ -329,7 +304,7 @@ func runIgnition(t *testing.T, config []byte) string {
 // and a configuration the real kubeadm accepts once the node has put its
 // address in.
 func TestIgnitionJoinControlPlane(t *testing.T) {
-	j := needJoinCluster(t)
+	j := clusterOnly(t)
 	cfgFile := filepath.Join(t.TempDir(), "cluster.yaml")
 	os.WriteFile(cfgFile, []byte("kubeProxyMode: ipvs\nkubeApiServerBindPort: 6444\nproviders:\n  byo:\n    networkInterface: enp2s0\n"), 0o644)
 	r := plugin(t, t.TempDir(), "ignition", "join", "--role", "control-plane", "--kubeconfig", j.kubeconfig, "-c", cfgFile,
@@ -375,7 +350,7 @@ func TestIgnitionJoinControlPlane(t *testing.T) {
 // TestIgnitionJoinTokenOnlyPrint: nothing is created; the printed command,
 // run with the real kubeadm, makes the very token in the config.
 func TestIgnitionJoinTokenOnlyPrint(t *testing.T) {
-	j := needJoinCluster(t)
+	j := clusterOnly(t)
 	before := j.ourTokens(t)
 	r := plugin(t, t.TempDir(), "ignition", "join", "--kubeconfig", j.kubeconfig, "--token-only-print", "--ttl", "10m")
 	if r.code != 0 {
@@ -405,7 +380,7 @@ func TestIgnitionJoinTokenOnlyPrint(t *testing.T) {
 // TestIgnitionJoinClusterInfo: a kubeconfig without the CA (insecure) is
 // no problem while kube-public/cluster-info publishes endpoint and CA.
 func TestIgnitionJoinClusterInfo(t *testing.T) {
-	j := needJoinCluster(t)
+	j := clusterOnly(t)
 	ctx := context.Background()
 	raw, err := clientcmd.LoadFromFile(j.kubeconfig)
 	if err != nil {
@@ -471,7 +446,7 @@ func kubeconfigWithoutCA(t *testing.T, kubeconfig string) string {
 // TestIgnitionJoinBadInput: one clear line, the right exit code, no file
 // and no token left behind.
 func TestIgnitionJoinBadInput(t *testing.T) {
-	j := needJoinCluster(t)
+	j := clusterOnly(t)
 	ctx := context.Background()
 	ns := "ocne-ign-forbidden-test"
 	if _, err := j.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -642,7 +617,7 @@ func cleanupKubeadmCerts(t *testing.T, cs kubernetes.Interface) {
 // Ignition directory `podman-ocne serve` serves, and the URL it prints
 // answers with that config, as a node would fetch it.
 func TestIgnitionJoinPublish(t *testing.T) {
-	j := needJoinCluster(t)
+	j := clusterOnly(t)
 	archive := sampleServerArchive(t)
 	p := harness.NewPodman(t)
 	url := p.Service()
