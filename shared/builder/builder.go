@@ -14,6 +14,7 @@ import (
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 	"github.com/ocne-image/ocne-image/shared/convert"
 	"github.com/ocne-image/ocne-image/shared/serverimage"
+	"github.com/ocne-image/ocne-image/shared/workdir"
 )
 
 // Options say what to build.
@@ -58,11 +59,14 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	}
 	// Work next to the output: one filesystem, so running out of space
 	// shows up here and nothing large lands in a small /tmp.
-	work, err := os.MkdirTemp(outDir, ".ocne-image-work-")
+	// A run killed outright leaves its work directory; the next one here
+	// removes it (workdir).
+	wd, err := workdir.Create(outDir, ".ocne-image-work-")
 	if err != nil {
 		return nil, fmt.Errorf("cannot write to %s: %w", outDir, err)
 	}
-	defer os.RemoveAll(work)
+	defer wd.Remove()
+	work := wd.Path
 
 	archive := filepath.Join(work, "archive")
 	res, err := convert.ToArchive(ctx, opts.Source, archive, convert.Options{

@@ -122,6 +122,15 @@ func assertNothingLeft(t *testing.T, out string) {
 // TestCreateInterrupted stops a conversion half way with Ctrl-C (SIGINT):
 // the plugin must exit non-zero, say so, and remove its work.
 func TestCreateInterrupted(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGKILL} {
+		t.Run(sig.String(), func(t *testing.T) { testCreateInterrupted(t, sig) })
+	}
+}
+
+// testCreateInterrupted: SIGINT cleans up at once; after SIGKILL, which
+// nothing can catch, the next create in the same place removes what the
+// killed one left.
+func testCreateInterrupted(t *testing.T, sig syscall.Signal) {
 	reg := harness.StartRegistry(t)
 	writeSampleImage(t, "docker://"+reg+"/olcne/ock-ostree:1.31", ostreeext.ExportOptions{})
 	slow := slowProxy(t, reg, "127.0.0.1")
@@ -147,8 +156,18 @@ func TestCreateInterrupted(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	cmd.Process.Signal(syscall.SIGINT)
+	cmd.Process.Signal(sig)
 	err := cmd.Wait()
+	if sig == syscall.SIGKILL {
+		r := plugin(t, t.TempDir(), "create", "--local", "--version", "1.31", "--output", filepath.Join(filepath.Dir(out), "other.tar"),
+			"--os-registry", reg+"/olcne/ock-ostree", "--tls-verify=false")
+		if r.code != 0 {
+			t.Fatalf("create after a killed one: %s", r.stderr)
+		}
+		os.Remove(filepath.Join(filepath.Dir(out), "other.tar"))
+		assertNothingLeft(t, out)
+		return
+	}
 	ee, ok := err.(*exec.ExitError)
 	if !ok || ee.ExitCode() != 1 {
 		t.Errorf("exit: %v, want code 1", err)
