@@ -19,6 +19,7 @@ import (
 
 	"github.com/ocne-image/ocne-image/shared/builder"
 	"github.com/ocne-image/ocne-image/shared/kube"
+	"github.com/ocne-image/ocne-image/shared/workdir"
 )
 
 type podState int
@@ -140,16 +141,18 @@ func (c *cluster) fetch(ctx context.Context, fwd *forwarder, st builder.Status) 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(c.opts.Output)+".part-")
+	// In a work directory, so that what a killed run leaves is removed by
+	// the next one (workdir).
+	wd, err := workdir.Create(dir, ".ocne-image-fetch-")
 	if err != nil {
 		return fmt.Errorf("cannot write to %s: %w", dir, err)
 	}
-	defer func() {
-		f.Close()
-		if err != nil {
-			os.Remove(f.Name())
-		}
-	}()
+	defer wd.Remove()
+	f, err := os.Create(filepath.Join(wd.Path, filepath.Base(c.opts.Output)))
+	if err != nil {
+		return fmt.Errorf("cannot write to %s: %w", dir, err)
+	}
+	defer f.Close()
 	h := sha256.New()
 	sink := io.MultiWriter(f, h)
 	if p := c.opts.Fetch; p != nil {
