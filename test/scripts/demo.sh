@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The README's first command (`make demo`): runs the main job on a sample
 # OCK OSTree image the project builds itself (the real registry is out of
-# reach here), then proves the result the way users consume it: `podman
-# load`, the documented `podman run` line, and libostree pulling and
-# checking the archive through the published port.
+# reach here), then proves the result the way users consume it: the
+# companion podman-ocne loads it into Podman over the socket API and serves
+# it with a generated Kickstart, and libostree pulls and checks the archive
+# through the published port.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -25,22 +26,25 @@ step "kubectl ocne-image create --type ostree --local --os-registry oci:$cache/l
 out=$(bin/kubectl-ocne_image create --type ostree --local --os-registry "oci:$cache/layout")
 echo "$out"
 
-# Podman in its own storage, with the settings this host needs.
+# A Podman service of its own (own storage, the settings this host needs),
+# which podman-ocne drives over its REST socket as it would the user's.
 export CONTAINERS_CONF=$root/test/scripts/containers.conf
-pm() { podman --root "$cache/podman/root" --runroot "$cache/podman/run" --storage-driver vfs "$@"; }
+sock=$cache/podman.sock
+podman --root "$cache/podman/root" --runroot "$cache/podman/run" --storage-driver vfs \
+  system service --time=0 "unix://$sock" >"$cache/podman-service.log" 2>&1 &
+service=$!
 name=ocne-image-demo
-pm rm --force --time 0 "$name" >/dev/null 2>&1 || true
-trap 'pm rm --force --time 0 "$name" >/dev/null 2>&1 || true' EXIT
+trap 'bin/podman-ocne --url "unix://$sock" stop --name "$name" >/dev/null 2>&1 || true; kill $service 2>/dev/null || true' EXIT
+for _ in $(seq 50); do [[ -S $sock ]] && break; sleep 0.2; done
+po() { bin/podman-ocne --url "unix://$sock" "$@"; }
 
-step "podman load -i $out"
-pm load -i "$out" | grep 'Loaded image'
+step "podman-ocne load --file $out"
+po load --file "$out"
 
-mkdir -p "$cache/ks"
-echo "ostreesetup --nogpg --osname=ock --url=http://$(hostname -I | awk '{print $1}'):$port/ostree --ref=ock" >"$cache/ks/ock.ks"
-step "podman run -d -p $port:80 -v \$PWD/ks:/usr/share/nginx/html/ks localhost/ock-ostree:latest"
-pm run -d --name "$name" -p "$port:80" -v "$cache/ks:/usr/share/nginx/html/ks" localhost/ock-ostree:latest >/dev/null
-for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
-curl -fs "http://127.0.0.1:$port/ks/ock.ks"
+step "podman-ocne serve --kickstart auto --port $port"
+po serve --name "$name" --port "$port" --replace --kickstart auto \
+  --kickstart-dir "$cache/ks" --ignition-dir "$cache/ignition"
+curl -fs "http://127.0.0.1:$port/ks/ock.ks" | grep -E '^(ostreesetup|bootloader)'
 
 step "ostree pull from http://127.0.0.1:$port/ostree"
 repo=$cache/pulled
@@ -54,4 +58,4 @@ if [[ $got != "$commit" ]]; then
   echo "FAILED: pulled commit $got, the sample is $commit" >&2
   exit 1
 fi
-step "OK: the archive server serves commit $commit, verified by libostree"
+step "OK: the archive server serves commit $commit, verified by libostree; the Kickstart above installs from it"
