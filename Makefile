@@ -93,8 +93,11 @@ test: deps build vet $(KREW) $(MATCHBOX) $(IGNITION_TOOLS)
 demo: deps build bin/ock-sample
 	test/scripts/demo.sh
 
+# Each script compares against its peer in the same run and prints ratios:
+# conversion vs libostree, podman-ocne vs podman, in-cluster vs local.
 bench: deps build bin/ock-sample
 	test/bench/bench.sh
+	test/bench/podman-load.sh
 	test/bench/cluster.sh
 
 # The builder image `create` runs in the cluster: FROM scratch, the plugin

@@ -247,8 +247,3 @@ fi
 echo
 echo "bench: done in $((SECONDS - START))s (ostree $OSTREE_VERSION, $(nproc) CPUs, $RUNS runs per measurement)"
 
-# podman-ocne load/serve against Podman's own CLI (test/bench/podman-load.sh);
-# BENCH_PODMAN=0 skips it.
-if [[ ${BENCH_PODMAN:-1} != 0 ]]; then
-  "$ROOT/test/bench/podman-load.sh"
-fi
