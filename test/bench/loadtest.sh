@@ -207,9 +207,11 @@ PMDIR=
 start_podman() {
   # Not under .cache: Podman refuses a runroot path over 50 characters.
   PMDIR=$(mktemp -d /tmp/plt-XXXXXX)
+  PM_FLAGS=(--root "$PMDIR/root" --runroot "$PMDIR/run" --storage-driver vfs)
   CLEANUP+=("rm -rf $PMDIR")
   export CONTAINERS_CONF=$ROOT/test/scripts/containers.conf
-  pm system service --time=0 "unix://$PMDIR/podman.sock" >"$PMDIR/service.log" 2>&1 &
+  # podman itself, not through pm(): $! must be its pid.
+  podman "${PM_FLAGS[@]}" system service --time=0 "unix://$PMDIR/podman.sock" >"$PMDIR/service.log" 2>&1 &
   local svc=$! k out port
   CLEANUP+=("kill $svc; wait $svc")
   CLEANUP+=("pm rm --all --force --time 0")
@@ -224,7 +226,7 @@ start_podman() {
     URL[podman:$k]=$(json_get site.ostreeURL <<<"$out")
   done
 }
-pm() { podman --root "$PMDIR/root" --runroot "$PMDIR/run" --storage-driver vfs "$@"; }
+pm() { podman "${PM_FLAGS[@]}" "$@"; }
 ocne() { HOME=$PMDIR/home "$HELPER" --url "unix://$PMDIR/podman.sock" "$@"; }
 
 KC= NS=ocne-loadtest-$$ KUBECTL=
