@@ -20,7 +20,7 @@ SERVER_SRC := $(shell find kubectl-ocne/archive-server shared/archiveserver shar
 # krew wants a semver: the exact tag, else v0.0.0-<commit>.
 DIST_VERSION ?= $(shell git describe --tags --exact-match 2>/dev/null || echo v0.0.0-$$(git rev-parse --short HEAD))
 
-.PHONY: build deps test vet bench demo dist builder-image generate clean FORCE
+.PHONY: build deps test vet bench loadtest demo dist builder-image generate clean FORCE
 
 build: bin/kubectl-ocne_image bin/podman-ocne bin/ocne-ignition-http-put bin/ocne-ignition-matchbox
 
@@ -99,6 +99,11 @@ bench: deps build bin/ock-sample
 	test/bench/bench.sh
 	test/bench/podman-load.sh
 	test/bench/cluster.sh
+
+# N concurrent ostree pulls against podman-ocne serve, serve in the test
+# cluster and nginx (test/bench/loadtest.sh); ~20 minutes, so apart from bench.
+loadtest: deps build
+	test/bench/loadtest.sh
 
 # The builder image `create` runs in the cluster: FROM scratch, the plugin
 # and this host's CA bundle, as an OCI archive (push it with upload).

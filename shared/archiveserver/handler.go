@@ -53,17 +53,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	dirWanted := strings.HasSuffix(r.URL.Path, "/")
 
-	fi, err := s.root.Stat(name)
+	typ, err := s.fileType(name)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	if fi.IsDir() {
+	if typ.IsDir() {
 		// Like nginx with autoindex off: index.html or nothing. libostree
 		// never asks for directories, so this only matters for browsers.
 		dir := name
 		name = path.Join(dir, "index.html")
-		if fi, err = s.root.Stat(name); err != nil || !fi.Mode().IsRegular() {
+		if typ, err = s.fileType(name); err != nil || !typ.IsRegular() {
 			http.NotFound(w, r)
 			return
 		}
@@ -75,21 +75,22 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, target.String(), http.StatusMovedPermanently)
 			return
 		}
-	} else if dirWanted || !fi.Mode().IsRegular() {
+	} else if dirWanted || !typ.IsRegular() {
 		// Stat before Open keeps us from blocking on a FIFO or reading a
 		// device node that someone bind-mounted into the tree.
 		http.NotFound(w, r)
 		return
 	}
 
-	f, err := s.root.Open(name)
+	f, err := s.open(name)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
 	defer f.Close()
 	// Stat the open file: the entry may have been replaced since the check.
-	if fi, err = f.Stat(); err != nil || !fi.Mode().IsRegular() {
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
 		http.NotFound(w, r)
 		return
 	}

@@ -1,7 +1,7 @@
 // Package archiveserver is a small static HTTP server for an OSTree archive
 // repository and a Kickstart directory. It replaces nginx in the
 // ock-ostree container image, where it is the only program, so it depends
-// on the standard library alone.
+// on the standard library (and golang.org/x/sys/unix) alone.
 package archiveserver
 
 import (
@@ -73,6 +73,9 @@ type Options struct {
 type Server struct {
 	opts Options
 	root *os.Root
+	// fast does root's lookups in one system call where the kernel can
+	// (Linux openat2); nil: root does them.
+	fast *beneath
 
 	logMu sync.Mutex // serialises AccessLog writes; the writer may not be safe
 }
@@ -105,7 +108,12 @@ func New(opts Options) (*Server, error) {
 		}
 		return nil, fmt.Errorf("open root: %w", err)
 	}
-	return &Server{opts: opts, root: root}, nil
+	fast, err := openBeneath(opts.Root)
+	if err != nil {
+		root.Close()
+		return nil, fmt.Errorf("open root: %w", err)
+	}
+	return &Server{opts: opts, root: root, fast: fast}, nil
 }
 
 // timeout maps the Options convention (0 = default, <0 = none) onto
@@ -123,7 +131,29 @@ func timeout(d, def time.Duration) time.Duration {
 // Close releases the root directory. It does not stop a running Serve;
 // cancel its context for that.
 func (s *Server) Close() error {
+	if s.fast != nil {
+		s.fast.close()
+	}
 	return s.root.Close()
+}
+
+// fileType is root.Stat's type bits: what name resolves to.
+func (s *Server) fileType(name string) (fs.FileMode, error) {
+	if s.fast != nil {
+		return s.fast.fileType(name)
+	}
+	fi, err := s.root.Stat(name)
+	if err != nil {
+		return 0, err
+	}
+	return fi.Mode().Type(), nil
+}
+
+func (s *Server) open(name string) (*os.File, error) {
+	if s.fast != nil {
+		return s.fast.open(name)
+	}
+	return s.root.Open(name)
 }
 
 // Handler returns the HTTP handler, including access logging.

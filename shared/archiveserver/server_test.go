@@ -94,10 +94,26 @@ func newTestServer(t *testing.T, opts Options) *Server {
 	return s
 }
 
+// eachLookup runs f with s looking names up through openat2 (where the
+// kernel has it) and then through os.Root, the fallback.
+func eachLookup(t *testing.T, s *Server, f func(t *testing.T)) {
+	t.Helper()
+	if s.fast != nil {
+		t.Run("openat2", f)
+		s.fast.close()
+		s.fast = nil
+	} else {
+		t.Log("no openat2 here: testing the os.Root lookups only")
+	}
+	t.Run("os.Root", f)
+}
+
 func TestHandler(t *testing.T) {
 	s := newTestServer(t, Options{})
-	h := s.Handler()
+	eachLookup(t, s, func(t *testing.T) { testHandler(t, s.Handler()) })
+}
 
+func testHandler(t *testing.T, h http.Handler) {
 	const (
 		octet = "application/octet-stream"
 		plain = "text/plain; charset=utf-8"

@@ -18,20 +18,21 @@ func TestFIFONotOpened(t *testing.T) {
 	if err := syscall.Mkfifo(filepath.Join(root, "ostree", "fifo"), 0o644); err != nil {
 		t.Skipf("mkfifo: %v", err)
 	}
-	h := newTestServer(t, Options{Root: root}).Handler()
-
-	rec := httptest.NewRecorder()
-	done := make(chan struct{})
-	go func() {
-		h.ServeHTTP(rec, httptest.NewRequest("GET", "/ostree/fifo", nil))
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("request for a FIFO hung")
-	}
-	if rec.Code != http.StatusNotFound {
-		t.Errorf("status = %d, want 404", rec.Code)
-	}
+	s := newTestServer(t, Options{Root: root})
+	eachLookup(t, s, func(t *testing.T) {
+		rec := httptest.NewRecorder()
+		done := make(chan struct{})
+		go func() {
+			s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/ostree/fifo", nil))
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("request for a FIFO hung")
+		}
+		if rec.Code != http.StatusNotFound {
+			t.Errorf("status = %d, want 404", rec.Code)
+		}
+	})
 }

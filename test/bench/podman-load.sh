@@ -51,7 +51,9 @@ commit=$(cat "$archive.commit")
 # Not under .cache: Podman refuses a runroot path over 50 characters.
 pmdir=$(mktemp -d /tmp/pmb-XXXXXX)
 pm() { podman --root "$pmdir/root" --runroot "$pmdir/run" --storage-driver vfs "$@"; }
-pm system service --time=0 "unix://$pmdir/podman.sock" >"$pmdir/service.log" 2>&1 &
+# podman itself, not through pm(): $! must be its pid, or the kill below
+# hits the subshell and leaves the service running.
+podman --root "$pmdir/root" --runroot "$pmdir/run" --storage-driver vfs system service --time=0 "unix://$pmdir/podman.sock" >"$pmdir/service.log" 2>&1 &
 svc=$!
 cleanup() {
   pm rm --all --force --time 0 >/dev/null 2>&1 || true
