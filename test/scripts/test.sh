@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # `make test`: every test, with the real single-node cluster of test/cluster
 # started for the in-cluster ones and stopped (host restored) afterwards,
-# whatever happens.
+# whatever happens; a cluster that was already up is reused and left up.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 # The cluster's Kubernetes binaries take minutes to build: keep them outside
 # the checkout, so fresh clones (CI) reuse them.
 export CLUSTER_CACHE=${CLUSTER_CACHE:-$HOME/.cache/ocne-image/cluster}
-kubeconfig=$(make -s cluster-up | tail -n 1)
-trap 'make -s cluster-down >/dev/null 2>&1 || make cluster-down' EXIT
+up_log=$(mktemp)
+kubeconfig=$(make -s cluster-up 2>"$up_log" | tail -n 1) || { cat "$up_log" >&2; exit 1; }
+# Leave the host as it was: stop the cluster only if this run started it.
+if ! grep -q 'already up' "$up_log"; then
+  trap 'make -s cluster-down >/dev/null 2>&1 || make cluster-down' EXIT
+fi
+rm -f "$up_log"
 
 export OCNE_TEST_KUBECONFIG=$kubeconfig
 export OCNE_TEST_REGISTRY=127.0.0.1:5000       # the cluster's registry, from this host
