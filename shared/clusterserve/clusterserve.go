@@ -316,9 +316,10 @@ func (s *server) applyDeployment(ctx context.Context, ks map[string][]byte) erro
 			"--drain-delay", drainDelay.String()).
 		WithPorts(corev1ac.ContainerPort().WithName("http").WithContainerPort(containerPort).WithProtocol(corev1.ProtocolTCP)).
 		// Ready once the repository itself answers, not just the process.
-		// One failure takes a replica out of the Service: a crashed server
-		// must stop receiving installs within a second.
-		WithReadinessProbe(probe("/ostree/config").WithPeriodSeconds(1).WithFailureThreshold(1)).
+		// A crashed server leaves the Service within ~3 s; a busy one is not
+		// dropped for one slow answer, which under a fleet's load could take
+		// every replica out at once (see make loadtest).
+		WithReadinessProbe(probe("/ostree/config").WithPeriodSeconds(1).WithFailureThreshold(3).WithTimeoutSeconds(3)).
 		WithLivenessProbe(probe(archiveserver.HealthPath).WithFailureThreshold(3)).
 		WithResources(corev1ac.ResourceRequirements().
 			WithRequests(corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("32Mi")}).
