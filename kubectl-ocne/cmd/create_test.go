@@ -52,17 +52,7 @@ func TestCreateDefaults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			home := t.TempDir()
-			if tt.defaults != "" {
-				os.MkdirAll(filepath.Join(home, ".ocne"), 0o755)
-				os.WriteFile(filepath.Join(home, ".ocne", "defaults.yaml"), []byte(tt.defaults), 0o644)
-			}
-			args := append([]string{}, tt.args...)
-			if tt.cluster != "" {
-				p := filepath.Join(home, "cluster.yaml")
-				os.WriteFile(p, []byte(tt.cluster), 0o644)
-				args = append(args, "--config", p)
-			}
+			home, args := configHome(t, tt.defaults, tt.cluster, tt.args)
 			o := &CreateOptions{IOStreams: genericiooptions.NewTestIOStreamsDiscard(), defaultsDir: home}
 			c := newCmdCreate(o)
 			if err := c.ParseFlags(args); err != nil {
@@ -88,4 +78,23 @@ func TestCreateDefaults(t *testing.T) {
 			}
 		})
 	}
+}
+
+// configHome is a fake home with defaults.yaml (if any) and the arguments
+// with --config pointing at a cluster file (if any), for the precedence
+// tests of the commands that read both.
+func configHome(t *testing.T, defaults, cluster string, args []string) (string, []string) {
+	t.Helper()
+	home := t.TempDir()
+	if defaults != "" {
+		os.MkdirAll(filepath.Join(home, ".ocne"), 0o755)
+		os.WriteFile(filepath.Join(home, ".ocne", "defaults.yaml"), []byte(defaults), 0o644)
+	}
+	args = append([]string{}, args...)
+	if cluster != "" {
+		p := filepath.Join(home, "cluster.yaml")
+		os.WriteFile(p, []byte(cluster), 0o644)
+		args = append(args, "--config", p)
+	}
+	return home, args
 }

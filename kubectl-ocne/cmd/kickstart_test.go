@@ -46,17 +46,7 @@ func TestKickstartDefaults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			home := t.TempDir()
-			if tt.defaults != "" {
-				os.MkdirAll(filepath.Join(home, ".ocne"), 0o755)
-				os.WriteFile(filepath.Join(home, ".ocne", "defaults.yaml"), []byte(tt.defaults), 0o644)
-			}
-			args := append([]string{}, tt.args...)
-			if tt.cluster != "" {
-				p := filepath.Join(home, "cluster.yaml")
-				os.WriteFile(p, []byte(tt.cluster), 0o644)
-				args = append(args, "--config", p)
-			}
+			home, args := configHome(t, tt.defaults, tt.cluster, tt.args)
 			o := &KickstartOptions{IOStreams: genericiooptions.NewTestIOStreamsDiscard(), defaultsDir: home}
 			c := newCmdKickstart(o)
 			if err := c.ParseFlags(args); err != nil {
