@@ -70,23 +70,7 @@ func StartRegistryWith(t *testing.T, o RegistryOptions) string {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("docker-registry", "serve", filepath.Join(dir, "config.yml"))
-	logf, err := os.Create(filepath.Join(dir, "registry.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start docker-registry: %v", err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			t.Logf("registry log (end):\n%s", b[max(0, len(b)-3000):])
-		}
-	})
+	StartServer(t, "docker-registry", cmd, filepath.Join(dir, "registry.log"), "")
 	WaitHTTP(t, "http://"+addr+"/v2/", 10*time.Second)
 	return addr
 }
@@ -151,23 +135,7 @@ func (p *Podman) Service() string {
 	p.t.Helper()
 	sock := filepath.Join(p.dir, "podman.sock")
 	cmd := p.Cmd("system", "service", "--time=0", "unix://"+sock)
-	logf, err := os.Create(filepath.Join(p.dir, "service.log"))
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		p.t.Fatalf("start podman system service: %v", err)
-	}
-	p.t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		logf.Close()
-		if p.t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			p.t.Logf("podman service log (end):\n%s", b[max(0, len(b)-3000):])
-		}
-	})
+	StartServer(p.t, "podman system service", cmd, filepath.Join(p.dir, "service.log"), "")
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if c, err := net.Dial("unix", sock); err == nil {

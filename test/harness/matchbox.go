@@ -65,23 +65,7 @@ func StartMatchbox(t *testing.T) *Matchbox {
 		"-data-path", m.Data, "-assets-path", filepath.Join(dir, "assets"),
 		"-cert-file", filepath.Join(dir, "server.crt"), "-key-file", filepath.Join(dir, "server.key"), "-ca-file", m.CAFile,
 		"-log-level", "debug")
-	logf, err := os.Create(filepath.Join(dir, "matchbox.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start matchbox: %v", err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			t.Logf("matchbox log (end):\n%s", b[max(0, len(b)-3000):])
-		}
-	})
+	StartServer(t, "matchbox", cmd, filepath.Join(dir, "matchbox.log"), "")
 	WaitHTTP(t, m.HTTP+"/", 10*time.Second)
 	return m
 }

@@ -75,23 +75,9 @@ http {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("nginx", "-p", dir, "-c", cfgPath, "-e", filepath.Join(dir, "logs", "error.log"))
-	out, err := os.Create(filepath.Join(dir, "logs", "stdout.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start nginx (Debian nginx-core; test/scripts/deps.sh installs it): %v", err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		out.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "logs", "error.log"))
-			t.Logf("nginx error log:\n%s", b)
-		}
-	})
+	// nginx writes its errors to its own log, not to stdout.
+	StartServer(t, "nginx (Debian nginx-core; test/scripts/deps.sh installs it)", cmd,
+		filepath.Join(dir, "logs", "stdout.log"), filepath.Join(dir, "logs", "error.log"))
 	WaitHTTP(t, w.Base+"/open/", 10*time.Second)
 	return w
 }
