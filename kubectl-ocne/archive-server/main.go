@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/ocne-image/ocne-image/shared/archiveserver"
 	"github.com/ocne-image/ocne-image/shared/buildinfo"
@@ -61,7 +62,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Listen:     *listen,
 		DrainDelay: *drain,
 		AccessLog:  stdout,
-		ErrorLog:   stderr,
+		// Batched: a line per request is the largest system call cost
+		// left, and behind a container's log pipe the collector pays too.
+		AccessLogFlush: time.Second,
+		ErrorLog:       stderr,
 	})
 	if err != nil {
 		if errors.Is(err, archiveserver.ErrNoRoot) {

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -65,6 +66,10 @@ type Options struct {
 
 	// AccessLog receives one line per request; nil disables it.
 	AccessLog io.Writer
+	// AccessLogFlush, when positive, gathers access log lines and writes
+	// them this long after the first of a batch (or once 64 KiB are
+	// waiting, or on Close). Zero writes every line as it is logged.
+	AccessLogFlush time.Duration
 	// ErrorLog receives server errors and the startup line; nil discards them.
 	ErrorLog io.Writer
 }
@@ -77,7 +82,8 @@ type Server struct {
 	// (Linux openat2); nil: root does them.
 	fast *beneath
 
-	logMu sync.Mutex // serialises AccessLog writes; the writer may not be safe
+	log  *accessLog // nil: no access log
+	bufs sync.Pool  // *[smallBody]byte: small files are read into these
 }
 
 // New opens opts.Root and returns a Server for it. The root is opened once,
@@ -113,7 +119,16 @@ func New(opts Options) (*Server, error) {
 		root.Close()
 		return nil, fmt.Errorf("open root: %w", err)
 	}
-	return &Server{opts: opts, root: root, fast: fast}, nil
+	s := &Server{
+		opts: opts,
+		root: root,
+		fast: fast,
+		bufs: sync.Pool{New: func() any { return new([smallBody]byte) }},
+	}
+	if opts.AccessLog != nil {
+		s.log = newAccessLog(opts.AccessLog, opts.AccessLogFlush)
+	}
+	return s, nil
 }
 
 // timeout maps the Options convention (0 = default, <0 = none) onto
@@ -128,32 +143,56 @@ func timeout(d, def time.Duration) time.Duration {
 	return d
 }
 
-// Close releases the root directory. It does not stop a running Serve;
-// cancel its context for that.
+// Close writes out the access log and releases the root directory. It
+// does not stop a running Serve; cancel its context for that.
 func (s *Server) Close() error {
+	if s.log != nil {
+		s.log.flush()
+	}
 	if s.fast != nil {
 		s.fast.close()
 	}
 	return s.root.Close()
 }
 
-// fileType is root.Stat's type bits: what name resolves to.
-func (s *Server) fileType(name string) (fs.FileMode, error) {
-	if s.fast != nil {
-		return s.fast.fileType(name)
-	}
-	fi, err := s.root.Stat(name)
-	if err != nil {
-		return 0, err
-	}
-	return fi.Mode().Type(), nil
+// file is an open file below the root. Both implementations (*os.File and
+// fdFile) are syscall.Conns, which lets net/http use sendfile(2).
+type file interface {
+	io.ReadSeekCloser
+	syscall.Conn
 }
 
-func (s *Server) open(name string) (*os.File, error) {
+// entry is an open file and what fstat said about it.
+type entry struct {
+	f     file
+	typ   fs.FileMode // type bits only
+	size  int64
+	mtime time.Time
+}
+
+// close closes e's file, if there is one.
+func (e entry) close() {
+	if e.f != nil {
+		e.f.Close()
+	}
+}
+
+// open opens name below the root without blocking on a FIFO. The caller
+// decides by e.typ what to do with it.
+func (s *Server) open(name string) (entry, error) {
 	if s.fast != nil {
 		return s.fast.open(name)
 	}
-	return s.root.Open(name)
+	f, err := s.root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return entry{}, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return entry{}, err
+	}
+	return entry{f: f, typ: fi.Mode().Type(), size: fi.Size(), mtime: fi.ModTime()}, nil
 }
 
 // Handler returns the HTTP handler, including access logging.
@@ -182,9 +221,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		WriteTimeout:      s.opts.WriteTimeout,
 		IdleTimeout:       s.opts.IdleTimeout,
 		ErrorLog:          log.New(s.opts.ErrorLog, "archive-server: ", log.LstdFlags),
+		ConnContext:       withRawConn,
 	}
 	fmt.Fprintf(s.opts.ErrorLog, "archive-server: serving %s on %s\n", s.opts.Root, ln.Addr())
 
+	if s.log != nil {
+		defer s.log.flush()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 
@@ -215,4 +258,21 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
 	}
 	return nil
+}
+
+// connKey is the request context key of the connection's syscall.RawConn.
+type connKey struct{}
+
+// withRawConn gives requests their TCP connection's descriptor, for
+// setCork.
+func withRawConn(ctx context.Context, c net.Conn) context.Context {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return ctx
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return ctx
+	}
+	return context.WithValue(ctx, connKey{}, rc)
 }

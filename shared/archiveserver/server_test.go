@@ -332,6 +332,52 @@ func TestAccessLog(t *testing.T) {
 	}
 }
 
+// lines counts the complete lines written so far.
+func (b *syncBuffer) lines() int {
+	return strings.Count(b.String(), "\n")
+}
+
+func TestAccessLogBatched(t *testing.T) {
+	get := func(h http.Handler) {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/ostree/config", nil))
+	}
+
+	t.Run("written after the interval", func(t *testing.T) {
+		var log syncBuffer
+		h := newTestServer(t, Options{AccessLog: &log, AccessLogFlush: 50 * time.Millisecond}).Handler()
+		get(h)
+		get(h)
+		if n := log.lines(); n != 0 {
+			t.Errorf("%d lines written at once, want them gathered", n)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for log.lines() < 2 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := log.lines(); n != 2 {
+			t.Errorf("%d lines after the interval, want 2", n)
+		}
+	})
+
+	t.Run("written on Close", func(t *testing.T) {
+		var log syncBuffer
+		s := newTestServer(t, Options{AccessLog: &log, AccessLogFlush: time.Hour})
+		get(s.Handler())
+		s.Close()
+		if n := log.lines(); n != 1 {
+			t.Errorf("%d lines after Close, want 1", n)
+		}
+	})
+
+	t.Run("written when the batch is full", func(t *testing.T) {
+		var log syncBuffer
+		h := newTestServer(t, Options{AccessLog: &log, AccessLogFlush: time.Hour}).Handler()
+		for log.lines() == 0 {
+			get(h)
+		}
+	})
+}
+
 func TestNew(t *testing.T) {
 	root, _ := fakeTree(t)
 	tests := []struct {
