@@ -606,3 +606,84 @@ func TestServeDrainDelay(t *testing.T) {
 		t.Fatal("Serve did not return after the drain delay")
 	}
 }
+
+// TestBodySizes covers both ways a plain GET is answered, from memory up
+// to smallBody and with sendfile beyond, over a real connection (where
+// net/http's sendfile and our TCP_CORK apply) and through a
+// ResponseRecorder (plain io.Copy).
+func TestBodySizes(t *testing.T) {
+	root := t.TempDir()
+	sizes := []int{0, 1, smallBody - 1, smallBody, smallBody + 1, 100 << 10}
+	bodies := map[string][]byte{}
+	for _, n := range sizes {
+		name := fmt.Sprintf("obj-%d.filez", n)
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i*7 + n) // differs per size and position
+		}
+		if err := os.WriteFile(filepath.Join(root, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		bodies[name] = b
+	}
+	var accessLog syncBuffer
+	s := newTestServer(t, Options{Root: root, AccessLog: &accessLog})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-done })
+	base := "http://" + ln.Addr().String()
+
+	check := func(t *testing.T, via, method, name string, code int, hdr http.Header, body []byte) {
+		t.Helper()
+		want := bodies[name]
+		name += via
+		if code != 200 {
+			t.Fatalf("%s %s: status %d", method, name, code)
+		}
+		if got := hdr.Get("Content-Length"); got != fmt.Sprint(len(want)) {
+			t.Errorf("%s %s: Content-Length %q, want %d", method, name, got, len(want))
+		}
+		if hdr.Get("Etag") == "" || hdr.Get("Last-Modified") == "" || hdr.Get("Accept-Ranges") != "bytes" {
+			t.Errorf("%s %s: validators missing: %v", method, name, hdr)
+		}
+		if method == "HEAD" {
+			want = nil
+		}
+		if !bytes.Equal(body, want) {
+			t.Errorf("%s %s: body of %d bytes differs from the file's %d", method, name, len(body), len(want))
+		}
+	}
+	eachLookup(t, s, func(t *testing.T) {
+		for _, n := range sizes {
+			name := fmt.Sprintf("obj-%d.filez", n)
+			for _, method := range []string{"GET", "HEAD"} {
+				req, _ := http.NewRequest(method, base+"/"+name, nil)
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, err := io.ReadAll(res.Body)
+				res.Body.Close()
+				if err != nil {
+					t.Fatalf("%s %s: %v", method, name, err)
+				}
+				check(t, "", method, name, res.StatusCode, res.Header, body)
+
+				rec := httptest.NewRecorder()
+				s.Handler().ServeHTTP(rec, httptest.NewRequest(method, "/"+name, nil))
+				check(t, " (recorder)", method, name, rec.Code, rec.Header(), rec.Body.Bytes())
+			}
+		}
+	})
+	// Each GET over the connection is logged with its full size.
+	for _, n := range sizes {
+		if want := fmt.Sprintf(`GET "/obj-%d.filez" 200 %d `, n, n); !strings.Contains(accessLog.String(), want) {
+			t.Errorf("access log lacks %q", want)
+		}
+	}
+}
