@@ -356,6 +356,9 @@ spec:
   template:
     metadata: {labels: {app: nginx-$k}}
     spec:
+      # serve's seccomp profile; nginx's master needs root, which serve's
+      # pods are not.
+      securityContext: {seccompProfile: {type: RuntimeDefault}}
       containers:
       - name: nginx
         image: 10.244.0.1:5000/loadtest/nginx@$digest
