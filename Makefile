@@ -101,7 +101,7 @@ bench: deps build bin/ock-sample
 	test/bench/cluster.sh
 
 # N concurrent ostree pulls against podman-ocne serve, serve in the test
-# cluster and nginx (test/bench/loadtest.sh); ~20 minutes, so apart from bench.
+# cluster and nginx (test/bench/loadtest.sh); 20-40 minutes, so apart from bench.
 loadtest: deps build
 	test/bench/loadtest.sh
 
