@@ -133,7 +133,12 @@ func TestCreateServeInstall(t *testing.T) {
 		}
 	})
 
+	// The server writes its access log in batches, up to a second late.
 	logs := p.Run("logs", id)
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(logs, `GET "/ostree/refs/heads/ock" 200`) && time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		logs = p.Run("logs", id)
+	}
 	if !strings.Contains(logs, `GET "/ostree/refs/heads/ock" 200`) {
 		t.Errorf("access log lacks the ref request:\n%.2000s", logs)
 	}

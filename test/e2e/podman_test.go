@@ -201,7 +201,15 @@ func TestPodmanOcne(t *testing.T) {
 		}
 	})
 	t.Run("logs", func(t *testing.T) {
-		r := helper(t, home, url, "logs", "--name", "ock-e2e")
+		// The server writes its access log in batches, up to a second late.
+		var r result
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+			r = helper(t, home, url, "logs", "--name", "ock-e2e")
+			logged := strings.Contains(r.stdout, `GET "/ostree/config" 200`) && strings.Contains(r.stdout, `"/ks/ock.ks"`)
+			if r.code != 0 || logged || time.Now().After(deadline) {
+				break
+			}
+		}
 		if r.code != 0 || !strings.Contains(r.stdout, `GET "/ostree/config" 200`) || !strings.Contains(r.stdout, `"/ks/ock.ks"`) {
 			t.Errorf("logs: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 		}
