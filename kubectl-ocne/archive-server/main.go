@@ -29,8 +29,11 @@ func main() {
 	// files is mostly system calls, and under a fleet's load the runtime
 	// with more Ps spends its time handing Ps between threads around the
 	// socket writes: with one P the server used 25% (on the host) to 40%
-	// (in a container) less CPU per request in make loadtest, at the same
-	// throughput. More capacity comes from more replicas.
+	// (in a pod) less CPU per request in make loadtest, at the same
+	// throughput. More capacity comes from more replicas. The image also
+	// sets GODEBUG, for the runtime's monitor thread (see
+	// serverimage.ServerGODEBUG); it must be in place before the program
+	// starts.
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)
 	}

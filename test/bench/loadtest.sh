@@ -210,13 +210,16 @@ wait_url() { local i; for ((i = 0; i < 100; i++)); do curl -fsS -o /dev/null "$1
 # The server binary the images hold, run on this host.
 declare -A HOST_PID
 start_host() {
-  local k port l0
+  local k port l0 cfg envs
   for k in "${KINDS[@]}"; do
     l0=$(tar -xOf "${IMAGE[$k]}" manifest.json | json_get 0.Layers | sed -n 1p)
     tar -xOf "${IMAGE[$k]}" "$l0" | tar -xO usr/bin/ocne-archive-server >"$OUT/archive-server-$k"
     chmod +x "$OUT/archive-server-$k"
     port=$(free_port)
-    "$OUT/archive-server-$k" --root "${ARCHIVE[$k]}" --listen "127.0.0.1:$port" >"$OUT/host-$k.log" 2>"$OUT/host-$k.err" &
+    # With the environment the image gives it.
+    cfg=$(tar -xOf "${IMAGE[$k]}" manifest.json | json_get 0.Config)
+    mapfile -t envs < <(tar -xOf "${IMAGE[$k]}" "$cfg" | json_get config.Env)
+    env "${envs[@]}" "$OUT/archive-server-$k" --root "${ARCHIVE[$k]}" --listen "127.0.0.1:$port" >"$OUT/host-$k.log" 2>"$OUT/host-$k.err" &
     HOST_PID[$k]=$!
     CLEANUP+=("kill $!; wait $!")
     URL[host:$k]=http://127.0.0.1:$port/ostree
