@@ -32,6 +32,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	dirWanted := strings.HasSuffix(r.URL.Path, "/")
+	if s.objects != nil && !dirWanted && !conditional(r.Header) {
+		if o := s.objects.get(name); o != nil {
+			plainHeaders(w.Header(), octetStream, o.etag, o.lastModified, o.length)
+			if r.Method == http.MethodHead {
+				w.WriteHeader(http.StatusOK)
+			} else {
+				w.Write(o.body)
+			}
+			return
+		}
+	}
 
 	e, err := s.open(name)
 	if err != nil {
@@ -81,35 +92,41 @@ const smallBody = 4096 - 512
 // rest. Ranges and conditional requests go through http.ServeContent.
 func (s *Server) send(w http.ResponseWriter, r *http.Request, name string, e entry) {
 	h := w.Header()
-	// Direct assignment: the keys are in canonical form already.
-	// Setting Content-Type stops ServeContent from sniffing the body.
-	h["Content-Type"] = []string{contentType(name)}
-	h["X-Content-Type-Options"] = []string{"nosniff"}
-	// Same shape as nginx's ETag, so libostree's conditional summary
-	// fetches (If-None-Match) keep working across the switch.
-	h["Etag"] = []string{etag(e.mtime, e.size)}
 	if conditional(r.Header) {
+		// Setting Content-Type stops ServeContent from sniffing the body.
+		h["Content-Type"] = []string{contentType(name)}
+		h["X-Content-Type-Options"] = []string{"nosniff"}
+		h["Etag"] = []string{etag(e.mtime, e.size)}
 		http.ServeContent(w, r, name, e.mtime, e.f)
 		return
 	}
-	h["Last-Modified"] = []string{e.mtime.UTC().Format(http.TimeFormat)}
-	h["Accept-Ranges"] = []string{"bytes"}
-	h["Content-Length"] = []string{strconv.FormatInt(e.size, 10)}
 
 	switch {
 	case r.Method == http.MethodHead:
+		s.fileHeaders(h, name, e)
 		w.WriteHeader(http.StatusOK)
 	case e.size <= smallBody:
-		buf := s.bufs.Get().(*[smallBody]byte)
-		defer s.bufs.Put(buf)
-		n, err := io.ReadFull(e.f, buf[:e.size])
-		if err != nil {
+		var body []byte
+		keep := s.objects != nil && s.objects.fits(name, e.size) && immutable(name)
+		if keep {
+			body = make([]byte, e.size)
+		} else {
+			buf := s.bufs.Get().(*[smallBody]byte)
+			defer s.bufs.Put(buf)
+			body = buf[:e.size]
+		}
+		if _, err := io.ReadFull(e.f, body); err != nil {
 			// Shrunk since fstat: nothing has been sent yet.
 			http.Error(w, "read error", http.StatusInternalServerError)
 			return
 		}
-		w.Write(buf[:n])
+		if keep {
+			s.objects.add(name, body, e.mtime)
+		}
+		s.fileHeaders(h, name, e)
+		w.Write(body)
 	default:
+		s.fileHeaders(h, name, e)
 		if c, ok := r.Context().Value(connKey{}).(syscall.RawConn); ok {
 			setCork(c, true)
 			defer setCork(c, false)
@@ -123,6 +140,28 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, name string, e ent
 		// call to find the end of the file.
 		io.Copy(w, &io.LimitedReader{R: e.f, N: e.size})
 	}
+}
+
+// octetStream is the Content-Type of OSTree objects.
+const octetStream = "application/octet-stream"
+
+// fileHeaders sets the headers of a plain 200 response with e's content.
+func (s *Server) fileHeaders(h http.Header, name string, e entry) {
+	plainHeaders(h, contentType(name), etag(e.mtime, e.size),
+		e.mtime.UTC().Format(http.TimeFormat), strconv.FormatInt(e.size, 10))
+}
+
+// plainHeaders sets the headers of a plain 200 response. Direct
+// assignment: the keys are in canonical form already.
+func plainHeaders(h http.Header, contentType, etag, lastModified, length string) {
+	h["Content-Type"] = []string{contentType}
+	h["X-Content-Type-Options"] = []string{"nosniff"}
+	// Same shape as nginx's ETag, so libostree's conditional summary
+	// fetches (If-None-Match) keep working across the switch.
+	h["Etag"] = []string{etag}
+	h["Last-Modified"] = []string{lastModified}
+	h["Accept-Ranges"] = []string{"bytes"}
+	h["Content-Length"] = []string{length}
 }
 
 // conditional reports whether h asks for a range or makes the response
@@ -205,5 +244,5 @@ func contentType(name string) string {
 	case ".iso":
 		return "application/x-iso9660-image"
 	}
-	return "application/octet-stream"
+	return octetStream
 }

@@ -72,6 +72,12 @@ type Options struct {
 	AccessLogFlush time.Duration
 	// ErrorLog receives server errors and the startup line; nil discards them.
 	ErrorLog io.Writer
+
+	// ObjectCache is how many bytes of small OSTree objects (those sent
+	// from memory anyway) are kept in memory once read. Objects are named
+	// by their checksum and never change, so they are not looked at again
+	// on disk. Zero selects DefaultObjectCache; negative disables it.
+	ObjectCache int64
 }
 
 // Server serves files below Options.Root over HTTP.
@@ -82,8 +88,9 @@ type Server struct {
 	// (Linux openat2); nil: root does them.
 	fast *beneath
 
-	log  *accessLog // nil: no access log
-	bufs sync.Pool  // *[smallBody]byte: small files are read into these
+	log     *accessLog   // nil: no access log
+	objects *objectCache // nil: off
+	bufs    sync.Pool    // *[smallBody]byte: small files are read into these
 }
 
 // New opens opts.Root and returns a Server for it. The root is opened once,
@@ -127,6 +134,12 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.AccessLog != nil {
 		s.log = newAccessLog(opts.AccessLog, opts.AccessLogFlush)
+	}
+	switch {
+	case opts.ObjectCache == 0:
+		s.objects = newObjectCache(DefaultObjectCache)
+	case opts.ObjectCache > 0:
+		s.objects = newObjectCache(opts.ObjectCache)
 	}
 	return s, nil
 }
