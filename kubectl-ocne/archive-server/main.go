@@ -48,13 +48,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := fs.String("root", archiveserver.DefaultRoot, "directory to serve")
 	listen := fs.String("listen", archiveserver.DefaultListen, "TCP address to listen on")
 	drain := fs.Duration("drain-delay", 0, "on SIGTERM, keep serving this long (keep-alives off) before shutting down; for Kubernetes Services")
+	cacheMiB := fs.Int("object-cache-mib", archiveserver.DefaultObjectCache>>20, "MiB of small OSTree objects kept in memory once read; 0 turns the cache off")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	// Parse errors become one line below; usage is printed only for -h.
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stdout)
-			fmt.Fprintln(stdout, "Usage: archive-server [--root DIR] [--listen ADDR] [--drain-delay D] [--version]")
+			fmt.Fprintln(stdout, "Usage: archive-server [--root DIR] [--listen ADDR] [--drain-delay D] [--object-cache-mib N] [--version]")
 			fs.PrintDefaults()
 			fmt.Fprintln(stdout, "\nGo code runs on one CPU; set GOMAXPROCS in the environment to use more.")
 			return 0
@@ -70,6 +71,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "archive-server %s\n", buildinfo.Version)
 		return 0
 	}
+	if *cacheMiB < 0 {
+		fmt.Fprintf(stderr, "archive-server: --object-cache-mib %d: must be 0 (off) or more\n", *cacheMiB)
+		return 2
+	}
+	objectCache := int64(*cacheMiB) << 20
+	if objectCache == 0 {
+		objectCache = -1 // Options: negative is off
+	}
 
 	srv, err := archiveserver.New(archiveserver.Options{
 		Root:       *root,
@@ -80,6 +89,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		// left, and behind a container's log pipe the collector pays too.
 		AccessLogFlush: time.Second,
 		ErrorLog:       stderr,
+		ObjectCache:    objectCache,
 	})
 	if err != nil {
 		if errors.Is(err, archiveserver.ErrNoRoot) {
