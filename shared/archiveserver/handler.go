@@ -34,7 +34,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	dirWanted := strings.HasSuffix(r.URL.Path, "/")
 	if s.objects != nil && !dirWanted && !conditional(r.Header) {
 		if o := s.objects.get(name); o != nil {
-			plainHeaders(w.Header(), octetStream, o.etag, o.lastModified, o.length)
+			plainHeaders(w.Header(), o.contentType, o.etag, o.lastModified, o.length)
 			if r.Method == http.MethodHead {
 				w.WriteHeader(http.StatusOK)
 			} else {
@@ -103,7 +103,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, name string, e ent
 
 	switch {
 	case r.Method == http.MethodHead:
-		s.fileHeaders(h, name, e)
+		fileHeaders(h, name, e)
 		w.WriteHeader(http.StatusOK)
 	case e.size <= smallBody:
 		var body []byte
@@ -123,10 +123,10 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, name string, e ent
 		if keep {
 			s.objects.add(name, body, e.mtime)
 		}
-		s.fileHeaders(h, name, e)
+		fileHeaders(h, name, e)
 		w.Write(body)
 	default:
-		s.fileHeaders(h, name, e)
+		fileHeaders(h, name, e)
 		if c, ok := r.Context().Value(connKey{}).(syscall.RawConn); ok {
 			setCork(c, true)
 			defer setCork(c, false)
@@ -142,11 +142,8 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, name string, e ent
 	}
 }
 
-// octetStream is the Content-Type of OSTree objects.
-const octetStream = "application/octet-stream"
-
 // fileHeaders sets the headers of a plain 200 response with e's content.
-func (s *Server) fileHeaders(h http.Header, name string, e entry) {
+func fileHeaders(h http.Header, name string, e entry) {
 	plainHeaders(h, contentType(name), etag(e.mtime, e.size),
 		e.mtime.UTC().Format(http.TimeFormat), strconv.FormatInt(e.size, 10))
 }
@@ -244,5 +241,5 @@ func contentType(name string) string {
 	case ".iso":
 		return "application/x-iso9660-image"
 	}
-	return octetStream
+	return "application/octet-stream"
 }

@@ -34,6 +34,7 @@ type objectCache struct {
 // formatted once.
 type cachedObject struct {
 	body         []byte
+	contentType  string
 	etag         string
 	lastModified string
 	length       string
@@ -71,6 +72,7 @@ func (c *objectCache) add(name string, body []byte, mtime time.Time) {
 	}
 	c.m[name] = &cachedObject{
 		body:         body,
+		contentType:  contentType(name),
 		etag:         etag(mtime, int64(len(body))),
 		lastModified: mtime.UTC().Format(http.TimeFormat),
 		length:       strconv.Itoa(len(body)),

@@ -39,9 +39,10 @@ const (
 // until the next idle spell. In make loadtest that was 60% of the server's
 // context switches and half its CPU per request (golang/go#18236).
 // sysmon never parks while a scheduler trace is on, and then backs off to
-// one wake-up per 10 ms; with the longest period the trace prints a line
-// only once every 24.8 days of the host's uptime. Setting GODEBUG on the
-// container replaces this.
+// one wake-up per 10 ms; with the longest period the trace prints a SCHED
+// line at most once per 24.8 days (one at start on a host up longer than
+// that, as the period counts from boot). Setting GODEBUG on the container
+// replaces this.
 const ServerGODEBUG = "schedtrace=2147483647"
 
 //go:embed all:payload
