@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Builds the release archives for every krew platform into dist/ and writes
 # dist/ocne-image.yaml, the krew manifest with their URLs and sha256 filled in.
+# For the Linux platforms it also archives podman-ocne (the Podman companion)
+# and the Ignition hosting plugins we ship, which are installed by hand
+# (README), and writes dist/SHA256SUMS for every archive.
 # Usage: krew/dist.sh VERSION LDFLAGS   (the Makefile's `make dist` calls it)
 # PLATFORMS="linux/amd64" limits the build and DIST_DIR moves the output
 # (tests use both); a platform left out keeps its placeholder.
@@ -22,7 +25,18 @@ for platform in ${PLATFORMS:-linux/amd64 linux/arm64 darwin/amd64 darwin/arm64};
   tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$stage" -cf - . | gzip -n >"$archive"
   rm -rf "$stage"
   sums[${os}_${arch}]=$(sha256sum "$archive" | cut -d' ' -f1)
+  [[ $os == linux ]] || continue
+  for cmd in podman-ocne:podman-helper ocne-ignition-http-put:plugins/http-put ocne-ignition-matchbox:plugins/matchbox; do
+    name=${cmd%%:*}
+    mkdir -p "$stage"
+    GOOS=$os GOARCH=$arch go build -trimpath -ldflags "$ldflags" -o "$stage/$name" "./${cmd#*:}"
+    cp README.md "$stage/"
+    tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$stage" -cf - . |
+      gzip -n >"$dist/${name}_${version}_${os}_${arch}.tar.gz"
+    rm -rf "$stage"
+  done
 done
+(cd "$dist" && sha256sum -- *.tar.gz >SHA256SUMS)
 export VERSION=$version RELEASE_URL=$release_url
 for k in "${!sums[@]}"; do export "SHA256_$k=${sums[$k]}"; done
 # Drop the platform entries that were not built, then fill in the rest.

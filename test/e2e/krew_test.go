@@ -32,6 +32,28 @@ func TestKrewInstall(t *testing.T) {
 	manifest := filepath.Join(dist, "ocne-image.yaml")
 	archive := filepath.Join(dist, "kubectl-ocne_image_"+version+"_linux_amd64.tar.gz")
 
+	// Every archive is in SHA256SUMS, and the others' programs run.
+	check := exec.Command("sha256sum", "--check", "--strict", "SHA256SUMS")
+	check.Dir = dist
+	if out, err := check.CombinedOutput(); err != nil || strings.Count(string(out), ": OK") != 4 {
+		t.Errorf("sha256sum --check SHA256SUMS: %v\n%s", err, out)
+	}
+	for _, name := range []string{"podman-ocne", "ocne-ignition-http-put", "ocne-ignition-matchbox"} {
+		dir := filepath.Join(work, name)
+		os.Mkdir(dir, 0o755)
+		if out, err := exec.Command("tar", "-xzf", filepath.Join(dist, name+"_"+version+"_linux_amd64.tar.gz"), "-C", dir).CombinedOutput(); err != nil {
+			t.Errorf("unpack %s: %v\n%s", name, err, out)
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("%s archive: %v", name, err)
+		}
+	}
+	out, err := exec.Command(filepath.Join(work, "podman-ocne", "podman-ocne"), "--version").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), version) {
+		t.Errorf("podman-ocne --version from its archive: %v: %s", err, out)
+	}
+
 	krewRoot := filepath.Join(work, "krew")
 	env := append(os.Environ(), "KREW_ROOT="+krewRoot, "PATH="+filepath.Join(krewRoot, "bin")+":"+os.Getenv("PATH"), "HOME="+work)
 	install := exec.Command(krew, "install", "--manifest="+manifest, "--archive="+archive)
@@ -42,7 +64,7 @@ func TestKrewInstall(t *testing.T) {
 
 	ver := exec.Command("kubectl", "ocne-image", "version")
 	ver.Env = env
-	out, err := ver.CombinedOutput()
+	out, err = ver.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), version) {
 		t.Fatalf("kubectl ocne-image version: %v: %s", err, out)
 	}
