@@ -1,11 +1,18 @@
 package archiveserver
 
 import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -163,5 +170,71 @@ func BenchmarkObject(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestObjectCacheConcurrent has clients fetch the same objects at once
+// over connections, with a cache that fills up partway: every body is
+// the file's, whether it came from memory, went in, or found it full.
+func TestObjectCacheConcurrent(t *testing.T) {
+	root := t.TempDir()
+	bodies := map[string][]byte{}
+	for i := range 64 {
+		name := fmt.Sprintf("objects/%02x/%062x.dirtree", i, i)
+		body := bytes.Repeat([]byte{byte(i)}, 100+i*40) // 100 B to 2.6 KiB
+		if err := os.MkdirAll(filepath.Join(root, path.Dir(name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, name), body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		bodies[name] = body
+	}
+	// Room for about half of them.
+	s := newTestServer(t, Options{Root: root, ObjectCache: 48 << 10})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for c := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Transport: &http.Transport{}}
+			defer client.CloseIdleConnections()
+			for range 3 {
+				for name, want := range bodies { // a different order per client and pass
+					res, err := client.Get("http://" + ln.Addr().String() + "/" + name)
+					if err != nil {
+						errs <- fmt.Errorf("client %d: %w", c, err)
+						return
+					}
+					got, err := io.ReadAll(res.Body)
+					res.Body.Close()
+					if err != nil || res.StatusCode != 200 || !bytes.Equal(got, want) {
+						errs <- fmt.Errorf("client %d: GET %s: %d, %d bytes (want %d), %v", c, name, res.StatusCode, len(got), len(want), err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n, max := s.objects.bytes.Load(), s.objects.max; n == 0 || n > max {
+		t.Errorf("cache holds %d bytes, want some and at most %d", n, max)
+	}
+	if n := len(s.objects.m); n == 0 || n == len(bodies) {
+		t.Errorf("cache holds %d of %d objects, want some but not all", n, len(bodies))
 	}
 }

@@ -20,3 +20,6 @@ export OCNE_TEST_KUBECONFIG=$kubeconfig
 export OCNE_TEST_REGISTRY=127.0.0.1:5000       # the cluster's registry, from this host
 export OCNE_TEST_POD_REGISTRY=10.244.0.1:5000  # the same, from pods and the node
 go test -count=1 -timeout 40m ./...
+# The archive server's shared state (object cache, access log batches)
+# under the race detector, which needs cgo; the binaries are built without.
+CGO_ENABLED=1 go test -race -count=1 ./shared/archiveserver
