@@ -2,10 +2,8 @@ package archiveserver
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -192,14 +190,7 @@ func TestObjectCacheConcurrent(t *testing.T) {
 	}
 	// Room for about half of them.
 	s := newTestServer(t, Options{Root: root, ObjectCache: 48 << 10})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done })
+	base := serveTCP(t, s)
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
@@ -211,7 +202,7 @@ func TestObjectCacheConcurrent(t *testing.T) {
 			defer client.CloseIdleConnections()
 			for range 3 {
 				for name, want := range bodies { // a different order per client and pass
-					res, err := client.Get("http://" + ln.Addr().String() + "/" + name)
+					res, err := client.Get(base + "/" + name)
 					if err != nil {
 						errs <- fmt.Errorf("client %d: %w", c, err)
 						return

@@ -94,6 +94,21 @@ func newTestServer(t *testing.T, opts Options) *Server {
 	return s
 }
 
+// serveTCP serves s on a loopback port until the test ends and returns
+// its base URL.
+func serveTCP(t *testing.T, s *Server) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return "http://" + ln.Addr().String()
+}
+
 // eachLookup runs f with s looking names up through openat2 (where the
 // kernel has it) and then through os.Root, the fallback.
 func eachLookup(t *testing.T, s *Server, f func(t *testing.T)) {
@@ -632,15 +647,7 @@ func TestBodySizes(t *testing.T) {
 	}
 	var accessLog syncBuffer
 	s := newTestServer(t, Options{Root: root, AccessLog: &accessLog})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done })
-	base := "http://" + ln.Addr().String()
+	base := serveTCP(t, s)
 
 	check := func(t *testing.T, via, method, name string, code int, hdr http.Header, body []byte) {
 		t.Helper()
