@@ -74,15 +74,17 @@ type IgnitionJoinOptions struct {
 	SSHKeyFile      string
 	PasswordHash    string
 	OSRegistry      string
+	OSTag           string
 	Registry        string
 	Verbose         int
 
 	kube        *genericclioptions.ConfigFlags
 	publish     hostingFlags
 	cfg         config.Config
-	extra       []byte
+	extras      []ignition.Extra
 	sshKeys     []string
-	defaultsDir string // tests point this at a fake home
+	update      ignition.Update // registry and transport; the tag may wait for the cluster's version
+	defaultsDir string          // tests point this at a fake home
 
 	genericiooptions.IOStreams
 }
@@ -109,11 +111,24 @@ network, the node's /etc/kubernetes and kubeadm mounted) on a
 control-plane node, deleted afterwards; without it the kubeadm command
 to run on a control-plane node is printed.
 
+The config follows ocne's bring-your-own provider: the node updates from
+osRegistry (without a tag) at osTag (default: the cluster's minor
+version); the ocne user (group wheel, OCK's rescue shell) gets the SSH key
+and password hash; a proxy reaches crio, kubelet, ocne-update and
+rpm-ostreed; the kubeadm patches directory exists. A control plane behind
+virtualIp binds its API server to kubeApiServerBindPortAlt (6444) and
+gets keepalived and nginx, which serve kubeApiServerBindPort (6443) on
+the virtual IP.
+
 Defaults come from ~/.ocne/defaults.yaml and the --config cluster file
-(registry, password, sshPublicKey, sshPublicKeyPath, podSubnet,
-serviceSubnet, kubeProxyMode, kubeApiServerBindPort, virtualIp,
-loadBalancer, proxy, osRegistry, extraIgnition, extraIgnitionInline,
-providers.byo.networkInterface); flags win.`,
+(registry, password, sshPublicKey, sshPublicKeyPath (default
+~/.ssh/id_rsa.pub if it exists), podSubnet, serviceSubnet, kubeProxyMode,
+kubeApiServerBindPort, kubeApiServerBindPortAlt, virtualIp, loadBalancer,
+cipherSuites, proxy, osRegistry, osTag, extraIgnition (a file or a
+directory, relative to the config file), extraIgnitionInline,
+providers.byo.networkInterface, providers.byo.automaticTokenCreation
+(false: print the token command instead of creating the token, as ocne
+does)); flags win.`,
 		Example: ignitionJoinExample,
 		Args:    cli.Args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -130,18 +145,19 @@ providers.byo.networkInterface); flags win.`,
 	f.StringVar(&o.Role, "role", "worker", "role of the node: worker or control-plane")
 	f.StringVarP(&o.Output, "output", "o", "", "file to write the Ignition config to, mode 0600 (default: standard output)")
 	f.DurationVar(&o.TTL, "ttl", 24*time.Hour, "how long the join token works; 0 never expires")
-	f.BoolVar(&o.TokenOnlyPrint, "token-only-print", false, "do not create the token: print the kubeadm token create command that does")
+	f.BoolVar(&o.TokenOnlyPrint, "token-only-print", false, "do not create the token: print the kubeadm token create command that does (config providers.byo.automaticTokenCreation: false)")
 	f.StringVar(&o.IgnitionVersion, "ignition-version", ignition.DefaultVersion, "Ignition spec version to write: "+strings.Join(ignition.Versions, ", "))
 	f.StringVar(&o.APIServer, "api-server", "", "HOST[:PORT] nodes reach the API server at (default: the kubeconfig's, else the cluster-info ConfigMap's; config virtualIp/loadBalancer)")
 	f.StringVar(&o.NetInterface, "net-interface", "", "network interface whose address the node uses (config providers.byo.networkInterface)")
-	f.StringVar(&o.ExtraIgnition, "extra-ignition", "", "Ignition JSON or Butane YAML file merged last (config extraIgnition)")
+	f.StringVar(&o.ExtraIgnition, "extra-ignition", "", "Ignition JSON or Butane YAML file, or a directory of them, merged last (config extraIgnition, then extraIgnitionInline)")
 	o.publish.addPublish(c)
 	f.BoolVar(&o.UploadCerts, "upload-certs", false, "control-plane: upload the certificates through a privileged pod on a control-plane node")
 	f.StringVar(&o.UploadImage, "upload-certs-image", "", "image of the --upload-certs pod; it runs the node's own kubeadm (default: config builderImage)")
 	f.StringVarP(&o.ConfigFile, "config", "c", "", "cluster configuration file")
 	f.StringVar(&o.SSHKeyFile, "ssh-public-key-file", "", "authorized SSH key(s) for the ocne user (config sshPublicKeyPath, sshPublicKey)")
 	f.StringVar(&o.PasswordHash, "password-hash", "", "crypt(3) hash of the ocne user's password, e.g. from `openssl passwd -6` (config password)")
-	f.StringVar(&o.OSRegistry, "os-registry", "", "OCK OSTree image repository the node updates from (default "+ock.DefaultRegistry+")")
+	f.StringVar(&o.OSRegistry, "os-registry", "", "OCK OSTree image repository the node updates from, without a tag; an ostree transport may lead (default "+ock.DefaultRegistry+")")
+	f.StringVar(&o.OSTag, "os-tag", "", "tag of the OCK OSTree image the node updates to (config osTag; default: the cluster's minor version)")
 	f.StringVar(&o.Registry, "registry", "", "registry for unqualified container image names (config registry; default "+ignition.DefaultContainerRegistry+")")
 	f.CountVarP(&o.Verbose, "verbose", "v", "print more detail on standard error")
 	o.kube = genericclioptions.NewConfigFlags(true)
@@ -177,8 +193,12 @@ func (o *IgnitionJoinOptions) Complete(c *cobra.Command) error {
 		return err
 	}
 	o.cfg = cfg
+	if err := cfg.Node.Validate(); err != nil {
+		return cli.Usagef("%s: %v", configName(o.ConfigFile), err)
+	}
+	changed := c.Flags().Changed
 	pick := func(flag string, dst *string, fromConfig ...string) {
-		if c.Flags().Changed(flag) {
+		if changed(flag) {
 			return
 		}
 		for _, v := range fromConfig {
@@ -192,29 +212,73 @@ func (o *IgnitionJoinOptions) Complete(c *cobra.Command) error {
 	pick("net-interface", &o.NetInterface, cfg.Providers.BYO.NetworkInterface)
 	pick("extra-ignition", &o.ExtraIgnition, cfg.ExtraIgnition)
 	pick("upload-certs-image", &o.UploadImage, cfg.BuilderImage)
-	pick("ssh-public-key-file", &o.SSHKeyFile, cfg.SSHPublicKeyPath)
 	pick("password-hash", &o.PasswordHash, cfg.Password)
 	pick("os-registry", &o.OSRegistry, cfg.OSRegistry, ock.DefaultRegistry)
+	pick("os-tag", &o.OSTag, cfg.OSTag)
 	pick("registry", &o.Registry, cfg.Registry, ignition.DefaultContainerRegistry)
+	// ocne's automaticTokenCreation, unless our flag says otherwise; with
+	// it, ocne also uploads a control plane's certificates.
+	if auto := cfg.Providers.BYO.AutomaticTokenCreation; auto != nil {
+		if !changed("token-only-print") {
+			o.TokenOnlyPrint = !*auto
+		}
+		if !changed("upload-certs") && o.Role == "control-plane" {
+			o.UploadCerts = *auto
+		}
+	}
 
-	switch {
-	case o.ExtraIgnition != "":
-		if o.extra, err = os.ReadFile(o.ExtraIgnition); err != nil {
+	if o.ExtraIgnition != "" {
+		if o.extras, err = ignition.ReadExtra(o.ExtraIgnition); err != nil {
 			return cli.Usagef("--extra-ignition: %v", err)
 		}
-	case cfg.ExtraIgnitionInline != "":
-		o.extra = []byte(cfg.ExtraIgnitionInline)
 	}
-	if o.SSHKeyFile != "" {
-		b, err := os.ReadFile(o.SSHKeyFile)
-		if err != nil {
-			return cli.Usagef("--ssh-public-key-file: %v", err)
+	if cfg.ExtraIgnitionInline != "" {
+		o.extras = append(o.extras, ignition.Extra{Name: "extraIgnitionInline", Data: []byte(cfg.ExtraIgnitionInline)})
+	}
+	return o.completeSSHKeys(changed("ssh-public-key-file"))
+}
+
+// completeSSHKeys reads the ocne user's keys as ocne does: the flag, else
+// sshPublicKey, else sshPublicKeyPath, else ~/.ssh/id_rsa.pub if present.
+func (o *IgnitionJoinOptions) completeSSHKeys(flagSet bool) error {
+	switch {
+	case flagSet:
+	case o.cfg.SSHPublicKey != "":
+		o.sshKeys = sshKeys(o.cfg.SSHPublicKey)
+		return nil
+	case o.cfg.SSHPublicKeyPath != "":
+		o.SSHKeyFile = o.cfg.SSHPublicKeyPath
+	default:
+		home := o.defaultsDir
+		if home == "" {
+			home, _ = os.UserHomeDir()
 		}
-		o.sshKeys = sshKeys(string(b))
-	} else if cfg.SSHPublicKey != "" {
-		o.sshKeys = sshKeys(cfg.SSHPublicKey)
+		if p := filepath.Join(home, ".ssh", "id_rsa.pub"); home != "" && fileExists(p) {
+			o.SSHKeyFile = p
+		}
 	}
+	if o.SSHKeyFile == "" {
+		return nil
+	}
+	b, err := os.ReadFile(o.SSHKeyFile)
+	if err != nil {
+		return cli.Usagef("--ssh-public-key-file: %v", err)
+	}
+	o.sshKeys = sshKeys(string(b))
 	return nil
+}
+
+func fileExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// configName names where the node keys came from, for errors.
+func configName(clusterFile string) string {
+	if clusterFile != "" {
+		return clusterFile
+	}
+	return "config"
 }
 
 func sshKeys(s string) []string {
@@ -238,8 +302,16 @@ func (o *IgnitionJoinOptions) Validate() error {
 	if o.TTL < 0 {
 		return cli.Usagef("invalid --ttl %s: use a positive duration, or 0 for a token that never expires", o.TTL)
 	}
+	transport, repo, err := ock.UpdateSource(o.OSRegistry)
+	if err != nil {
+		return cli.Usagef("--os-registry: %v", err)
+	}
+	o.update = ignition.Update{Registry: repo, Transport: transport, Tag: o.OSTag}
+	if strings.ContainsAny(o.OSTag, " \n\t:/@") {
+		return cli.Usagef("invalid --os-tag %q: want a tag such as %s", o.OSTag, ock.DefaultVersion())
+	}
 	if o.APIServer != "" {
-		ep, err := jointoken.ParseEndpoint(o.APIServer)
+		ep, err := jointoken.ParseEndpoint(o.APIServer, o.cfg.BindPort())
 		if err != nil {
 			return cli.Usagef("--api-server: %v", err)
 		}
@@ -257,11 +329,14 @@ func (o *IgnitionJoinOptions) Validate() error {
 	if strings.ContainsAny(o.NetInterface, " \n\"'/") {
 		return cli.Usagef("invalid --net-interface %q", o.NetInterface)
 	}
-	if len(o.extra) > 0 {
+	if len(o.extras) > 0 {
 		// Fail before a token exists: nothing to undo.
-		if _, err := ignition.Build(ignition.Node{}, o.IgnitionVersion, o.extra); err != nil {
-			return cli.Usage(fmt.Errorf("--extra-ignition %s: %w", o.ExtraIgnition, err))
+		if _, err := ignition.Build(ignition.Node{}, o.IgnitionVersion, o.extras...); err != nil {
+			return cli.Usage(fmt.Errorf("extra Ignition: %w", err))
 		}
+	}
+	if o.Role == "control-plane" && o.cfg.VirtualIP != "" && o.NetInterface == "" {
+		return cli.Usagef("a control plane behind virtualIp %s needs the interface keepalived holds it on: set providers.byo.networkInterface or --net-interface", o.cfg.VirtualIP)
 	}
 	if o.Output != "" {
 		if fi, err := os.Stat(filepath.Dir(o.Output)); err != nil || !fi.IsDir() {
@@ -304,37 +379,48 @@ func (o *IgnitionJoinOptions) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	kubeletArgs := kubeadm.DefaultKubeletArgs()
+	if cs := o.cfg.CipherSuiteList(); len(cs) > 0 {
+		kubeletArgs["tls-cipher-suites"] = strings.Join(cs, ",")
+	}
 	join := kubeadm.Join{
 		APIVersion: apiVersion, APIServerEndpoint: cluster.Endpoint, Token: tok.String(),
-		CACertHashes: cluster.CAHashes(), KubeletArgs: kubeadm.DefaultKubeletArgs(),
+		CACertHashes: cluster.CAHashes(), KubeletArgs: kubeletArgs,
 	}
+	var vip *ignition.VirtualIP
 	var certKey string
 	if o.Role == "control-plane" {
 		if certKey, err = certupload.NewKey(); err != nil {
 			return err
 		}
-		port := o.cfg.KubeAPIServerPort
-		if port == 0 {
-			port = 6443
+		port := o.cfg.BindPort()
+		if o.cfg.VirtualIP != "" {
+			// nginx serves the bind port on the virtual IP.
+			port = o.cfg.BindPortAlt()
+			vip = &ignition.VirtualIP{Address: o.cfg.VirtualIP, Port: o.cfg.BindPort(), AltPort: port}
 		}
-		join.ControlPlane = &kubeadm.ControlPlane{BindPort: port, CertificateKey: certKey, KubeProxyMode: o.cfg.KubeProxyMode}
+		join.ControlPlane = &kubeadm.ControlPlane{BindPort: int32(port), CertificateKey: certKey, KubeProxyMode: o.cfg.KubeProxyMode}
 	}
 	kubeadmConf, err := join.Marshal()
 	if err != nil {
 		return err
 	}
+	update := o.update
+	if update.Tag == "" {
+		update.Tag = minorVersion(sv.GitVersion)
+	}
 	node := ignition.Node{
-		KubeadmConfig: kubeadmConf, NetInterface: o.NetInterface,
-		OSRegistry: o.OSRegistry, OSTag: minorVersion(sv.GitVersion), Transport: ignition.DefaultTransport,
-		ContainerRegistry: o.Registry, SSHKeys: o.sshKeys, PasswordHash: o.PasswordHash,
+		KubeadmConfig: kubeadmConf, PatchesDir: kubeadm.PatchesDir, NetInterface: o.NetInterface,
+		Update: update, ContainerRegistry: o.Registry, VirtualIP: vip,
+		User: ignition.User{SSHKeys: o.sshKeys, PasswordHash: o.PasswordHash},
 	}
 	if p := o.cfg.Proxy; p.HTTPProxy != "" || p.HTTPSProxy != "" {
 		host, _, _ := net.SplitHostPort(cluster.Endpoint)
 		node.Proxy = ignition.Proxy{HTTPProxy: p.HTTPProxy, HTTPSProxy: p.HTTPSProxy,
-			NoProxy: ignition.NoProxyList(p.NoProxy, "localhost", "127.0.0.1", host,
-				orDefault(o.cfg.ServiceSubnet, "10.96.0.0/12"), orDefault(o.cfg.PodSubnet, "10.244.0.0/16"), ".svc", ".cluster.local")}
+			NoProxy: ignition.NoProxyList(p.NoProxy, host,
+				orDefault(o.cfg.ServiceSubnet, config.DefaultServiceSubnet), orDefault(o.cfg.PodSubnet, config.DefaultPodSubnet))}
 	}
-	out, err := ignition.Build(node, o.IgnitionVersion, o.extra)
+	out, err := ignition.Build(node, o.IgnitionVersion, o.extras...)
 	if err != nil {
 		return err
 	}

@@ -118,6 +118,9 @@ func readFile(path string, optional bool) (Config, error) {
 	if err := yaml.Unmarshal(b, &c); err != nil {
 		return c, fmt.Errorf("config %s: %w; fix the YAML or move the file away", path, err)
 	}
+	if err := c.Node.resolvePaths(path); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 

@@ -14,8 +14,8 @@ import (
 
 func sample() Node {
 	return Node{
-		KubeadmConfig: []byte("kind: JoinConfiguration\n"), NetInterface: "enp1s0",
-		OSRegistry: "container-registry.oracle.com/olcne/ock-ostree", OSTag: "1.31", Transport: DefaultTransport,
+		KubeadmConfig: []byte("kind: JoinConfiguration\n"), NetInterface: "enp1s0", PatchesDir: "/etc/ocne/ock/patches",
+		Update:            Update{Registry: "container-registry.oracle.com/olcne/ock-ostree", Tag: "1.31", Transport: "ostree-unverified-registry"},
 		ContainerRegistry: DefaultContainerRegistry,
 	}
 }
@@ -60,7 +60,7 @@ func unit(c types.Config, name string) *types.Unit {
 func TestBuildVersions(t *testing.T) {
 	for _, v := range Versions {
 		t.Run(v, func(t *testing.T) {
-			out, err := Build(sample(), v, nil)
+			out, err := Build(sample(), v)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,7 +71,7 @@ func TestBuildVersions(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Build(sample(), "3.6.0-experimental", nil); err == nil || !strings.Contains(err.Error(), "3.4.0") {
+	if _, err := Build(sample(), "3.6.0-experimental"); err == nil || !strings.Contains(err.Error(), "3.4.0") {
 		t.Errorf("experimental version: %v", err)
 	}
 }
@@ -79,9 +79,8 @@ func TestBuildVersions(t *testing.T) {
 func TestBuildContent(t *testing.T) {
 	n := sample()
 	n.Proxy = Proxy{HTTPSProxy: "http://proxy:3128", NoProxy: NoProxyList("example.com, .internal", "10.96.0.0/12", "example.com")}
-	n.SSHKeys = []string{"ssh-ed25519 AAAA test"}
-	n.PasswordHash = "$6$salt$hash"
-	out, err := Build(n, DefaultVersion, nil)
+	n.User = User{SSHKeys: []string{"ssh-ed25519 AAAA test"}, PasswordHash: "$6$salt$hash"}
+	out, err := Build(n, DefaultVersion)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,11 +94,15 @@ func TestBuildContent(t *testing.T) {
 	if d, _ := fileData(t, c, RegistriesConfPath); d != "unqualified-search-registries = [\"container-registry.oracle.com\"]\n" {
 		t.Errorf("registries.conf %q", d)
 	}
+	if d := c.Storage.Directories; len(d) != 1 || d[0].Path != "/etc/ocne/ock/patches" {
+		t.Errorf("directories %+v", d)
+	}
 	ocne := unit(c, OcneUnit)
 	if ocne == nil || !*ocne.Enabled || len(ocne.Dropins) != 1 || *ocne.Dropins[0].Contents != "[Service]\nEnvironment=ACTION=join\nEnvironment=NET_INTERFACE=enp1s0\n" {
 		t.Errorf("ocne.service %+v", ocne)
 	}
-	wantProxy := "[Service]\nEnvironment=\"HTTPS_PROXY=http://proxy:3128\"\nEnvironment=\"NO_PROXY=example.com,.internal,10.96.0.0/12\"\n"
+	wantProxy := "[Service]\nEnvironment=\"HTTPS_PROXY=http://proxy:3128\"\nEnvironment=\"https_proxy=http://proxy:3128\"\n" +
+		"Environment=\"NO_PROXY=example.com,.internal,10.96.0.0/12\"\nEnvironment=\"no_proxy=example.com,.internal,10.96.0.0/12\"\n"
 	for _, name := range []string{"crio.service", "kubelet.service", "ocne-update.service", "rpm-ostreed.service"} {
 		u := unit(c, name)
 		if u == nil || len(u.Dropins) != 1 || u.Dropins[0].Name != ProxyDropin || *u.Dropins[0].Contents != wantProxy {
@@ -110,9 +113,82 @@ func TestBuildContent(t *testing.T) {
 			t.Errorf("%s enabled = %v", name, enabled)
 		}
 	}
-	if u := c.Passwd.Users; len(u) != 1 || u[0].Name != UserName || *u[0].PasswordHash != n.PasswordHash || len(u[0].SSHAuthorizedKeys) != 1 {
+	u := c.Passwd.Users
+	if len(u) != 1 || u[0].Name != UserName || *u[0].PasswordHash != "$6$salt$hash" || len(u[0].SSHAuthorizedKeys) != 1 ||
+		*u[0].Shell != UserShell || len(u[0].Groups) != 1 || u[0].Groups[0] != UserGroup {
 		t.Errorf("users %+v", u)
 	}
+}
+
+// The ocne user exists without credentials too (console rescue shell),
+// and no proxy means no proxy drop-ins.
+func TestBuildMinimal(t *testing.T) {
+	c := parse(t, must(Build(sample(), DefaultVersion)))
+	if u := c.Passwd.Users; len(u) != 1 || u[0].Name != UserName || u[0].PasswordHash != nil || len(u[0].SSHAuthorizedKeys) != 0 {
+		t.Errorf("users %+v", u)
+	}
+	for _, u := range c.Systemd.Units {
+		for _, d := range u.Dropins {
+			if d.Name == ProxyDropin {
+				t.Errorf("%s has a proxy drop-in without a proxy", u.Name)
+			}
+		}
+	}
+	if unit(c, "rpm-ostreed.service") != nil {
+		t.Error("rpm-ostreed.service listed without a proxy")
+	}
+}
+
+// A control plane behind a virtual IP gets keepalived and nginx: files
+// with their owners, enabled units that end in a newline (Ignition's
+// systemd parser needs it), the nginx_script user, and the proxy for
+// nginx's pull.
+func TestBuildVirtualIP(t *testing.T) {
+	n := sample()
+	n.VirtualIP = &VirtualIP{Address: "192.0.2.100", Port: 6443, AltPort: 6444}
+	n.ContainerRegistry = "mirror.example.com"
+	n.Proxy = Proxy{HTTPProxy: "http://proxy:3128"}
+	c := parse(t, must(Build(n, DefaultVersion)))
+	for path, want := range map[string]string{
+		keepalivedConf:  "interface enp1s0",
+		keepalivedCheck: "port=6443",
+		nginxConf:       "server localhost:6444",
+		nginxImageFile:  "IMAGE=mirror.example.com/olcne/nginx:1.17.7-1",
+	} {
+		if d, _ := fileData(t, c, path); !strings.Contains(d, want) {
+			t.Errorf("%s lacks %q:\n%s", path, want, d)
+		}
+	}
+	if d, _ := fileData(t, c, keepalivedConf); !strings.Contains(d, "        192.0.2.100\n") {
+		t.Errorf("keepalived.conf has no virtual address:\n%s", d)
+	}
+	for _, name := range []string{nginxUnit, "ocne-nginx-refresh.service", "ocne-nginx-refresh.path", keepalivedUnit, "keepalived-refresh.service", "keepalived-refresh.path"} {
+		u := unit(c, name)
+		if u == nil || u.Enabled == nil || !*u.Enabled {
+			t.Errorf("%s not enabled: %+v", name, u)
+			continue
+		}
+		if u.Contents != nil && !strings.HasSuffix(*u.Contents, "\n") {
+			t.Errorf("%s does not end in a newline", name)
+		}
+	}
+	if u := unit(c, nginxUnit); len(u.Dropins) != 1 || u.Dropins[0].Name != ProxyDropin {
+		t.Errorf("ocne-nginx.service has no proxy drop-in: %+v", u.Dropins)
+	}
+	if g := c.Passwd.Groups; len(g) != 1 || g[0].Name != nginxUser {
+		t.Errorf("groups %+v", g)
+	}
+	n.NetInterface = ""
+	if _, err := Build(n, DefaultVersion); err == nil || !strings.Contains(err.Error(), "networkInterface") {
+		t.Errorf("no interface: %v", err)
+	}
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 // What the user adds is merged last: it wins over ours, file by file.
@@ -127,12 +203,12 @@ func TestBuildExtra(t *testing.T) {
 		{"broken JSON", `{"ignition":{"version":"3.4.0"},`, "3.4.0", "not valid JSON"},
 		{"neither", "just: [some yaml", "3.4.0", "neither Ignition JSON nor Butane"},
 		{"butane without variant", "storage: {}\n", "3.4.0", "neither Ignition JSON nor Butane"},
-		{"invalid ignition", `{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"relative"}]}}`, "3.4.0", "extra Ignition"},
+		{"invalid ignition", `{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"relative"}]}}`, "3.4.0", "extra.ign: "},
 		{"newer than the output", `{"ignition":{"version":"3.5.0"}}`, "3.4.0", "newer than 3.4.0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, err := Build(sample(), tt.version, []byte(tt.extra))
+			out, err := Build(sample(), tt.version, Extra{Name: "extra.ign", Data: []byte(tt.extra)})
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "\n") {
 					t.Errorf("error %v, want one line with %q", err, tt.wantErr)

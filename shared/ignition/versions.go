@@ -27,7 +27,7 @@ type spec[T any] struct {
 	merge      func(parent, child T) T
 }
 
-var renderers = map[string]func(v33types.Config, []byte) ([]byte, error){
+var renderers = map[string]func(v33types.Config, []Extra) ([]byte, error){
 	"3.3.0": spec[v33types.Config]{
 		version:    "3.3.0",
 		up:         func(c v33types.Config) v33types.Config { return c },
@@ -45,16 +45,17 @@ var renderers = map[string]func(v33types.Config, []byte) ([]byte, error){
 	}.render,
 }
 
-// render merges extra into base, then encodes and validates the result.
-func (s spec[T]) render(base v33types.Config, extra []byte) ([]byte, error) {
+// render merges the extras (Ignition JSON) into base in order, then
+// encodes and validates the result.
+func (s spec[T]) render(base v33types.Config, extras []Extra) ([]byte, error) {
 	cfg := s.up(base)
-	if len(extra) > 0 {
-		ec, rpt, err := s.compatible(extra)
+	for _, e := range extras {
+		ec, rpt, err := s.compatible(e.Data)
 		if errors.Is(err, ignerrors.ErrUnknownVersion) {
-			return nil, fmt.Errorf("extra Ignition: its spec version is newer than %s; write it for that version or pass a newer --ignition-version", s.version)
+			return nil, fmt.Errorf("%s: its Ignition spec version is newer than %s; write it for that version or pass a newer --ignition-version", e.Name, s.version)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("extra Ignition: %s", oneLine(err, rpt))
+			return nil, fmt.Errorf("%s: %s", e.Name, oneLine(err, rpt))
 		}
 		cfg = s.merge(cfg, ec)
 	}

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -192,9 +193,9 @@ func isLoopback(endpoint string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// ParseEndpoint checks an --api-server value: host:port, or host (port
-// 6443, the API server's default).
-func ParseEndpoint(s string) (string, error) {
+// ParseEndpoint checks an --api-server value: host:port, or host (then
+// defaultPort: the cluster's kubeApiServerBindPort, 6443 unless set).
+func ParseEndpoint(s string, defaultPort int) (string, error) {
 	if strings.Contains(s, "://") {
 		return hostPort(s)
 	}
@@ -204,7 +205,7 @@ func ParseEndpoint(s string) (string, error) {
 	if s == "" || strings.ContainsAny(s, "/ ") {
 		return "", fmt.Errorf("invalid API server endpoint %q: want HOST:PORT", s)
 	}
-	return net.JoinHostPort(strings.Trim(s, "[]"), "6443"), nil
+	return net.JoinHostPort(strings.Trim(s, "[]"), strconv.Itoa(defaultPort)), nil
 }
 
 // Token is a bootstrap token.

@@ -22,6 +22,7 @@ func TestParseEndpoint(t *testing.T) {
 		{"lb.example.com:6443", "lb.example.com:6443", ""},
 		{"lb.example.com", "lb.example.com:6443", ""},
 		{"10.0.0.5", "10.0.0.5:6443", ""},
+		{"fd00::5", "[fd00::5]:6443", ""},
 		{"[fd00::5]:443", "[fd00::5]:443", ""},
 		{"https://api.example.com", "api.example.com:443", ""},
 		{"https://api.example.com:8443/", "api.example.com:8443", ""},
@@ -29,7 +30,7 @@ func TestParseEndpoint(t *testing.T) {
 		{"a b", "", "invalid"},
 	}
 	for _, tt := range tests {
-		got, err := ParseEndpoint(tt.in)
+		got, err := ParseEndpoint(tt.in, 6443)
 		if got != tt.want || (err == nil) != (tt.wantErr == "") {
 			t.Errorf("ParseEndpoint(%q) = %q, %v", tt.in, got, err)
 		}

@@ -58,8 +58,8 @@ type Join struct {
 type ControlPlane struct {
 	BindPort       int32
 	CertificateKey string // hex, as kubeadm certs certificate-key prints
-	// KubeProxyMode ("iptables", "ipvs", "nftables"; "" for kube-proxy's
-	// default) goes into the KubeProxyConfiguration document.
+	// KubeProxyMode ("iptables", "ipvs", "nftables"; "" for
+	// DefaultKubeProxyMode) goes into the KubeProxyConfiguration document.
 	KubeProxyMode string
 }
 
@@ -117,10 +117,18 @@ type patches struct {
 }
 
 type kubeProxyConfig struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	Mode       string `json:"mode,omitempty"`
+	APIVersion         string `json:"apiVersion"`
+	Kind               string `json:"kind"`
+	Mode               string `json:"mode,omitempty"`
+	MetricsBindAddress string `json:"metricsBindAddress,omitempty"`
 }
+
+// DefaultKubeProxyMode is ocne's.
+const DefaultKubeProxyMode = "iptables"
+
+// kubeProxyMetrics is where ocne's control planes serve kube-proxy's
+// metrics: on every address, for the cluster's monitoring.
+const kubeProxyMetrics = "0.0.0.0:10249"
 
 // Marshal renders the configuration as the YAML kubeadm join --config
 // reads: the JoinConfiguration and, for a control plane, a
@@ -158,7 +166,12 @@ func (j Join) Marshal() ([]byte, error) {
 		return nil, fmt.Errorf("encode JoinConfiguration: %w", err)
 	}
 	if j.ControlPlane != nil {
-		kp, err := yaml.Marshal(kubeProxyConfig{APIVersion: "kubeproxy.config.k8s.io/v1alpha1", Kind: "KubeProxyConfiguration", Mode: j.ControlPlane.KubeProxyMode})
+		mode := j.ControlPlane.KubeProxyMode
+		if mode == "" {
+			mode = DefaultKubeProxyMode
+		}
+		kp, err := yaml.Marshal(kubeProxyConfig{APIVersion: "kubeproxy.config.k8s.io/v1alpha1", Kind: "KubeProxyConfiguration",
+			Mode: mode, MetricsBindAddress: kubeProxyMetrics})
 		if err != nil {
 			return nil, fmt.Errorf("encode KubeProxyConfiguration: %w", err)
 		}
