@@ -1,10 +1,10 @@
 package config
 
 import (
-	"reflect"
-	"strings"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 )
 
