@@ -258,9 +258,10 @@ func kubeadmJoinCommand(t *testing.T, j *testCluster) (hash, endpoint string) {
 // runIgnition serves config over HTTP and runs the real Ignition's fetch
 // and files stages into a scratch root, as machine.md prescribes: never
 // the disks, mount or kargs stages, and no users in test configs
-// (Ignition would run this host's useradd).
+// (Ignition would run this host's useradd), so withoutAccounts drops them.
 func runIgnition(t *testing.T, config []byte) string {
 	t.Helper()
+	config = withoutAccounts(t, config)
 	ign := ignitionTool(t, "ignition")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/node.ign" {
@@ -322,7 +323,7 @@ func TestIgnitionJoinControlPlane(t *testing.T) {
 	if !strings.Contains(r.stderr, want) {
 		t.Errorf("stderr does not give %q:\n%s", want, r.stderr)
 	}
-	for _, w := range []string{"kind: KubeProxyConfiguration", "mode: ipvs", "bindPort: 6444", "apiServerEndpoint: cp.example.com:6443"} {
+	for _, w := range []string{"kind: KubeProxyConfiguration", "mode: ipvs", "bindPort: 6444", "apiServerEndpoint: cp.example.com:6444"} {
 		if !strings.Contains(conf, w) {
 			t.Errorf("kubeadm.conf lacks %q:\n%s", w, conf)
 		}
@@ -491,7 +492,7 @@ func TestIgnitionJoinBadInput(t *testing.T) {
 		{"RBAC forbids secrets", []string{"--kubeconfig", nobody}, 1, "not allowed to create secrets in kube-system", false},
 		{"endpoint cannot be determined", []string{"--kubeconfig", kubeconfigWithoutCA(t, j.kubeconfig)}, 1, "cannot determine the API server endpoint", hasClusterInfo},
 		{"extra ignition not JSON", []string{"--kubeconfig", j.kubeconfig, "--extra-ignition", badJSON}, 2, "not valid JSON", false},
-		{"extra butane invalid", []string{"--kubeconfig", j.kubeconfig, "--extra-ignition", badButane}, 2, "--extra-ignition", false},
+		{"extra butane invalid", []string{"--kubeconfig", j.kubeconfig, "--extra-ignition", badButane}, 2, "extra.bu: ", false},
 		{"extra ignition missing", []string{"--kubeconfig", j.kubeconfig, "--extra-ignition", "/nonexistent.ign"}, 2, "no such file", false},
 		{"bad role", []string{"--kubeconfig", j.kubeconfig, "--role", "master"}, 2, "invalid --role", false},
 		{"bad ignition version", []string{"--kubeconfig", j.kubeconfig, "--ignition-version", "2.2.0"}, 2, "unsupported --ignition-version", false},
