@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	igntypes "github.com/coreos/ignition/v2/config/v3_4/types"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"github.com/vincent-petithory/dataurl"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -276,8 +276,10 @@ func checkKubeadmConf(t *testing.T, j joinConfigOf, s string) {
 				CACertHashes      []string
 			}
 		}
-		NodeRegistration struct{ KubeletExtraArgs []struct{ Name, Value string } }
-		ControlPlane     *struct {
+		NodeRegistration struct {
+			KubeletExtraArgs []struct{ Name, Value string }
+		}
+		ControlPlane *struct {
 			LocalAPIEndpoint struct {
 				AdvertiseAddress string
 				BindPort         int
