@@ -324,7 +324,7 @@ func (o *IgnitionJoinOptions) Validate() error {
 		return cli.Usagef("--upload-certs is for --role control-plane")
 	}
 	if o.UploadCerts && o.UploadImage == "" {
-		return cli.Usagef("--upload-certs needs --upload-certs-image (or builderImage in the config): any image will do, it runs the node's own kubeadm")
+		return cli.Usagef("--upload-certs (and automaticTokenCreation: true for a control plane) needs --upload-certs-image (or builderImage in the config): any image will do, it runs the node's own kubeadm")
 	}
 	if strings.ContainsAny(o.NetInterface, " \n\"'/") {
 		return cli.Usagef("invalid --net-interface %q", o.NetInterface)
