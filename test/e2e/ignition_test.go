@@ -505,20 +505,27 @@ func TestIgnitionJoinBadInput(t *testing.T) {
 			if tt.skip {
 				t.Skip("the cluster publishes kube-public/cluster-info")
 			}
-			before := j.ourTokens(t)
-			dir := t.TempDir()
-			out := filepath.Join(dir, "node.ign")
-			r := plugin(t, t.TempDir(), append([]string{"ignition", "join", "-o", out}, tt.args...)...)
-			if r.code != tt.wantCode || !strings.Contains(r.stderr, tt.wantMsg) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
-				t.Errorf("exit %d, want %d with %q; stderr %q", r.code, tt.wantCode, tt.wantMsg, r.stderr)
-			}
-			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
-				t.Errorf("left behind: %v", entries)
-			}
-			if after := j.ourTokens(t); len(after) != len(before) {
-				t.Errorf("tokens before %v, after %v", before, after)
-			}
+			j.refusedJoin(t, tt.wantCode, tt.wantMsg, tt.args...)
 		})
+	}
+}
+
+// refusedJoin runs `ignition join -o FILE args...` and checks that it
+// fails with one line holding msg and exit code, leaving no file and no
+// token.
+func (j *testCluster) refusedJoin(t *testing.T, code int, msg string, args ...string) {
+	t.Helper()
+	before := j.ourTokens(t)
+	dir := t.TempDir()
+	r := plugin(t, t.TempDir(), append([]string{"ignition", "join", "-o", filepath.Join(dir, "node.ign")}, args...)...)
+	if r.code != code || !strings.Contains(r.stderr, msg) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Errorf("exit %d, want %d with %q; stderr %q", r.code, code, msg, r.stderr)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("left behind: %v", entries)
+	}
+	if after := j.ourTokens(t); len(after) != len(before) {
+		t.Errorf("tokens before %v, after %v", before, after)
 	}
 }
 

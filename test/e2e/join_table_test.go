@@ -612,18 +612,7 @@ func TestIgnitionJoinConfigBadInput(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := filepath.Join(dir, "cluster.yaml")
 			os.WriteFile(cfg, []byte(tt.yaml), 0o644)
-			before := j.ourTokens(t)
-			outDir := t.TempDir()
-			r := plugin(t, t.TempDir(), "ignition", "join", "--role", tt.role, "--kubeconfig", j.kubeconfig, "-c", cfg, "-o", filepath.Join(outDir, "node.ign"))
-			if r.code != 2 || !strings.Contains(r.stderr, tt.wantMsg) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
-				t.Errorf("exit %d, want 2 with %q; stderr %q", r.code, tt.wantMsg, r.stderr)
-			}
-			if entries, _ := os.ReadDir(outDir); len(entries) != 0 {
-				t.Errorf("left behind: %v", entries)
-			}
-			if after := j.ourTokens(t); len(after) != len(before) {
-				t.Errorf("tokens before %v, after %v", before, after)
-			}
+			j.refusedJoin(t, 2, tt.wantMsg, "--role", tt.role, "--kubeconfig", j.kubeconfig, "-c", cfg)
 		})
 	}
 }
