@@ -104,8 +104,9 @@ gets it with builder-image --registry. It tolerates control-plane taints,
 so a cluster of only control-plane nodes runs it too. A proxy: section in
 the config files reaches the pod as HTTPS_PROXY, HTTP_PROXY and NO_PROXY.
 
-Defaults for --os-registry, --os-tag and --version come from
-~/.ocne/defaults.yaml and the --config cluster file; flags win.`,
+Defaults for --os-registry, --os-tag, --version and --builder-image
+(builderImage) come from ~/.ocne/defaults.yaml and the --config cluster
+file; flags win.`,
 		Example: fmt.Sprintf(createExample, builder.ImageIn("registry.example.com", buildinfo.Version)),
 		Args:    cli.Args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
