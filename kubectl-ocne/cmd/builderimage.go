@@ -56,16 +56,24 @@ reference, for nodes that import it (ctr -n k8s.io images import).`,
 			if set != 1 {
 				return cli.Usagef("pass one of --registry, --destination and --output")
 			}
-			if registry != "" {
-				if strings.Contains(registry, "://") {
-					return cli.Usagef("--registry %q: give a registry host (and path), no transport: e.g. registry.example.com:5000", registry)
+			// Checked before the image is built: a typo must not cost a build.
+			var ref *containerimage.Reference
+			var err error
+			switch {
+			case registry != "":
+				ref, err = containerimage.ParseReference("docker://" + builder.ImageIn(registry, buildinfo.Version))
+				if err != nil || strings.Contains(registry, "://") {
+					return cli.Usagef("--registry %q: give a registry host, optionally with a port and path, no transport: e.g. registry.example.com:5000", registry)
 				}
-				dest = "docker://" + builder.ImageIn(registry, buildinfo.Version)
+			case dest != "":
+				if ref, err = containerimage.ParseReference(dest); err != nil {
+					return cli.Usage(fmt.Errorf("--destination: %w", err))
+				}
 			}
 			if runtime.GOOS != "linux" {
 				return fmt.Errorf("the builder image holds this binary, which is for %s: run builder-image from a linux build of the plugin", runtime.GOOS)
 			}
-			return writeBuilderImage(c.Context(), output, dest, caFile, tlsVerify, streams)
+			return writeBuilderImage(c.Context(), output, ref, caFile, tlsVerify, streams)
 		},
 	}
 	c.Flags().StringVarP(&output, "output", "o", "", "write the image as an OCI archive file")
@@ -76,7 +84,8 @@ reference, for nodes that import it (ctr -n k8s.io images import).`,
 	return c
 }
 
-func writeBuilderImage(ctx context.Context, output, dest, caFile string, tlsVerify bool, streams genericiooptions.IOStreams) error {
+// writeBuilderImage writes the image to output, or else pushes it to ref.
+func writeBuilderImage(ctx context.Context, output string, ref *containerimage.Reference, caFile string, tlsVerify bool, streams genericiooptions.IOStreams) error {
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find this binary: %w", err)
@@ -105,10 +114,6 @@ func writeBuilderImage(ctx context.Context, output, dest, caFile string, tlsVeri
 		}
 		fmt.Fprintln(streams.Out, output)
 		return nil
-	}
-	ref, err := containerimage.ParseReference(dest)
-	if err != nil {
-		return cli.Usage(err)
 	}
 	d, err := containerimage.Write(ctx, ref, []containerimage.Build{b}, containerimage.Options{TLSVerify: tlsVerify})
 	if err != nil {

@@ -192,3 +192,27 @@ func (c *testCluster) watchBuilder(t *testing.T, ns string, scheduled func()) <-
 	}()
 	return found
 }
+
+// TestBuilderImageBadInput: what builder-image refuses, in one line with
+// exit 2, before it builds anything.
+func TestBuilderImageBadInput(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"nothing to do", nil, "pass one of --registry, --destination and --output"},
+		{"two targets", []string{"--registry", "127.0.0.1:1", "--output", "b.tar"}, "pass one of"},
+		{"registry with a transport", []string{"--registry", "docker://registry.example.com"}, "no transport"},
+		{"registry not a host", []string{"--registry", "UPPER CASE"}, "--registry"},
+		{"destination without a transport", []string{"--destination", "registry.example.com/b:1"}, "--destination"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := plugin(t, t.TempDir(), append([]string{"builder-image"}, tt.args...)...)
+			msg := strings.TrimSpace(r.stderr)
+			if r.code != 2 || !strings.Contains(msg, tt.want) || strings.Contains(msg, "\n") {
+				t.Errorf("exit %d, want 2 and one line with %q: %q", r.code, tt.want, msg)
+			}
+		})
+	}
+}
