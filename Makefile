@@ -106,7 +106,8 @@ loadtest: deps build
 	test/bench/loadtest.sh
 
 # The builder image `create` runs in the cluster: FROM scratch, the plugin
-# and this host's CA bundle, as an OCI archive (push it with upload).
+# and this host's CA bundle, as an OCI archive tagged with the default
+# reference (bin/kubectl-ocne_image builder-image --registry R pushes it).
 builder-image: build
 	bin/kubectl-ocne_image builder-image --output bin/ocne-image-builder.tar
 

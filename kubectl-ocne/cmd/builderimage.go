@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -22,32 +23,69 @@ var hostCABundles = []string{"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls
 // binary as the builder image, so a cluster without internet access gets
 // it from the user, not from a download.
 func NewCmdBuilderImage(streams genericiooptions.IOStreams) *cobra.Command {
-	var output, dest, caFile string
+	var output, dest, registry, caFile string
 	tlsVerify := true
+	mirrored := builder.ImageIn("registry.example.com", buildinfo.Version)
 	c := &cobra.Command{
-		Use:   "builder-image (--output FILE | --destination TRANSPORT:REFERENCE)",
+		Use:   "builder-image (--registry REGISTRY | --destination TRANSPORT:REFERENCE | --output FILE)",
 		Short: "Write the builder image that create runs in the cluster",
-		Example: `  kubectl ocne-image builder-image --destination docker://registry.example.com/ocne/builder:latest
-  kubectl ocne-image create --type ostree --builder-image registry.example.com/ocne/builder:latest`,
+		Long: `Package this plugin binary as the builder image create runs in the cluster:
+FROM scratch, the binary and this host's CA bundle, non-root.
+
+create runs ` + builder.DefaultImage(buildinfo.Version) + `
+unless told otherwise. An air-gapped cluster gets it from you: --registry
+REGISTRY pushes it to the same path in REGISTRY, which create then takes
+as --builder-image (or nodes whose containerd mirrors ` + builder.ImageRegistry + ` to REGISTRY
+pull without it). --output writes an OCI archive tagged with the default
+reference, for nodes that import it (ctr -n k8s.io images import).`,
+		Example: `  # Into a registry of yours, then build there
+  kubectl ocne-image builder-image --registry registry.example.com
+  kubectl ocne-image create --type ostree --builder-image ` + mirrored + `
+
+  # Anywhere else, by any transport
+  kubectl ocne-image builder-image --destination docker://registry.example.com/ocne/builder:test
+  kubectl ocne-image builder-image --output builder.tar`,
 		Args: cli.Args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
-			if (output == "") == (dest == "") {
-				return cli.Usagef("pass one of --output and --destination")
+			set := 0
+			for _, v := range []string{output, dest, registry} {
+				if v != "" {
+					set++
+				}
+			}
+			if set != 1 {
+				return cli.Usagef("pass one of --registry, --destination and --output")
+			}
+			// Checked before the image is built: a typo must not cost a build.
+			var ref *containerimage.Reference
+			var err error
+			switch {
+			case registry != "":
+				ref, err = containerimage.ParseReference("docker://" + builder.ImageIn(registry, buildinfo.Version))
+				if err != nil || strings.Contains(registry, "://") {
+					return cli.Usagef("--registry %q: give a registry host, optionally with a port and path, no transport: e.g. registry.example.com:5000", registry)
+				}
+			case dest != "":
+				if ref, err = containerimage.ParseReference(dest); err != nil {
+					return cli.Usage(fmt.Errorf("--destination: %w", err))
+				}
 			}
 			if runtime.GOOS != "linux" {
 				return fmt.Errorf("the builder image holds this binary, which is for %s: run builder-image from a linux build of the plugin", runtime.GOOS)
 			}
-			return writeBuilderImage(c.Context(), output, dest, caFile, tlsVerify, streams)
+			return writeBuilderImage(c.Context(), output, ref, caFile, tlsVerify, streams)
 		},
 	}
 	c.Flags().StringVarP(&output, "output", "o", "", "write the image as an OCI archive file")
+	c.Flags().StringVar(&registry, "registry", "", "push the image to "+builder.ImageIn("REGISTRY", buildinfo.Version)+", the default's path in REGISTRY")
 	c.Flags().StringVarP(&dest, "destination", "d", "", "push the image to TRANSPORT:REFERENCE")
 	c.Flags().StringVar(&caFile, "ca-file", "", "CA bundle to trust in the builder (default: this host's)")
 	c.Flags().BoolVar(&tlsVerify, "tls-verify", true, "require HTTPS and verified certificates from the registry")
 	return c
 }
 
-func writeBuilderImage(ctx context.Context, output, dest, caFile string, tlsVerify bool, streams genericiooptions.IOStreams) error {
+// writeBuilderImage writes the image to output, or else pushes it to ref.
+func writeBuilderImage(ctx context.Context, output string, ref *containerimage.Reference, caFile string, tlsVerify bool, streams genericiooptions.IOStreams) error {
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find this binary: %w", err)
@@ -71,15 +109,11 @@ func writeBuilderImage(ctx context.Context, output, dest, caFile string, tlsVeri
 	}
 	defer b.RemoveLayerFiles()
 	if output != "" {
-		if err := containerimage.WriteArchive(output, b, []string{"localhost/ocne-image-builder:" + buildinfo.Version}); err != nil {
+		if err := containerimage.WriteArchive(output, b, []string{builder.DefaultImage(buildinfo.Version)}); err != nil {
 			return explain(err)
 		}
 		fmt.Fprintln(streams.Out, output)
 		return nil
-	}
-	ref, err := containerimage.ParseReference(dest)
-	if err != nil {
-		return cli.Usage(err)
 	}
 	d, err := containerimage.Write(ctx, ref, []containerimage.Build{b}, containerimage.Options{TLSVerify: tlsVerify})
 	if err != nil {

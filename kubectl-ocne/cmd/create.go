@@ -14,22 +14,33 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/net/http/httpproxy"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/rest"
 
 	"github.com/ocne-image/ocne-image/shared/builder"
+	"github.com/ocne-image/ocne-image/shared/buildinfo"
 	"github.com/ocne-image/ocne-image/shared/cli"
 	"github.com/ocne-image/ocne-image/shared/clusterbuild"
 	"github.com/ocne-image/ocne-image/shared/config"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 	"github.com/ocne-image/ocne-image/shared/convert"
+	"github.com/ocne-image/ocne-image/shared/ignition"
 	"github.com/ocne-image/ocne-image/shared/kube"
 	"github.com/ocne-image/ocne-image/shared/ock"
 	"github.com/ocne-image/ocne-image/shared/progress"
 )
 
-const createExample = `  # Build the archive server image for the newest Kubernetes version on this machine
+const createExample = `  # Build in the cluster of the current kubeconfig context, with the builder
+  # image of this plugin's release (see builder-image for air-gapped clusters)
+  kubectl ocne-image create --type ostree
+
+  # An air-gapped cluster: the builder image from a registry of yours
+  kubectl ocne-image builder-image --registry registry.example.com
+  kubectl ocne-image create --type ostree --builder-image %s
+
+  # Build the archive server image for the newest Kubernetes version on this machine
   kubectl ocne-image create --type ostree --local
 
   # Kubernetes 1.31 for arm64 nodes, written to a file of your choice
@@ -86,9 +97,17 @@ archive repository and write a container image that serves it over HTTP
 (port 80, path /ostree; Kickstart files mounted at /ks). The image is
 written as an OCI archive to ~/.ocne/images/ock-VERSION-ARCH-ostree.tar.
 
-Defaults for --os-registry, --os-tag and --version come from
-~/.ocne/defaults.yaml and the --config cluster file; flags win.`,
-		Example: createExample,
+Without --local the work runs in a pod in the current kubeconfig context
+(namespace ocne-system), from the builder image of this plugin's version,
+` + builder.DefaultImage(buildinfo.Version) + `; an air-gapped cluster
+gets it with builder-image --registry. It tolerates control-plane taints,
+so a cluster of only control-plane nodes runs it too. A proxy: section in
+the config files reaches the pod as HTTPS_PROXY, HTTP_PROXY and NO_PROXY.
+
+Defaults for --os-registry, --os-tag, --version and --builder-image
+(builderImage) come from ~/.ocne/defaults.yaml and the --config cluster
+file; flags win.`,
+		Example: fmt.Sprintf(createExample, builder.ImageIn("registry.example.com", buildinfo.Version)),
 		Args:    cli.Args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := o.Complete(c); err != nil {
@@ -108,7 +127,7 @@ Defaults for --os-registry, --os-tag and --version come from
 	f.StringVar(&o.OSTag, "os-tag", "", "tag of the OCK OSTree image (default: the Kubernetes version)")
 	f.BoolVar(&o.TLSVerify, "tls-verify", true, "require HTTPS and verified certificates from the registry")
 	f.BoolVar(&o.Local, "local", false, "convert on this machine instead of in the current kubeconfig context")
-	f.StringVar(&o.BuilderImage, "builder-image", "", "image the builder pod runs (see builder-image; config key builderImage)")
+	f.StringVar(&o.BuilderImage, "builder-image", "", "image the builder pod runs (default "+builder.DefaultImage(buildinfo.Version)+"; see builder-image; config key builderImage)")
 	f.StringVar(&o.RegistryAuth, "registry-auth", "", "registry credentials file (auth.json) handed to the builder pod as a Secret")
 	f.StringVar(&o.RegistriesConf, "registries-conf", "", "registries.conf(5) with mirrors for pulling the OCK image (config key registriesConf); in the cluster it becomes a ConfigMap")
 	f.StringVar(&o.Destination, "destination", "", "have the builder pod push the result to TRANSPORT:REFERENCE instead of fetching it")
@@ -157,7 +176,7 @@ func (o *CreateOptions) Complete(c *cobra.Command) error {
 	pick("version", &o.Version, cfg.Version(), ock.DefaultVersion())
 	pick("os-registry", &o.OSRegistry, cfg.OSRegistry, ock.DefaultRegistry)
 	pick("os-tag", &o.OSTag, cfg.OSTag, o.Version)
-	pick("builder-image", &o.BuilderImage, cfg.BuilderImage, "")
+	pick("builder-image", &o.BuilderImage, cfg.BuilderImage, builder.DefaultImage(buildinfo.Version))
 	pick("registries-conf", &o.RegistriesConf, cfg.RegistriesConf, "")
 	if p := cfg.Proxy; p != (config.Proxy{}) {
 		o.proxy = &httpproxy.Config{HTTPProxy: p.HTTPProxy, HTTPSProxy: p.HTTPSProxy, NoProxy: p.NoProxy}
@@ -219,7 +238,7 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 
 func (o *CreateOptions) runInCluster(ctx context.Context, cfg *rest.Config) error {
 	if o.BuilderImage == "" {
-		return cli.Usagef("building in the cluster needs --builder-image (push one with `kubectl ocne-image builder-image --destination ...`), or pass --local")
+		return cli.Usagef("--builder-image must not be empty")
 	}
 	ns := kube.Namespace(o.kube, DefaultNamespace)
 	logw := io.Discard
@@ -229,7 +248,7 @@ func (o *CreateOptions) runInCluster(ctx context.Context, cfg *rest.Config) erro
 	pull := progress.New(o.ErrOut, "pull+convert")
 	fetch := progress.New(o.ErrOut, "fetch")
 	res, err := clusterbuild.Run(ctx, cfg, clusterbuild.Options{
-		Namespace: ns, BuilderImage: o.BuilderImage,
+		Namespace: ns, BuilderImage: o.BuilderImage, PullPolicy: builderPullPolicy(o.BuilderImage, buildinfo.Version), Proxy: podProxy(o.proxy),
 		Source: ock.SourceReference(o.OSRegistry, o.OSTag), Arch: o.Arch, Version: o.Version, Ref: o.Ref,
 		TLSVerify: o.TLSVerify, AuthFile: o.RegistryAuth, RegistriesConf: o.RegistriesConf,
 		Destination: o.Destination, Output: o.Output,
@@ -237,6 +256,11 @@ func (o *CreateOptions) runInCluster(ctx context.Context, cfg *rest.Config) erro
 	})
 	pull.Done()
 	fetch.Done()
+	var pullErr *clusterbuild.ImagePullError
+	if errors.As(err, &pullErr) {
+		return fmt.Errorf("%w; put this plugin's builder image into a registry the nodes reach with `kubectl ocne-image builder-image --registry REGISTRY` and pass --builder-image %s",
+			err, builder.ImageIn("REGISTRY", buildinfo.Version))
+	}
 	if err != nil {
 		return explain(err)
 	}
@@ -244,6 +268,28 @@ func (o *CreateOptions) runInCluster(ctx context.Context, cfg *rest.Config) erro
 		res.Output = o.Destination
 	}
 	return o.print(res)
+}
+
+// builderPullPolicy makes the nodes pull the default builder image of a
+// development build every time: its tag (git describe) stays the same
+// while the binary changes, so a node's cached copy may be another build.
+func builderPullPolicy(image, version string) corev1.PullPolicy {
+	if image == builder.DefaultImage(version) && !buildinfo.IsRelease(version) {
+		return corev1.PullAlways
+	}
+	return ""
+}
+
+// podProxy is the config's proxy as the builder pod needs it: registries
+// in the cluster, by service name, are reached directly. (The pod never
+// talks to the API server: it has no service account token.)
+func podProxy(p *httpproxy.Config) *httpproxy.Config {
+	if p == nil || p.HTTPProxy == "" && p.HTTPSProxy == "" {
+		return nil
+	}
+	q := *p
+	q.NoProxy = strings.Join(ignition.NoProxyList(p.NoProxy, "localhost", "127.0.0.1", ".svc", ".cluster.local"), ",")
+	return &q
 }
 
 func (o *CreateOptions) runLocal(ctx context.Context) error {

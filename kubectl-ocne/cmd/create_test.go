@@ -6,7 +6,12 @@ import (
 	"runtime"
 	"testing"
 
+	"golang.org/x/net/http/httpproxy"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/ocne-image/ocne-image/shared/builder"
+	"github.com/ocne-image/ocne-image/shared/buildinfo"
 )
 
 // TestCreateDefaults checks the precedence of flags, the cluster config,
@@ -21,12 +26,13 @@ func TestCreateDefaults(t *testing.T) {
 		wantTag       string
 		wantVersion   string
 		wantProxy     string
+		wantBuilder   string
 		wantOutputFor string // version-arch of the default output name
 	}{
 		{
 			name:         "built-in defaults",
 			wantRegistry: "container-registry.oracle.com/olcne/ock-ostree", wantTag: "1.33", wantVersion: "1.33",
-			wantOutputFor: "1.33-" + runtime.GOARCH,
+			wantOutputFor: "1.33-" + runtime.GOARCH, wantBuilder: builder.DefaultImage(buildinfo.Version),
 		},
 		{
 			name:         "defaults.yaml",
@@ -37,17 +43,17 @@ func TestCreateDefaults(t *testing.T) {
 		{
 			name:         "cluster config beats defaults.yaml",
 			defaults:     "osRegistry: mirror.example.com/ock\nkubernetesVersion: 1.30\n",
-			cluster:      "name: c1\nprovider: byo\nkubernetesVersion: 1.31\nosTag: 1.31-custom\n",
+			cluster:      "name: c1\nprovider: byo\nkubernetesVersion: 1.31\nosTag: 1.31-custom\nbuilderImage: reg.example.com/b:1\n",
 			wantRegistry: "mirror.example.com/ock", wantTag: "1.31-custom", wantVersion: "1.31",
-			wantOutputFor: "1.31-" + runtime.GOARCH,
+			wantOutputFor: "1.31-" + runtime.GOARCH, wantBuilder: "reg.example.com/b:1",
 		},
 		{
 			name:         "flags beat both",
 			defaults:     "osRegistry: mirror.example.com/ock\nkubeVersion: 1.30\n",
-			cluster:      "osTag: 1.31-custom\n",
-			args:         []string{"--version", "1.32", "--os-registry", "oci:/srv/ock", "--os-tag", "t", "--arch", "arm64"},
+			cluster:      "osTag: 1.31-custom\nbuilderImage: reg.example.com/b:1\n",
+			args:         []string{"--version", "1.32", "--os-registry", "oci:/srv/ock", "--os-tag", "t", "--arch", "arm64", "--builder-image", "b:2"},
 			wantRegistry: "oci:/srv/ock", wantTag: "t", wantVersion: "1.32",
-			wantOutputFor: "1.32-arm64",
+			wantOutputFor: "1.32-arm64", wantBuilder: "b:2",
 		},
 	}
 	for _, tt := range tests {
@@ -72,11 +78,60 @@ func TestCreateDefaults(t *testing.T) {
 			} else if tt.wantProxy != "" {
 				t.Errorf("no proxy, want %q", tt.wantProxy)
 			}
+			if tt.wantBuilder != "" && o.BuilderImage != tt.wantBuilder {
+				t.Errorf("builder image %q, want %q", o.BuilderImage, tt.wantBuilder)
+			}
 			want := filepath.Join(home, ".ocne", "images", "ock-"+tt.wantOutputFor+"-ostree.tar")
 			if o.Output != want {
 				t.Errorf("output %q, want %q", o.Output, want)
 			}
 		})
+	}
+}
+
+// The builder pod goes through the config's proxy except to what it may
+// reach in the cluster by service name.
+func TestPodProxy(t *testing.T) {
+	tests := []struct {
+		name  string
+		proxy *httpproxy.Config
+		want  *httpproxy.Config
+	}{
+		{name: "none"},
+		{name: "only exceptions", proxy: &httpproxy.Config{NoProxy: "example.com"}},
+		{
+			name:  "user exceptions first, no duplicates",
+			proxy: &httpproxy.Config{HTTPSProxy: "http://p:3128", NoProxy: "registry.lan, .svc"},
+			want:  &httpproxy.Config{HTTPSProxy: "http://p:3128", NoProxy: "registry.lan,.svc,localhost,127.0.0.1,.cluster.local"},
+		},
+		{
+			name:  "http only",
+			proxy: &httpproxy.Config{HTTPProxy: "http://p:3128"},
+			want:  &httpproxy.Config{HTTPProxy: "http://p:3128", NoProxy: "localhost,127.0.0.1,.svc,.cluster.local"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := podProxy(tt.proxy)
+			if (got == nil) != (tt.want == nil) || got != nil && *got != *tt.want {
+				t.Errorf("podProxy(%+v) = %+v, want %+v", tt.proxy, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestBuilderPullPolicy(t *testing.T) {
+	for _, tt := range []struct {
+		version, image string
+		want           corev1.PullPolicy
+	}{
+		{"v1.2.3", builder.DefaultImage("v1.2.3"), ""},
+		{"053e807-dirty", builder.DefaultImage("053e807-dirty"), corev1.PullAlways},
+		{"053e807-dirty", "reg.example.com/b:1", ""},
+	} {
+		if got := builderPullPolicy(tt.image, tt.version); got != tt.want {
+			t.Errorf("version %s, image %s: pull policy %q, want %q", tt.version, tt.image, got, tt.want)
+		}
 	}
 }
 

@@ -16,6 +16,8 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/ocne-image/ocne-image/shared/builder"
+	"github.com/ocne-image/ocne-image/shared/buildinfo"
 	"github.com/ocne-image/ocne-image/shared/certupload"
 	"github.com/ocne-image/ocne-image/shared/cli"
 	"github.com/ocne-image/ocne-image/shared/config"
@@ -152,7 +154,7 @@ does)); flags win.`,
 	f.StringVar(&o.ExtraIgnition, "extra-ignition", "", "Ignition JSON or Butane YAML file, or a directory of them, merged last (config extraIgnition, then extraIgnitionInline)")
 	o.publish.addPublish(c)
 	f.BoolVar(&o.UploadCerts, "upload-certs", false, "control-plane: upload the certificates through a privileged pod on a control-plane node")
-	f.StringVar(&o.UploadImage, "upload-certs-image", "", "image of the --upload-certs pod; it runs the node's own kubeadm (default: config builderImage)")
+	f.StringVar(&o.UploadImage, "upload-certs-image", "", "image of the --upload-certs pod; it runs the node's own kubeadm (default: config builderImage, else "+builder.DefaultImage(buildinfo.Version)+")")
 	f.StringVarP(&o.ConfigFile, "config", "c", "", "cluster configuration file")
 	f.StringVar(&o.SSHKeyFile, "ssh-public-key-file", "", "authorized SSH key(s) for the ocne user (config sshPublicKeyPath, sshPublicKey)")
 	f.StringVar(&o.PasswordHash, "password-hash", "", "crypt(3) hash of the ocne user's password, e.g. from `openssl passwd -6` (config password)")
@@ -211,7 +213,7 @@ func (o *IgnitionJoinOptions) Complete(c *cobra.Command) error {
 	pick("api-server", &o.APIServer, cfg.VirtualIP, cfg.LoadBalancer)
 	pick("net-interface", &o.NetInterface, cfg.Providers.BYO.NetworkInterface)
 	pick("extra-ignition", &o.ExtraIgnition, cfg.ExtraIgnition)
-	pick("upload-certs-image", &o.UploadImage, cfg.BuilderImage)
+	pick("upload-certs-image", &o.UploadImage, cfg.BuilderImage, builder.DefaultImage(buildinfo.Version))
 	pick("password-hash", &o.PasswordHash, cfg.Password)
 	pick("os-registry", &o.OSRegistry, cfg.OSRegistry, ock.DefaultRegistry)
 	pick("os-tag", &o.OSTag, cfg.OSTag)
@@ -324,7 +326,7 @@ func (o *IgnitionJoinOptions) Validate() error {
 		return cli.Usagef("--upload-certs is for --role control-plane")
 	}
 	if o.UploadCerts && o.UploadImage == "" {
-		return cli.Usagef("--upload-certs (and automaticTokenCreation: true for a control plane) needs --upload-certs-image (or builderImage in the config): any image will do, it runs the node's own kubeadm")
+		return cli.Usagef("--upload-certs-image must not be empty: any image will do, it runs the node's own kubeadm")
 	}
 	if strings.ContainsAny(o.NetInterface, " \n\"'/") {
 		return cli.Usagef("invalid --net-interface %q", o.NetInterface)

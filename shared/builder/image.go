@@ -2,6 +2,7 @@ package builder
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -17,6 +18,40 @@ const (
 	ImageUser   = "65532:65532"
 	ImagePort   = 8080
 )
+
+// Where releases publish the builder image: ImageRegistry/ImagePath:VERSION.
+const (
+	ImageRegistry = "ghcr.io"
+	ImagePath     = "ocne-image/ocne-image-builder"
+)
+
+// DefaultImage is the builder image `create` runs unless told otherwise.
+func DefaultImage(version string) string { return ImageIn(ImageRegistry, version) }
+
+// ImageIn is the builder image of plugin version in registry (a host, or a
+// host and path prefix): the default reference with its host replaced, as a
+// registry mirror holds it. The tag is the version itself, so a plugin runs
+// the builder of its own build: the two speak one protocol (flags, status).
+// A development build's version (git describe: abc1234-dirty; dev) is a tag
+// no release has, so it names what `builder-image` pushed from that binary,
+// never an older builder.
+func ImageIn(registry, version string) string {
+	return strings.TrimSuffix(registry, "/") + "/" + ImagePath + ":" + imageTag(version)
+}
+
+// imageTag turns a version into a valid tag ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}).
+func imageTag(version string) string {
+	tag := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-' {
+			return r
+		}
+		return '-'
+	}, version)
+	if tag == "" || tag[0] == '.' || tag[0] == '-' {
+		tag = "dev" + tag
+	}
+	return tag[:min(len(tag), 128)]
+}
 
 // ImageOptions shape the builder image.
 type ImageOptions struct {

@@ -20,6 +20,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
+
+	"github.com/ocne-image/ocne-image/shared/kube"
 )
 
 // NewKey returns a fresh certificate key: 32 random bytes in hex, the
@@ -119,10 +121,10 @@ func (o Options) pod(secretName string, labels map[string]string) *corev1.Pod {
 		// admin.conf may name the API server by the node's own address.
 		HostNetwork:  true,
 		NodeName:     o.Node,
-		NodeSelector: map[string]string{"node-role.kubernetes.io/control-plane": ""},
-		Tolerations: []corev1.Toleration{
-			{Key: "node-role.kubernetes.io/control-plane", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule},
-		},
+		NodeSelector: map[string]string{kube.ControlPlaneRole: ""},
+		// Host network, so it runs on a control plane that is not ready
+		// (no CNI yet) or cordoned as well: the join must not wait for that.
+		Tolerations: kube.ShortLivedTolerations(),
 		Containers: []corev1.Container{{
 			Name:    "upload-certs",
 			Image:   o.Image,

@@ -14,8 +14,10 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
+	"golang.org/x/net/http/httpproxy"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -39,6 +41,12 @@ type Options struct {
 	Version      string
 	Ref          string
 	TLSVerify    bool
+	// PullPolicy is the builder image's; "" leaves it to the kubelet.
+	PullPolicy corev1.PullPolicy
+	// Proxy, if set, reaches the builder as HTTPS_PROXY, HTTP_PROXY and
+	// NO_PROXY (both spellings) for its registry traffic. NoProxy is used
+	// as it is: the caller adds what the pod must reach directly.
+	Proxy *httpproxy.Config
 	// AuthFile is a registry credentials file (auth.json); it reaches the
 	// pod as a Secret.
 	AuthFile string
@@ -153,6 +161,16 @@ func (c *cluster) createConfigMap(ctx context.Context) error {
 }
 
 func (c *cluster) createPod(ctx context.Context) error {
+	p, err := c.cs.CoreV1().Pods(c.opts.Namespace).Create(ctx, c.podFor(c.nodeSelector(ctx)), metav1.CreateOptions{})
+	if err != nil {
+		return kube.Explain(err, "create", "pods")
+	}
+	c.pod = p.Name
+	return nil
+}
+
+// podFor is the builder pod, pinned by nodeSelector.
+func (c *cluster) podFor(nodeSelector map[string]string) *corev1.Pod {
 	o := c.opts
 	args := []string{"--source", o.Source, "--arch", o.Arch, "--version", o.Version, "--ref", o.Ref,
 		"--tls-verify=" + strconv.FormatBool(o.TLSVerify), "--work-dir", builder.ImageWork,
@@ -179,23 +197,26 @@ func (c *cluster) createPod(ctx context.Context) error {
 		mounts = append(mounts, corev1.VolumeMount{Name: "registries", MountPath: "/registries", ReadOnly: true})
 		args = append(args, "--registries-conf", "/registries/registries.conf")
 	}
-	pod := &corev1.Pod{
+	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "ocne-image-builder-", Labels: c.labels()},
 		Spec: corev1.PodSpec{
 			RestartPolicy:                corev1.RestartPolicyNever,
 			AutomountServiceAccountToken: &no,
-			NodeSelector:                 c.nodeSelector(ctx),
+			NodeSelector:                 nodeSelector,
+			Tolerations:                  kube.ShortLivedTolerations(),
 			SecurityContext: &corev1.PodSecurityContext{
 				RunAsNonRoot: &yes, RunAsUser: &uid, RunAsGroup: &uid, FSGroup: &uid,
 				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 			},
 			Volumes: volumes,
 			Containers: []corev1.Container{{
-				Name:         "builder",
-				Image:        o.BuilderImage,
-				Args:         args,
-				Ports:        []corev1.ContainerPort{{Name: "http", ContainerPort: builder.ImagePort}},
-				VolumeMounts: mounts,
+				Name:            "builder",
+				Image:           o.BuilderImage,
+				ImagePullPolicy: o.PullPolicy,
+				Args:            args,
+				Env:             proxyEnv(o.Proxy),
+				Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: builder.ImagePort}},
+				VolumeMounts:    mounts,
 				ReadinessProbe: &corev1.Probe{
 					ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: builder.PathReady, Port: intstr.FromInt32(builder.ImagePort)}},
 					PeriodSeconds: 1,
@@ -214,12 +235,23 @@ func (c *cluster) createPod(ctx context.Context) error {
 			}},
 		},
 	}
-	p, err := c.cs.CoreV1().Pods(o.Namespace).Create(ctx, pod, metav1.CreateOptions{})
-	if err != nil {
-		return kube.Explain(err, "create", "pods")
+}
+
+// proxyEnv spells each proxy setting both ways, as ocne's nodes do: Go
+// reads either, curl and others only the lower-case http_proxy.
+func proxyEnv(p *httpproxy.Config) []corev1.EnvVar {
+	if p == nil {
+		return nil
 	}
-	c.pod = p.Name
-	return nil
+	var env []corev1.EnvVar
+	for _, v := range []struct{ name, value string }{
+		{"HTTPS_PROXY", p.HTTPSProxy}, {"HTTP_PROXY", p.HTTPProxy}, {"NO_PROXY", p.NoProxy},
+	} {
+		if v.value != "" {
+			env = append(env, corev1.EnvVar{Name: v.name, Value: v.value}, corev1.EnvVar{Name: strings.ToLower(v.name), Value: v.value})
+		}
+	}
+	return env
 }
 
 // nodeSelector pins the pod to nodes of the target architecture, when the

@@ -40,10 +40,10 @@ func (c *cluster) waitStarted(ctx context.Context) (podState, error) {
 		if st, done, err := c.finished(p); done {
 			return st, err
 		}
+		if err := stuck(p, c.opts.BuilderImage); err != nil {
+			return 0, err
+		}
 		for _, cs := range p.Status.ContainerStatuses {
-			if w := cs.State.Waiting; w != nil && kube.Stuck(w.Reason) {
-				return 0, fmt.Errorf("builder image %s: %s: %s (check --builder-image and that the nodes can pull it)", c.opts.BuilderImage, w.Reason, kube.OneLine(w.Message))
-			}
 			if cs.State.Running != nil {
 				return podRunning, nil
 			}
@@ -55,6 +55,31 @@ func (c *cluster) waitStarted(ctx context.Context) (podState, error) {
 			return 0, err
 		}
 	}
+}
+
+// ImagePullError says the nodes cannot pull the builder image; the caller
+// knows how the user gets it there.
+type ImagePullError struct {
+	Image, Reason, Message string
+}
+
+func (e *ImagePullError) Error() string {
+	return fmt.Sprintf("builder image %s cannot be pulled: %s: %s", e.Image, e.Reason, e.Message)
+}
+
+// stuck reports a builder container that waiting will not start.
+func stuck(p *corev1.Pod, image string) error {
+	for _, cs := range p.Status.ContainerStatuses {
+		w := cs.State.Waiting
+		switch {
+		case w == nil || !kube.Stuck(w.Reason):
+		case kube.ImagePullFailure(w.Reason):
+			return &ImagePullError{Image: image, Reason: w.Reason, Message: kube.OneLine(w.Message)}
+		default:
+			return fmt.Errorf("builder pod %s/%s: %s: %s", p.Namespace, p.Name, w.Reason, kube.OneLine(w.Message))
+		}
+	}
+	return nil
 }
 
 // finished reports a pod that has ended: success (the push mode) or the

@@ -337,6 +337,8 @@ func (s *server) applyDeployment(ctx context.Context, ks map[string][]byte) erro
 			WithRunAsGroup(runAsUser).WithFSGroup(runAsUser).
 			WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))).
 		WithContainers(container).
+		WithTolerations(controlPlaneToleration()).
+		WithAffinity(preferWorkers()).
 		WithVolumes(
 			corev1ac.Volume().WithName("ks").WithConfigMap(corev1ac.ConfigMapVolumeSource().WithName(s.opts.Name+"-ks")),
 			// Readable by the server's group only: the files hold join tokens.
@@ -353,6 +355,22 @@ func (s *server) applyDeployment(ctx context.Context, ks map[string][]byte) erro
 		return kube.Explain(err, "apply", "deployments")
 	}
 	return nil
+}
+
+// Nodes are installed from this server while the cluster may still be all
+// control planes (tainted, in clusters planned with workers), so it may
+// run there; it tolerates nothing else: a Deployment belongs on nodes that
+// are ready and not cordoned. With workers it prefers them, keeping a
+// fleet's downloads off the API server's nodes.
+func controlPlaneToleration() *corev1ac.TolerationApplyConfiguration {
+	return corev1ac.Toleration().WithKey(kube.ControlPlaneRole).WithOperator(corev1.TolerationOpExists).WithEffect(corev1.TaintEffectNoSchedule)
+}
+
+func preferWorkers() *corev1ac.AffinityApplyConfiguration {
+	notControlPlane := corev1ac.NodeSelectorTerm().WithMatchExpressions(
+		corev1ac.NodeSelectorRequirement().WithKey(kube.ControlPlaneRole).WithOperator(corev1.NodeSelectorOpDoesNotExist))
+	return corev1ac.Affinity().WithNodeAffinity(corev1ac.NodeAffinity().WithPreferredDuringSchedulingIgnoredDuringExecution(
+		corev1ac.PreferredSchedulingTerm().WithWeight(100).WithPreference(notControlPlane)))
 }
 
 // waitRolledOut waits until every replica runs the current template and is

@@ -84,6 +84,24 @@ func Explain(err error, verb, resource string) error {
 	return err
 }
 
+// ControlPlaneRole labels control-plane nodes and, as a NoSchedule taint,
+// keeps other pods off them (kubeadm sets both).
+const ControlPlaneRole = "node-role.kubernetes.io/control-plane"
+
+// ShortLivedTolerations let a short-lived pod of ours schedule where
+// ocne's own in-cluster build does: on control-plane nodes (a cluster of
+// only control planes is a stock one) and on nodes that are not ready,
+// cordoned or unreachable, NoSchedule only. They are not for long-running
+// workloads, which belong on healthy nodes.
+func ShortLivedTolerations() []corev1.Toleration {
+	var ts []corev1.Toleration
+	for _, key := range []string{ControlPlaneRole, "node.kubernetes.io/not-ready",
+		"node.kubernetes.io/unschedulable", "node.kubernetes.io/unreachable"} {
+		ts = append(ts, corev1.Toleration{Key: key, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule})
+	}
+	return ts
+}
+
 // Stuck reports container waiting reasons that waiting will not fix.
 func Stuck(reason string) bool {
 	switch reason {

@@ -9,7 +9,8 @@
 #   containerd 1.6 + runc (Debian) with its own config, root and socket
 #   bridge CNI (bridge + host-local + portmap), pods in 10.244.0.0/24
 #   a plain-http registry (Debian docker-registry) on 127.0.0.1:5000 and on
-#   the pod gateway 10.244.0.1:5000, which containerd pulls from over http
+#   the pod gateway 10.244.0.1:5000, which containerd pulls from over http,
+#   also for ghcr.io (the builder image's default registry: a local mirror)
 #   a pause image built here (no registry on the internet is reachable)
 #
 # Idempotent: when the cluster is up it only prints the kubeconfig path; a
@@ -34,6 +35,37 @@ node_ready() {
   [[ $(kubectl get node "$NODE" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) == True ]]
 }
 
+# put FILE: write stdin to FILE, leaving FILE alone when it already holds
+# that (kube-proxy exits when its config file is written to).
+put() {
+  local tmp=$1.tmp
+  cat >"$tmp"
+  if cmp -s "$tmp" "$1"; then rm -f "$tmp"; else mv -f "$tmp" "$1"; fi
+}
+
+# registry_hosts: how containerd pulls (certs.d, read on every pull, so a
+# running cluster follows a change at once): the test registry over plain
+# http, and the builder image's default registry (shared/builder
+# ImageRegistry) served from the test registry too, as an air-gapped site
+# mirrors it. `server` is the test registry there, so a missing image
+# fails locally and nothing is ever fetched from the internet.
+registry_hosts() {
+  local host server
+  mkdir -p "$DIR/containerd/certs.d"
+  for host in "127.0.0.1:$REGISTRY_PORT" "$POD_GATEWAY:$REGISTRY_PORT" ghcr.io; do
+    server=$host
+    [[ $host == ghcr.io ]] && server=127.0.0.1:$REGISTRY_PORT
+    mkdir -p "$DIR/containerd/certs.d/$host"
+    put "$DIR/containerd/certs.d/$host/hosts.toml" <<EOF
+server = "http://$server"
+
+[host."http://$server"]
+  capabilities = ["pull", "resolve", "push"]
+  skip_verify = true
+EOF
+  done
+}
+
 all_running() {
   local c
   for c in "${COMPONENTS[@]}"; do pid_of "$c" >/dev/null || return 1; done
@@ -42,6 +74,7 @@ all_running() {
 if [[ -f $MARKER && -s $DIR/node-name && -f $ADMIN_KUBECONFIG ]]; then
   NODE=$(<"$DIR/node-name")
   if all_running && node_ready && kubectl -n default get serviceaccount default >/dev/null 2>&1; then
+    registry_hosts
     log "already up"
     echo "$ADMIN_KUBECONFIG"
     exit 0
@@ -91,14 +124,6 @@ start_proc() {
   echo "$p" >"$PIDS/$name.pid"
   sleep 0.2
   pid_of "$name" >/dev/null || { log "$name exited at once"; tail -n 20 "$LOGS/$name.log" >&2; return 1; }
-}
-
-# put FILE: write stdin to FILE, leaving FILE alone when it already holds
-# that (kube-proxy exits when its config file is written to).
-put() {
-  local tmp=$1.tmp
-  cat >"$tmp"
-  if cmp -s "$tmp" "$1"; then rm -f "$tmp"; else mv -f "$tmp" "$1"; fi
 }
 
 # check_port PORT: nobody listens there yet.
@@ -351,17 +376,7 @@ start_proc kube-scheduler "$BIN/kube-scheduler" \
   --bind-address=127.0.0.1 --leader-elect=false
 
 # --- 9. containerd ----------------------------------------------------------------
-mkdir -p "$DIR/containerd/certs.d"
-for host in "127.0.0.1:$REGISTRY_PORT" "$POD_GATEWAY:$REGISTRY_PORT"; do
-  mkdir -p "$DIR/containerd/certs.d/$host"
-  put "$DIR/containerd/certs.d/$host/hosts.toml" <<EOF
-server = "http://$host"
-
-[host."http://$host"]
-  capabilities = ["pull", "resolve", "push"]
-  skip_verify = true
-EOF
-done
+registry_hosts
 put "$DIR/config/containerd.toml" <<EOF
 version = 2
 root = "$DIR/containerd/root"
