@@ -12,6 +12,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/pkg/compression"
 )
 
@@ -179,17 +180,27 @@ func (e entry) label() string {
 	return e.digest.String()
 }
 
-// matches tells whether name picks e: a name as stored, its tag, or the digest.
+// matches tells whether name picks e: one of its names (as stored or as
+// docker-archive normalises them: "ock:1.31" is docker.io/library/ock:1.31),
+// its tag, or the digest.
 func (e entry) matches(name string) bool {
 	if name == e.digest.String() {
 		return true
 	}
 	for _, n := range e.names {
-		if n == name || tagOf(n) == name {
+		if n == name || tagOf(n) == name || normalized(n) == normalized(name) {
 			return true
 		}
 	}
 	return false
+}
+
+func normalized(name string) string {
+	n, err := reference.ParseNormalizedNamed(name)
+	if err != nil {
+		return name
+	}
+	return reference.TagNameOnly(n).String()
 }
 
 // tagOf returns what follows a name's last colon ("1.31" of
