@@ -115,13 +115,12 @@ func (e *ImageChoiceError) Error() string {
 	return fmt.Sprintf("%s has no image %q; it holds %s", e.Source, e.Name, have)
 }
 
-// ResolveSource parses ref as ParseReference does and pins a file source
-// (IsFileSource) to one image: the only one it holds (an image or a
-// manifest list, however many names it has) when ref names none, else the
-// one whose name, tag (the part after the name's last colon), digest or
-// @N position ref gives. The names a registry tag would be looked up by
-// do not apply to files: several images and no name is an
-// *ImageChoiceError listing them, and so is a name that matches none.
+// ResolveSource parses ref as ParseReference does, and pins a file source
+// (IsFileSource) to one image: when ref names none, the only one the file
+// holds (an image or a manifest list, under any number of names); else the
+// one ref names by a name, its tag (what follows the name's last colon),
+// its digest or an @N position. Several images and no name, or a name that
+// matches none, is an *ImageChoiceError listing what the file holds.
 func ResolveSource(ref string) (*Reference, error) {
 	f, ok := parseFileSource(ref)
 	if !ok || f.transport == "dir" { // dir: holds one image, always
@@ -129,13 +128,13 @@ func ResolveSource(ref string) (*Reference, error) {
 	}
 	var images []entry
 	var err error
-	switch f.transport {
-	case "oci":
+	if f.transport == "oci" {
 		images, err = layoutEntries(f.path)
-	case "oci-archive":
-		images, err = archiveEntries(f.path, false)
-	default:
-		images, err = archiveEntries(f.path, true)
+	} else {
+		var a archive
+		if a, err = readArchive(f.path); err == nil {
+			images, err = a.images(f.transport, f.path)
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -204,8 +203,9 @@ func normalized(name string) string {
 }
 
 // tagOf returns what follows a name's last colon ("1.31" of
-// "localhost/ock-ostree:1.31"), "" for a name without a tag; a bare "1.31",
-// as skopeo writes into an OCI index, is its own tag.
+// "localhost/ock-ostree:1.31"), "" when that is a registry's port
+// ("host:5000/ock"); a name without a colon, such as the bare "1.31" skopeo
+// writes into an OCI index, is its own tag.
 func tagOf(name string) string {
 	i := strings.LastIndex(name, ":")
 	if i < 0 {
@@ -256,25 +256,22 @@ func layoutEntries(dir string) ([]entry, error) {
 	return indexEntries(index), nil
 }
 
-func archiveEntries(file string, docker bool) ([]entry, error) {
-	a, err := readArchive(file)
-	if err != nil {
-		return nil, err
-	}
+// archive is what an image tar file holds: an OCI index, a docker-archive
+// manifest.json, or both (as WriteArchive writes); nil for absent.
+type archive struct{ oci, docker []entry }
+
+// images returns the list transport (oci-archive or docker-archive) reads.
+func (a archive) images(transport, file string) ([]entry, error) {
 	switch {
-	case docker && a.docker == nil:
+	case transport == "docker-archive" && a.docker == nil:
 		return nil, fmt.Errorf("%s has no manifest.json: not a docker-archive (use oci-archive:%s)", file, file)
-	case docker:
+	case transport == "docker-archive":
 		return a.docker, nil
 	case a.oci == nil:
 		return nil, fmt.Errorf("%s has no index.json: not an oci-archive (use docker-archive:%s)", file, file)
 	}
 	return a.oci, nil
 }
-
-// archive is what an image tar file holds: an OCI index, a docker-archive
-// manifest.json, or both (as WriteArchive writes); nil for absent.
-type archive struct{ oci, docker []entry }
 
 // readArchive reads the image lists of a tar file, compressed or not. Over
 // an uncompressed file the tar reader seeks past the blobs.
@@ -287,21 +284,21 @@ func readArchive(file string) (archive, error) {
 	notArchive := func(err error) error {
 		return fmt.Errorf("%s is not an image archive (a tar from `create`, `podman save` or `skopeo copy`): %w", file, err)
 	}
-	r := io.Reader(f)
-	if decompress, _, err := compression.DetectCompression(f); err != nil {
+	decompress, _, err := compression.DetectCompression(f)
+	if err != nil {
 		return archive{}, notArchive(err)
-	} else if decompress != nil {
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return archive{}, err
-		}
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return archive{}, fmt.Errorf("read %s: %w", file, err)
+	}
+	r := io.Reader(f)
+	if decompress != nil {
 		d, err := decompress(f)
 		if err != nil {
 			return archive{}, notArchive(err)
 		}
 		defer d.Close()
 		r = d
-	} else if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return archive{}, err
 	}
 	var a archive
 	tr := tar.NewReader(r)

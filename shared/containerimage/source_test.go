@@ -21,8 +21,8 @@ import (
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 )
 
-// writeImage writes a one-layer image labelled which=WHICH to dest.
-func writeImage(t *testing.T, dest, which string) {
+// build makes a one-layer image labelled which=WHICH.
+func build(t *testing.T, which string) containerimage.Build {
 	t.Helper()
 	tl, err := containerimage.NewTarLayer(t.TempDir(), containerimage.Gzip, time.Unix(0, 0))
 	if err != nil {
@@ -38,11 +38,17 @@ func writeImage(t *testing.T, dest, which string) {
 	b := containerimage.Build{Layers: []containerimage.BlobLayer{l}}
 	b.Config.OS, b.Config.Architecture = "linux", runtime.GOARCH
 	b.Config.Config.Labels = map[string]string{"which": which}
+	return b
+}
+
+// writeImage writes build(which) to dest.
+func writeImage(t *testing.T, dest, which string) {
+	t.Helper()
 	ref, err := containerimage.ParseReference(dest)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := containerimage.Write(context.Background(), ref, []containerimage.Build{b}, containerimage.Options{}); err != nil {
+	if _, err := containerimage.Write(context.Background(), ref, []containerimage.Build{build(t, which)}, containerimage.Options{}); err != nil {
 		t.Fatalf("write %s: %v", dest, err)
 	}
 }
@@ -218,18 +224,7 @@ func TestArchiveReference(t *testing.T) {
 	writeImage(t, "oci:"+two+":1.31", "A")
 	writeImage(t, "oci:"+two+":1.32", "B")
 	run(t, "tar", "-cf", d+"/two.tar", "-C", two, ".")
-	tl, err := containerimage.NewTarLayer(d, containerimage.Gzip, time.Unix(0, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := tl.Finish()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := containerimage.Build{Layers: []containerimage.BlobLayer{l}}
-	b.Config.OS, b.Config.Architecture = "linux", runtime.GOARCH
-	b.Config.Config.Labels = map[string]string{"which": "server"}
-	if err := containerimage.WriteArchive(d+"/server.tar", b, []string{"localhost/ock-ostree:latest", "localhost/ock-ostree:1.31"}); err != nil {
+	if err := containerimage.WriteArchive(d+"/server.tar", build(t, "server"), []string{"localhost/ock-ostree:latest", "localhost/ock-ostree:1.31"}); err != nil {
 		t.Fatal(err)
 	}
 
