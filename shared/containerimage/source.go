@@ -225,7 +225,9 @@ func addEntry(images []entry, d digest.Digest, name string, pos int) []entry {
 			if name != "" {
 				images[i].names = append(images[i].names, name)
 			}
-			images[i].positions = append(images[i].positions, pos)
+			if p := images[i].positions; p[len(p)-1] != pos { // docker-archive: one item, several tags
+				images[i].positions = append(p, pos)
+			}
 			return images
 		}
 	}
