@@ -46,8 +46,11 @@ const createExample = `  # Build in the cluster of the current kubeconfig contex
   # Kubernetes 1.31 for arm64 nodes, written to a file of your choice
   kubectl ocne-image create --local --version 1.31 --arch arm64 --output ock.tar
 
-  # From a mirror over plain HTTP, or from an image on disk
+  # From a mirror over plain HTTP
   kubectl ocne-image create --local --os-registry 127.0.0.1:5000/olcne/ock-ostree --tls-verify=false
+
+  # From an image on disk: a file of one image needs no --os-tag; one of several is picked by it
+  kubectl ocne-image create --local --os-registry oci-archive:/srv/ock-1.31.tar --version 1.31
   kubectl ocne-image create --local --os-registry oci:/srv/ock-layout --os-tag 1.31
 
   # Then serve it
@@ -78,6 +81,7 @@ type CreateOptions struct {
 	Ref            string
 	Verbose        int
 	defaultsDir    string // tests point this at a fake home
+	source         string // the image reference --os-registry and --os-tag make
 	proxy          *httpproxy.Config
 
 	genericiooptions.IOStreams
@@ -104,6 +108,13 @@ gets it with builder-image --registry. It tolerates control-plane taints,
 so a cluster of only control-plane nodes runs it too. A proxy: section in
 the config files reaches the pod as HTTPS_PROXY, HTTP_PROXY and NO_PROXY.
 
+--os-registry is a registry repository (a tag picks the image, by default
+the Kubernetes version) or an image on this machine: oci:DIR,
+oci-archive:FILE, docker-archive:FILE or dir:DIR, also as
+ostree-unverified-image:oci-archive:FILE. Such a source holding one image
+(or one manifest list) is used as it is; of several, --os-tag picks the one
+with that name, tag or digest.
+
 Defaults for --os-registry, --os-tag, --version and --builder-image
 (builderImage) come from ~/.ocne/defaults.yaml and the --config cluster
 file; flags win.`,
@@ -124,7 +135,7 @@ file; flags win.`,
 	f.StringVarP(&o.Arch, "arch", "a", runtime.GOARCH, "architecture of the nodes: amd64 or arm64")
 	f.StringVar(&o.Version, "version", "", "Kubernetes minor version (default "+ock.DefaultVersion()+")")
 	f.StringVar(&o.OSRegistry, "os-registry", "", "image repository of the OCK OSTree image, optionally with a transport (default "+ock.DefaultRegistry+")")
-	f.StringVar(&o.OSTag, "os-tag", "", "tag of the OCK OSTree image (default: the Kubernetes version)")
+	f.StringVar(&o.OSTag, "os-tag", "", "tag of the OCK OSTree image (default for a registry: the Kubernetes version); in a file source, the name, tag or digest of one of its images")
 	f.BoolVar(&o.TLSVerify, "tls-verify", true, "require HTTPS and verified certificates from the registry")
 	f.BoolVar(&o.Local, "local", false, "convert on this machine instead of in the current kubeconfig context")
 	f.StringVar(&o.BuilderImage, "builder-image", "", "image the builder pod runs (default "+builder.DefaultImage(buildinfo.Version)+"; see builder-image; config key builderImage)")
@@ -175,7 +186,12 @@ func (o *CreateOptions) Complete(c *cobra.Command) error {
 	}
 	pick("version", &o.Version, cfg.Version(), ock.DefaultVersion())
 	pick("os-registry", &o.OSRegistry, cfg.OSRegistry, ock.DefaultRegistry)
-	pick("os-tag", &o.OSTag, cfg.OSTag, o.Version)
+	// A file holds what it holds: a default tag would only hide its image.
+	defaultTag := o.Version
+	if containerimage.IsFileSource(o.OSRegistry) {
+		defaultTag = ""
+	}
+	pick("os-tag", &o.OSTag, cfg.OSTag, defaultTag)
 	pick("builder-image", &o.BuilderImage, cfg.BuilderImage, builder.DefaultImage(buildinfo.Version))
 	pick("registries-conf", &o.RegistriesConf, cfg.RegistriesConf, "")
 	if p := cfg.Proxy; p != (config.Proxy{}) {
@@ -207,9 +223,14 @@ func (o *CreateOptions) Validate() error {
 	if o.Format != "text" && o.Format != "json" {
 		return cli.Usagef("invalid --output-format %q: use text or json", o.Format)
 	}
-	if o.OSRegistry == "" || o.OSTag == "" {
-		return cli.Usagef("--os-registry and --os-tag must not be empty")
+	if o.OSRegistry == "" {
+		return cli.Usagef("--os-registry must not be empty")
 	}
+	src, err := ock.SourceReference(o.OSRegistry, o.OSTag)
+	if err != nil {
+		return cli.Usage(fmt.Errorf("--os-registry and --os-tag: %w", err))
+	}
+	o.source = src
 	if o.Destination != "" {
 		if _, err := containerimage.ParseReference(o.Destination); err != nil {
 			return cli.Usage(fmt.Errorf("--destination: %w", err))
@@ -249,7 +270,7 @@ func (o *CreateOptions) runInCluster(ctx context.Context, cfg *rest.Config) erro
 	fetch := progress.New(o.ErrOut, "fetch")
 	res, err := clusterbuild.Run(ctx, cfg, clusterbuild.Options{
 		Namespace: ns, BuilderImage: o.BuilderImage, PullPolicy: builderPullPolicy(o.BuilderImage, buildinfo.Version), Proxy: podProxy(o.proxy),
-		Source: ock.SourceReference(o.OSRegistry, o.OSTag), Arch: o.Arch, Version: o.Version, Ref: o.Ref,
+		Source: o.source, Arch: o.Arch, Version: o.Version, Ref: o.Ref,
 		TLSVerify: o.TLSVerify, AuthFile: o.RegistryAuth, RegistriesConf: o.RegistriesConf,
 		Destination: o.Destination, Output: o.Output,
 		StartTimeout: o.StartTimeout, ExtraArgs: o.BuilderArgs, Progress: pull, Fetch: fetch, Log: logw,
@@ -297,11 +318,10 @@ func (o *CreateOptions) runLocal(ctx context.Context) error {
 	if o.Verbose > 0 {
 		logw = o.ErrOut
 	}
-	src := ock.SourceReference(o.OSRegistry, o.OSTag)
-	fmt.Fprintf(logw, "Converting %s (%s)\n", src, o.Arch)
+	fmt.Fprintf(logw, "Converting %s (%s)\n", o.source, o.Arch)
 	bar := progress.New(o.ErrOut, "pull+convert")
 	res, err := builder.Build(ctx, builder.Options{
-		Source: src, Arch: o.Arch, Version: o.Version, Ref: o.Ref, Output: o.Output,
+		Source: o.source, Arch: o.Arch, Version: o.Version, Ref: o.Ref, Output: o.Output,
 		Image: containerimage.Options{Arch: o.Arch, TLSVerify: o.TLSVerify, Proxy: o.proxy, AuthFile: o.RegistryAuth,
 			RegistriesConf: o.RegistriesConf},
 		Progress: bar,
@@ -310,7 +330,7 @@ func (o *CreateOptions) runLocal(ctx context.Context) error {
 	})
 	bar.Done()
 	if err != nil {
-		return explain(err)
+		return explain(chooseWith(err, "--os-tag"))
 	}
 	if o.Destination != "" {
 		src, err := containerimage.ArchiveReference(res.Output)
@@ -333,6 +353,15 @@ func (o *CreateOptions) print(r *builder.Result) error {
 	}
 	fmt.Fprintf(o.Out, "%s\n", r.Output)
 	return nil
+}
+
+// chooseWith says how to pick one of the images of a file source.
+func chooseWith(err error, how string) error {
+	var choice *containerimage.ImageChoiceError
+	if errors.As(err, &choice) {
+		return fmt.Errorf("%w: choose one with %s", err, how)
+	}
+	return err
 }
 
 // explain adds what to do to the errors users can fix themselves.

@@ -55,6 +55,18 @@ func TestCreateDefaults(t *testing.T) {
 			wantRegistry: "oci:/srv/ock", wantTag: "t", wantVersion: "1.32",
 			wantOutputFor: "1.32-arm64", wantBuilder: "b:2",
 		},
+		{
+			name:         "a file source gets no default tag",
+			args:         []string{"--os-registry", "oci-archive:/srv/ock.tar"},
+			wantRegistry: "oci-archive:/srv/ock.tar", wantTag: "", wantVersion: "1.33",
+			wantOutputFor: "1.33-" + runtime.GOARCH,
+		},
+		{
+			name:         "a file source from defaults.yaml neither",
+			defaults:     "osRegistry: ostree-unverified-image:oci:/srv/ock\nkubernetesVersion: 1.30\n",
+			wantRegistry: "ostree-unverified-image:oci:/srv/ock", wantTag: "", wantVersion: "1.30",
+			wantOutputFor: "1.30-" + runtime.GOARCH,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -20,7 +20,10 @@ const uploadExample = `  # Push the archive server image to a registry
 
   # Into local Podman storage, or an OCI layout directory
   kubectl ocne-image upload --file ock.tar --destination containers-storage:localhost/ock-ostree:1.31
-  kubectl ocne-image upload --file ock.tar --destination oci:/srv/images/ock:1.31`
+  kubectl ocne-image upload --file ock.tar --destination oci:/srv/images/ock:1.31
+
+  # One image of an archive that holds several, picked by its name or tag
+  kubectl ocne-image upload --file oci-archive:images.tar:1.31 --destination docker://myregistry.example.com/ock-ostree:1.31`
 
 // UploadOptions are the inputs of `upload`.
 type UploadOptions struct {
@@ -43,7 +46,13 @@ func NewCmdUpload(streams genericiooptions.IOStreams) *cobra.Command {
 		Short: "Copy an archive server image to a registry or any other transport",
 		Long: `Copy the image that create wrote to any containers-transports(5)
 destination: docker://, oci:, oci-archive:, docker-archive:, dir: or
-containers-storage:. A transport is always required.`,
+containers-storage:. A transport is always required.
+
+--file is an image archive (oci-archive or docker-archive, as create,
+podman save or skopeo copy write them) holding one image, which may have
+several names. For a file of several images name the one to copy:
+oci-archive:FILE:NAME or docker-archive:FILE:NAME, where NAME is a name,
+its tag or a digest; oci:DIR[:NAME] reads an OCI layout the same way.`,
 		Example: uploadExample,
 		Args:    cli.Args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -55,7 +64,7 @@ containers-storage:. A transport is always required.`,
 	}
 	f := c.Flags()
 	f.StringVarP(&o.Type, "type", "t", "ostree", "image type; ostree is the only one")
-	f.StringVarP(&o.File, "file", "f", "", "image archive written by create")
+	f.StringVarP(&o.File, "file", "f", "", "image archive written by create, or oci-archive:FILE:NAME to pick one of several images")
 	f.StringVarP(&o.Destination, "destination", "d", "", "where to copy it, TRANSPORT:REFERENCE")
 	f.StringVarP(&o.Arch, "arch", "a", "", "refuse unless the image is for this architecture (amd64 or arm64)")
 	f.BoolVar(&o.TLSVerify, "tls-verify", true, "require HTTPS and verified certificates from the registry")
@@ -90,11 +99,20 @@ func (o *UploadOptions) Validate() error {
 	return nil
 }
 
+// uploadSource reads --file: an image archive, or a file source reference
+// naming the image in it (oci-archive:FILE:NAME, oci:DIR ...).
+func uploadSource(file string) (*containerimage.Reference, error) {
+	if containerimage.IsFileSource(file) {
+		return containerimage.ResolveSource(file)
+	}
+	return containerimage.ArchiveReference(file)
+}
+
 // Run copies the image.
 func (o *UploadOptions) Run(ctx context.Context) error {
-	src, err := containerimage.ArchiveReference(o.File)
+	src, err := uploadSource(o.File)
 	if err != nil {
-		return err
+		return chooseWith(err, "--file oci-archive:FILE:NAME (or docker-archive:FILE:NAME)")
 	}
 	opts := containerimage.Options{TLSVerify: o.TLSVerify, AuthFile: o.AuthFile}
 	img, err := containerimage.Open(ctx, src, containerimage.Options{})

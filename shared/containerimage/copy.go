@@ -1,77 +1,14 @@
 package containerimage
 
 import (
-	"archive/tar"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"time"
 
-	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/image/v5/copy"
 	"go.podman.io/image/v5/signature"
 	"go.podman.io/image/v5/types"
 )
-
-// ArchiveReference returns the reference that reads the image in a tar
-// file: oci-archive when it has an OCI index, naming the image when the
-// index lists it under several names (as WriteArchive does), else
-// docker-archive.
-func ArchiveReference(path string) (*Reference, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("open image archive: %w", err)
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	docker := false
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s is not an image archive (a tar from `create`, `podman save` or `skopeo copy`): %w", path, err)
-		}
-		switch hdr.Name {
-		case "manifest.json", "./manifest.json":
-			docker = true
-		case imgspecv1.ImageIndexFile, "./" + imgspecv1.ImageIndexFile:
-			var index imgspecv1.Index
-			if err := json.NewDecoder(io.LimitReader(tr, 1<<20)).Decode(&index); err != nil {
-				return nil, fmt.Errorf("%s: index.json: %w", path, err)
-			}
-			return ociArchiveReference(path, index)
-		}
-	}
-	if docker {
-		return ParseReference("docker-archive:" + path)
-	}
-	return nil, fmt.Errorf("%s is not an image archive: it has neither index.json nor manifest.json", path)
-}
-
-func ociArchiveReference(path string, index imgspecv1.Index) (*Reference, error) {
-	switch {
-	case len(index.Manifests) == 0:
-		return nil, fmt.Errorf("%s: the OCI index lists no image", path)
-	case len(index.Manifests) == 1:
-		return ParseReference("oci-archive:" + path)
-	}
-	first := index.Manifests[0]
-	for _, m := range index.Manifests[1:] {
-		if m.Digest != first.Digest {
-			return nil, fmt.Errorf("%s holds %d different images; this tool writes archives of one", path, len(index.Manifests))
-		}
-	}
-	name := first.Annotations[imgspecv1.AnnotationRefName]
-	if name == "" {
-		return nil, errors.New(path + ": the OCI index lists the image twice without names")
-	}
-	return ParseReference("oci-archive:" + path + ":" + name)
-}
 
 // CopyProgress is told about the bytes a copy moves.
 type CopyProgress interface {

@@ -171,6 +171,11 @@ func (im *Image) resolve(ctx context.Context, arch string) error {
 	if len(im.layers) != len(cfg.RootFS.DiffIDs) {
 		return fmt.Errorf("image %s: manifest lists %d layers but its config %d", im.ref, len(im.layers), len(cfg.RootFS.DiffIDs))
 	}
+	for i, d := range cfg.RootFS.DiffIDs {
+		if err := d.Validate(); err != nil {
+			return fmt.Errorf("image %s: config rootfs.diff_ids[%d] %q: %w", im.ref, i, d, err)
+		}
+	}
 	return nil
 }
 
@@ -206,11 +211,12 @@ func (im *Image) Layers() []Layer {
 }
 
 // OpenLayer streams a layer's uncompressed tar. Close verifies that the
-// blob matches the digest the manifest promises, so a truncated or tampered
-// layer is an error even if the reader stopped before the end; callers must
-// check Close's error. The uncompressed stream is not hashed against the
-// config's diff ID: it would cost a second SHA-256 over the largest stream,
-// and OSTree content is verified object by object anyway.
+// blob matches the digest the manifest promises and that the uncompressed
+// stream matches the config's diff ID, so a truncated, tampered or
+// mislabelled layer is an error even if the reader stopped before the end
+// (at the tar end-of-archive marker, say: whatever follows it is part of
+// the diff ID too); callers must check Close's error. Both are hashed as
+// the stream is read: no second pass over the layer.
 // onRead, if not nil, is told how many blob bytes each read fetched.
 func (im *Image) OpenLayer(ctx context.Context, l Layer, onRead func(n int)) (io.ReadCloser, error) {
 	blob, _, err := im.src.GetBlob(ctx, types.BlobInfo{Digest: l.Digest, Size: l.Size}, none.NoCache)
@@ -223,7 +229,12 @@ func (im *Image) OpenLayer(ctx context.Context, l Layer, onRead func(n int)) (io
 		blob.Close()
 		return nil, fmt.Errorf("layer %d (%s) of %s: %w", l.Index+1, l.Digest, im.ref, err)
 	}
-	return &layerReader{r: tarStream, blob: compressed, closers: []io.Closer{tarStream, blob}}, nil
+	lr := &layerReader{r: tarStream, blob: compressed, closers: []io.Closer{tarStream, blob}}
+	// An uncompressed blob's digest is its diff ID: checked once is enough.
+	if l.DiffID != l.Digest {
+		lr.diffID, lr.diff = l.DiffID, l.DiffID.Algorithm().Digester()
+	}
+	return lr, nil
 }
 
 type verifier struct {
@@ -263,6 +274,8 @@ type layerReader struct {
 	r       io.Reader
 	eof     bool
 	blob    *verifier
+	diffID  digest.Digest
+	diff    digest.Digester // nil when the blob's digest covers it
 	closers []io.Closer
 }
 
@@ -271,18 +284,25 @@ func (l *layerReader) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	n, err := l.r.Read(p)
+	if l.diff != nil {
+		l.diff.Hash().Write(p[:n])
+	}
 	l.eof = err == io.EOF
 	return n, err
 }
 
 func (l *layerReader) Close() error {
-	// Drain the tar stream first: its decompressor must reach the end of
-	// the blob for the blob's digest to be complete.
+	// Drain the tar stream first, through the diff ID's hash: its
+	// decompressor must reach the end of the blob for the blob's digest to
+	// be complete, and the bytes after the tar's end are in the diff ID.
 	_, err := io.Copy(io.Discard, l)
-	if ferr := l.blob.finish(); ferr != nil {
+	switch ferr := l.blob.finish(); {
+	case ferr != nil:
 		err = ferr
-	} else if err != nil {
+	case err != nil:
 		err = fmt.Errorf("layer: %w (truncated or corrupt layer)", err)
+	case l.diff != nil && l.diff.Digest() != l.diffID:
+		err = fmt.Errorf("uncompressed content is %s, but the image config's rootfs.diff_ids says %s (corrupt or tampered image)", l.diff.Digest(), l.diffID)
 	}
 	for _, c := range l.closers {
 		c.Close()

@@ -60,11 +60,12 @@ type Result struct {
 // ErrNotOSTree reports an image that does not encapsulate an OSTree commit.
 var ErrNotOSTree = errors.New("not an OSTree container image")
 
-// ToArchive converts the image src (any reference ParseReference accepts)
-// into a new archive repository at dir, which must not exist. On failure
-// nothing is left at dir.
+// ToArchive converts the image src (any reference ParseReference accepts;
+// a file source is read as ResolveSource pins it) into a new archive
+// repository at dir, which must not exist. On failure nothing is left at
+// dir.
 func ToArchive(ctx context.Context, src, dir string, opts Options) (res *Result, err error) {
-	ref, err := containerimage.ParseReference(src)
+	ref, err := containerimage.ResolveSource(src)
 	if err != nil {
 		return nil, err
 	}

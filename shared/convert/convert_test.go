@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 	"github.com/ocne-image/ocne-image/shared/ostreeext"
 	"github.com/ocne-image/ocne-image/test/fixture"
@@ -227,6 +229,23 @@ func TestBadImages(t *testing.T) {
 			is:      containerimage.ErrArch,
 		},
 		{
+			name: "layer whose config diff_id is wrong",
+			prep: func(t *testing.T, dir string) string {
+				b := encapsulate(t, ostreeext.ExportOptions{Layers: 2})
+				defer b.RemoveLayerFiles()
+				if b.Config.Config.Labels[LabelFinalDiffID] == b.Layers[0].DiffID.String() {
+					t.Fatal("the fixture labels layer 1 as the last ostree layer")
+				}
+				b.Layers[0].DiffID = wrongDiffID
+				if err := fixture.WriteImage(ctx, ociRef(dir), b); err != nil {
+					t.Fatal(err)
+				}
+				return ociRef(dir)
+			},
+			wantErr: "layer 1 (sha256:",
+			is:      errWrongDiffID,
+		},
+		{
 			name:    "unknown transport",
 			prep:    func(*testing.T, string) string { return "ftp://example.com/ock:1.31" },
 			wantErr: "invalid image reference",
@@ -264,13 +283,46 @@ func TestBadImages(t *testing.T) {
 			if strings.Contains(err.Error(), "\n") {
 				t.Errorf("error is not one line: %q", err)
 			}
-			if tt.is != nil && !errors.Is(err, tt.is) {
+			if tt.is == errWrongDiffID {
+				if !strings.Contains(err.Error(), "but the image config's rootfs.diff_ids says "+wrongDiffID.String()) {
+					t.Errorf("error %q does not name the expected diff_id", err)
+				}
+			} else if tt.is != nil && !errors.Is(err, tt.is) {
 				t.Errorf("error %v is not %v", err, tt.is)
 			}
 			if _, err := os.Lstat(out); !os.IsNotExist(err) {
 				t.Errorf("output %s left behind (%v)", out, err)
 			}
 		})
+	}
+}
+
+var (
+	wrongDiffID    = digest.FromString("not this layer")
+	errWrongDiffID = errors.New("test: a wrong diff_id")
+)
+
+// TestDiffIDCoversPadding converts an image whose first layer has zeros
+// after its tar end-of-archive marker, where the importer stops reading
+// (more of them than its read-ahead buffer): they are in the diff ID,
+// which must still match.
+func TestDiffIDCoversPadding(t *testing.T) {
+	fc := fixtureSource(t)
+	b := encapsulate(t, ostreeext.ExportOptions{Layers: 2})
+	defer b.RemoveLayerFiles()
+	if err := fixture.PadLayer(&b, 0, t.TempDir(), 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := fixture.WriteImage(context.Background(), ociRef(dir), b); err != nil {
+		t.Fatal(err)
+	}
+	res, err := ToArchive(context.Background(), ociRef(dir), filepath.Join(t.TempDir(), "a"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Commit.String() != fc.commit {
+		t.Errorf("commit %s, want %s", res.Commit, fc.commit)
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"go.podman.io/image/v5/transports"
 	// Registers every transport, so hasTransport knows them all.
 	_ "go.podman.io/image/v5/transports/alltransports"
+
+	"github.com/ocne-image/ocne-image/shared/containerimage"
 )
 
 // DefaultRegistry is where Oracle publishes OCK OSTree images.
@@ -60,14 +62,21 @@ func ArchivePath(home, version, arch string) string {
 
 // SourceReference joins a registry (or any image reference without its
 // tag) and a tag. A registry without a transport is a docker:// registry;
-// one with a transport (oci:/path, ostree-unverified-registry:host/repo ...)
-// is kept as it is.
-func SourceReference(registry, tag string) string {
+// one with a transport (ostree-unverified-registry:host/repo ...) is kept
+// as it is. A file source (oci:DIR, oci-archive:FILE ...) needs no tag: it
+// holds what it holds, and a tag, if given, only picks one of its images.
+func SourceReference(registry, tag string) (string, error) {
+	if containerimage.IsFileSource(registry) {
+		return containerimage.SelectInFile(registry, tag)
+	}
+	if tag == "" {
+		return "", fmt.Errorf("%s is a registry: it needs a tag", registry)
+	}
 	ref := registry + ":" + tag
 	if hasTransport(registry) {
-		return ref
+		return ref, nil
 	}
-	return "docker://" + strings.TrimPrefix(ref, "//")
+	return "docker://" + strings.TrimPrefix(ref, "//"), nil
 }
 
 // hasTransport tells "oci:/dir" and "ftp://host" (a transport, known or

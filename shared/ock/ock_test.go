@@ -1,19 +1,38 @@
 package ock
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestSourceReference(t *testing.T) {
-	tests := []struct{ registry, tag, want string }{
-		{DefaultRegistry, "1.31", "docker://container-registry.oracle.com/olcne/ock-ostree:1.31"},
-		{"127.0.0.1:5000/olcne/ock-ostree", "1.31", "docker://127.0.0.1:5000/olcne/ock-ostree:1.31"},
-		{"docker://quay.io/x/ock", "1.32", "docker://quay.io/x/ock:1.32"},
-		{"oci:/srv/layout", "1.33", "oci:/srv/layout:1.33"},
-		{"ostree-unverified-registry:quay.io/x/ock", "1.31", "ostree-unverified-registry:quay.io/x/ock:1.31"},
-		{"ftp://example.com/ock", "1.31", "ftp://example.com/ock:1.31"},
+	tests := []struct{ registry, tag, want, wantErr string }{
+		{registry: DefaultRegistry, tag: "1.31", want: "docker://container-registry.oracle.com/olcne/ock-ostree:1.31"},
+		{registry: "127.0.0.1:5000/olcne/ock-ostree", tag: "1.31", want: "docker://127.0.0.1:5000/olcne/ock-ostree:1.31"},
+		{registry: "docker://quay.io/x/ock", tag: "1.32", want: "docker://quay.io/x/ock:1.32"},
+		{registry: "ostree-unverified-registry:quay.io/x/ock", tag: "1.31", want: "ostree-unverified-registry:quay.io/x/ock:1.31"},
+		{registry: "ftp://example.com/ock", tag: "1.31", want: "ftp://example.com/ock:1.31"},
+		{registry: "quay.io/x/ock", tag: "", wantErr: "needs a tag"},
+		// A file source is used as it is, or narrowed to the named image.
+		{registry: "oci:/srv/layout", tag: "1.33", want: "oci:/srv/layout:1.33"},
+		{registry: "oci:/srv/layout", tag: "", want: "oci:/srv/layout"},
+		{registry: "oci-archive:/srv/ock.tar", tag: "", want: "oci-archive:/srv/ock.tar"},
+		{registry: "ostree-unverified-image:oci-archive:/srv/ock.tar", tag: "1.31", want: "ostree-unverified-image:oci-archive:/srv/ock.tar:1.31"},
+		{registry: "docker-archive:/srv/ock.tar", tag: "1.31", want: "docker-archive:/srv/ock.tar:1.31"},
+		{registry: "dir:/srv/ock", tag: "", want: "dir:/srv/ock"},
+		{registry: "dir:/srv/ock", tag: "1.31", wantErr: "holds exactly one image"},
+		{registry: "oci:/srv/layout:1.31", tag: "1.32", wantErr: "already names an image"},
 	}
 	for _, tt := range tests {
-		if got := SourceReference(tt.registry, tt.tag); got != tt.want {
-			t.Errorf("SourceReference(%q, %q) = %q, want %q", tt.registry, tt.tag, got, tt.want)
+		got, err := SourceReference(tt.registry, tt.tag)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("SourceReference(%q, %q) = %q, %v; want an error with %q", tt.registry, tt.tag, got, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("SourceReference(%q, %q) = %q, %v; want %q", tt.registry, tt.tag, got, err, tt.want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package podman
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,6 +18,10 @@ func (c *Client) Load(path string, bar *progress.Bar) ([]string, error) {
 	// Refuse anything but an image archive here: the service's own error
 	// for it is a paragraph from every transport it tried.
 	if _, err := containerimage.ArchiveReference(path); err != nil {
+		var choice *containerimage.ImageChoiceError
+		if errors.As(err, &choice) {
+			return nil, fmt.Errorf("%w: load takes an archive of one image, as create writes it", err)
+		}
 		return nil, err
 	}
 	f, err := os.Open(path)

@@ -52,6 +52,11 @@ func TestCreateBadInput(t *testing.T) {
 	writeEscapingImage(t, "oci:"+escaping+":1.31")
 	badConfig := filepath.Join(t.TempDir(), "cluster.yaml")
 	os.WriteFile(badConfig, []byte("osRegistry: [unclosed\n"), 0o644)
+	_, twoImages := twoImageFiles(t)
+	multiLayer := t.TempDir()
+	writeSampleImage(t, "oci:"+multiLayer+":1.31", ostreeext.ExportOptions{Layers: 2})
+	// Layer 1: the ostree-ext labels name the last layer's diff ID.
+	badDiffID, wrongDiffIDErr := breakDiffID(t, "oci:"+multiLayer+":1.31", 0)
 	badRegistries := filepath.Join(t.TempDir(), "registries.conf")
 	os.WriteFile(badRegistries, []byte("[[registry]]\nlocation = \"a\"\nmirror = [ { location = \n"), 0o644)
 
@@ -63,7 +68,17 @@ func TestCreateBadInput(t *testing.T) {
 		wantErr  string
 	}{
 		{name: "unknown transport", args: []string{"--os-registry", "ftp://example.com/ock"}, wantCode: 1, wantErr: `unknown transport "ftp"`},
-		{name: "missing tag", args: []string{"--os-registry", "oci:" + layout, "--os-tag", "9.99"}, wantCode: 1, wantErr: "9.99"},
+		{name: "missing tag", args: []string{"--os-registry", "oci:" + layout, "--os-tag", "9.99"}, wantCode: 1, wantErr: `has no image "9.99"; it holds 1.31`},
+		{name: "two images in an archive and no tag", args: []string{"--os-registry", "oci-archive:" + twoImages}, wantCode: 1,
+			wantErr: "holds 2 images (1.31, 1.32) and no name was given: choose one with --os-tag"},
+		{name: "tag not in the archive", args: []string{"--os-registry", "oci-archive:" + twoImages, "--os-tag", "1.30"}, wantCode: 1,
+			wantErr: `has no image "1.30"; it holds 1.31, 1.32`},
+		{name: "missing archive", args: []string{"--os-registry", "oci-archive:/nonexistent/ock.tar"}, wantCode: 1,
+			wantErr: "/nonexistent/ock.tar: no such file or directory"},
+		{name: "wrong diff_id", args: []string{"--os-registry", "oci:" + badDiffID}, wantCode: 1,
+			wantErr: wrongDiffIDErr},
+		{name: "tag for a dir: source", args: []string{"--os-registry", "dir:" + t.TempDir(), "--os-tag", "1.31"}, wantCode: 2,
+			wantErr: "holds exactly one image and no names"},
 		{name: "plain container image", args: []string{"--os-registry", "oci:" + plain}, wantCode: 1, wantErr: "not an OSTree container image"},
 		{name: "arch not in the image", args: []string{"--os-registry", "oci:" + armOnly, "--arch", "amd64"}, wantCode: 1, wantErr: "is an image for arm64"},
 		{name: "truncated layer", args: []string{"--os-registry", "oci:" + truncated}, wantCode: 1, wantErr: "truncated"},
@@ -91,8 +106,9 @@ func TestCreateBadInput(t *testing.T) {
 			if tt.output != nil {
 				out = tt.output(t)
 			}
+			tmp := t.TempDir()
 			args := append([]string{"create", "--local", "--version", "1.31", "--output", out}, tt.args...)
-			r := plugin(t, home, args...)
+			r := pluginEnv(t, home, []string{"TMPDIR=" + tmp}, args...)
 			if r.code != tt.wantCode {
 				t.Errorf("exit code %d, want %d; stderr: %s", r.code, tt.wantCode, r.stderr)
 			}
@@ -104,6 +120,7 @@ func TestCreateBadInput(t *testing.T) {
 				t.Errorf("error is not one `error: ...` line: %q", msg)
 			}
 			assertNothingLeft(t, out)
+			assertEmpty(t, tmp)
 		})
 	}
 }

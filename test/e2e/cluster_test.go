@@ -180,6 +180,18 @@ func TestInClusterFaults(t *testing.T) {
 		}
 		assertNothingLeft(t, out)
 	})
+	t.Run("file source", func(t *testing.T) {
+		// The pod gets the reference as given, with no default tag
+		// appended, and resolves it itself: this file is in no pod.
+		out := filepath.Join(t.TempDir(), "ock.tar")
+		r := plugin(t, t.TempDir(), "create", "--kubeconfig", c.kubeconfig, "--version", "1.31", "--builder-image", c.builder,
+			"--os-registry", "oci-archive:/nonexistent/ock.tar", "--output", out)
+		if r.code != 1 || !strings.Contains(r.stderr, "build failed in pod") || !strings.Contains(r.stderr, "open /nonexistent/ock.tar: no such file") ||
+			strings.Contains(r.stderr, "ock.tar:1.31") {
+			t.Errorf("exit %d: %s", r.code, r.stderr)
+		}
+		assertNothingLeft(t, out)
+	})
 	t.Run("builder pod deleted mid-build", func(t *testing.T) {
 		// Pods reach this host through the pod network's gateway.
 		gw, _, _ := strings.Cut(c.podReg, ":")

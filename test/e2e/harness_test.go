@@ -38,9 +38,15 @@ type result struct {
 // plugin runs the plugin with HOME pointing at home.
 func plugin(t *testing.T, home string, args ...string) result {
 	t.Helper()
+	return pluginEnv(t, home, nil, args...)
+}
+
+// pluginEnv is plugin with more environment variables (KEY=VALUE).
+func pluginEnv(t *testing.T, home string, env []string, args ...string) result {
+	t.Helper()
 	cmd := exec.Command(pluginBinary(t), args...)
 	// Only clusters a test names: never the developer's own.
-	cmd.Env = append(os.Environ(), "HOME="+home, "KUBECONFIG=")
+	cmd.Env = append(append(os.Environ(), "HOME="+home, "KUBECONFIG="), env...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()

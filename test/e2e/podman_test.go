@@ -350,6 +350,7 @@ func TestPodmanOcneBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	_, twoImages := twoImageFiles(t)
 	missingSock := "unix://" + filepath.Join(dir, "none.sock")
 	silentSock := silentSocket(t)
 	busy, err := net.Listen("tcp", ":0")
@@ -382,6 +383,8 @@ func TestPodmanOcneBadInput(t *testing.T) {
 			wantErr: []string{"is not an image archive"}},
 		{name: "tar that is not an image archive", args: []string{"load", "--file", plainTar}, wantCode: 1,
 			wantErr: []string{"is not an image archive"}},
+		{name: "archive of several images", args: []string{"load", "--file", twoImages}, wantCode: 1,
+			wantErr: []string{"holds 2 images (1.31, 1.32)", "load takes an archive of one image"}},
 		{name: "missing file", args: []string{"load", "--file", filepath.Join(dir, "nope.tar")}, wantCode: 1,
 			wantErr: []string{"no such file"}},
 		{name: "foreign container not replaced", args: []string{"serve", "--name", "foreign", "--replace", "--port", free(), "--advertise-address", "127.0.0.1"}, wantCode: 1,
