@@ -141,7 +141,7 @@ func fixedCompletion(values ...string) func(*cobra.Command, []string, string) ([
 // Complete fills what the flags left unset from the configuration files,
 // then from the built-in defaults.
 func (o *CreateOptions) Complete(c *cobra.Command) error {
-	cfg, err := loadConfig(o.defaultsDir, o.ConfigFile)
+	cfg, err := loadConfig(o.defaultsDir, o.ConfigFile, o.ErrOut, o.kube)
 	if err != nil {
 		return err
 	}

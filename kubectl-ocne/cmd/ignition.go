@@ -172,7 +172,7 @@ func interfaceCompletion(*cobra.Command, []string, string) ([]string, cobra.Shel
 // Complete fills unset flags from the configuration files and reads the
 // files the flags name.
 func (o *IgnitionJoinOptions) Complete(c *cobra.Command) error {
-	cfg, err := loadConfig(o.defaultsDir, o.ConfigFile)
+	cfg, err := loadConfig(o.defaultsDir, o.ConfigFile, o.ErrOut, o.kube)
 	if err != nil {
 		return err
 	}
@@ -347,7 +347,7 @@ func (o *IgnitionJoinOptions) Run(ctx context.Context) (err error) {
 		if o.publish.Backend == "cluster" {
 			o.publish.Opts = withKubeDefaults(o.publish.Opts, o.kube)
 		}
-		if host, err = o.publish.open(ctx, o.ErrOut); err != nil {
+		if host, err = o.publish.openWith(ctx, o.ErrOut, o.cfg); err != nil {
 			return err
 		}
 		defer host.Close()

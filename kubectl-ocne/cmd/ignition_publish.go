@@ -18,7 +18,9 @@ import (
 
 	"github.com/ocne-image/ocne-image/plugins/ignitionhost"
 	"github.com/ocne-image/ocne-image/shared/cli"
+	"github.com/ocne-image/ocne-image/shared/config"
 	"github.com/ocne-image/ocne-image/shared/ignitionhosting"
+	"github.com/ocne-image/ocne-image/shared/kube"
 )
 
 const ignitionPublishExample = `  # Into the directory a web server exposes; prints the URL a node boots with
@@ -55,7 +57,7 @@ func (h *hostingFlags) add(c *cobra.Command) {
 // join`, which has its own --config and -v: copy those into ConfigFile and
 // Verbose before open. Join then publishes with
 //
-//	b, err := h.open(ctx, errOut); defer b.Close()
+//	b, err := h.openWith(ctx, errOut, cfg); defer b.Close()
 //	e, err := b.Publish(ctx, config, ignitionhosting.Publication{Expires: tokenExpiry})
 func (h *hostingFlags) addPublish(c *cobra.Command) {
 	f := c.Flags()
@@ -65,7 +67,7 @@ func (h *hostingFlags) addPublish(c *cobra.Command) {
 }
 
 func completeBackends(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-	cfg, _ := loadConfig("", "")
+	cfg, _ := loadConfig("", "", io.Discard, nil)
 	var names []string
 	for _, i := range ignitionhosting.Discover(ignitionhosting.SearchDirs(), cfg.IgnitionPlugins) {
 		if i.Checksum != ignitionhosting.ChecksumMissing {
@@ -88,9 +90,19 @@ func parseKV(flag string, values []string) (map[string]string, error) {
 	return m, nil
 }
 
-// open starts the backend. Usage mistakes (unknown backend, a bad or
-// missing option) exit 2; the rest 1.
+// open reads the configuration files and starts the backend.
 func (h *hostingFlags) open(ctx context.Context, errOut io.Writer) (*ignitionhosting.Backend, error) {
+	cfg, err := loadConfig("", h.ConfigFile, errOut, nil)
+	if err != nil {
+		return nil, err
+	}
+	return h.openWith(ctx, errOut, cfg)
+}
+
+// openWith starts the backend with the configuration a command already
+// read. Usage mistakes (unknown backend, a bad or missing option) exit 2;
+// the rest 1.
+func (h *hostingFlags) openWith(ctx context.Context, errOut io.Writer, cfg config.Config) (*ignitionhosting.Backend, error) {
 	if h.Backend == "" {
 		return nil, cli.Usagef("--backend is required; see 'kubectl ocne-image plugins list'")
 	}
@@ -98,9 +110,11 @@ func (h *hostingFlags) open(ctx context.Context, errOut io.Writer) (*ignitionhos
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := loadConfig("", h.ConfigFile)
-	if err != nil {
-		return nil, err
+	// The cluster backend picks its cluster as every command does.
+	if _, set := opts["kubeconfig"]; h.Backend == "cluster" && !set && cfg.IgnitionPlugins["cluster"].Options["kubeconfig"] == "" {
+		if p := kube.Kubeconfig("", cfg.KubeConfig); p != "" {
+			opts["kubeconfig"] = p
+		}
 	}
 	o := ignitionhosting.Options{
 		Plugins:        cfg.IgnitionPlugins,

@@ -146,7 +146,7 @@ arguments are printed: inst.ks=KICKSTART-URL inst.stage2=BOOT-URL ip=dhcp.`,
 // Complete fills what the flags left unset from the configuration files.
 // The built-in defaults are kickstart.Render's.
 func (o *KickstartOptions) Complete(c *cobra.Command) error {
-	cfg, err := loadConfig(o.defaultsDir, o.ConfigFile)
+	cfg, err := loadConfig(o.defaultsDir, o.ConfigFile, o.ErrOut, nil)
 	if err != nil {
 		return err
 	}

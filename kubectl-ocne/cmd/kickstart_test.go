@@ -66,7 +66,20 @@ func TestKickstartDefaults(t *testing.T) {
 // runPlugin runs the root command as kubectl would, with HOME in a temp dir.
 func runPlugin(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	t.Setenv("HOME", t.TempDir())
+	return runPluginIn(t, t.TempDir(), nil, args...)
+}
+
+// runPluginIn runs the root command with HOME at home and the environment
+// variables env; OCNE_DEFAULTS and OCNE_IMAGE_CONFIG are unset unless env
+// sets them.
+func runPluginIn(t *testing.T, home string, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	t.Setenv("HOME", home)
+	t.Setenv("OCNE_DEFAULTS", "")
+	t.Setenv("OCNE_IMAGE_CONFIG", "")
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
 	streams, _, out, errOut := genericiooptions.NewTestIOStreams()
 	root := NewCmdOcneImage(streams)
 	root.SetArgs(args)

@@ -65,7 +65,7 @@ checksum does not match is never run.`,
 
 // Run prints the backends.
 func (o *PluginsListOptions) Run() error {
-	cfg, err := loadConfig("", o.ConfigFile)
+	cfg, err := loadConfig("", o.ConfigFile, o.ErrOut, nil)
 	if err != nil {
 		return err
 	}

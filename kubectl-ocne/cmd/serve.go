@@ -86,6 +86,10 @@ network.`,
 		Example: serveExample,
 		Args:    cli.Args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
+			// Only for the files' kubeconfig: serve takes no other key.
+			if _, err := loadConfig("", "", o.ErrOut, o.kube); err != nil {
+				return err
+			}
 			if err := o.Validate(); err != nil {
 				return err
 			}
