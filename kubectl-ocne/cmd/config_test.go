@@ -75,4 +75,3 @@ func TestConfigFiles(t *testing.T) {
 		})
 	}
 }
-
