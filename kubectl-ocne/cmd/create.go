@@ -89,7 +89,7 @@ written as an OCI archive to ~/.ocne/images/ock-VERSION-ARCH-ostree.tar.
 Defaults for --os-registry, --os-tag and --version come from
 ~/.ocne/defaults.yaml and the --config cluster file; flags win.`,
 		Example: createExample,
-		Args:    cli.Args(cobra.NoArgs),
+		Args:    versionArgs(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := o.Complete(c); err != nil {
 				return err
@@ -103,7 +103,7 @@ Defaults for --os-registry, --os-tag and --version come from
 	f := c.Flags()
 	f.StringVarP(&o.Type, "type", "t", "ostree", "image type to create; ostree is the only one")
 	f.StringVarP(&o.Arch, "arch", "a", runtime.GOARCH, "architecture of the nodes: amd64 or arm64")
-	f.StringVar(&o.Version, "version", "", "Kubernetes minor version (default "+ock.DefaultVersion()+")")
+	f.StringVar(&o.Version, "version", "", "Kubernetes minor version; 1.31.2 or v1.31 is taken as 1.31 (default "+ock.DefaultVersion()+")")
 	f.StringVar(&o.OSRegistry, "os-registry", "", "image repository of the OCK OSTree image, optionally with a transport (default "+ock.DefaultRegistry+")")
 	f.StringVar(&o.OSTag, "os-tag", "", "tag of the OCK OSTree image (default: the Kubernetes version)")
 	f.BoolVar(&o.TLSVerify, "tls-verify", true, "require HTTPS and verified certificates from the registry")
@@ -115,8 +115,7 @@ Defaults for --os-registry, --os-tag and --version come from
 	f.DurationVar(&o.StartTimeout, "start-timeout", 5*time.Minute, "how long the builder pod may take to be scheduled and pulled")
 	f.StringArrayVar(&o.BuilderArgs, "builder-arg", nil, "extra argument for the builder pod (debugging)")
 	f.MarkHidden("builder-arg")
-	o.kube = genericclioptions.NewConfigFlags(true)
-	o.kube.AddFlags(f)
+	o.kube = addKubeFlags(c)
 	f.StringVarP(&o.Output, "output", "o", "", "file to write (default ~/.ocne/images/ock-VERSION-ARCH-ostree.tar)")
 	f.StringVar(&o.Format, "output-format", "text", "how to print the result: text or json")
 	f.StringVarP(&o.ConfigFile, "config", "c", "", "cluster configuration file")
@@ -155,6 +154,7 @@ func (o *CreateOptions) Complete(c *cobra.Command) error {
 		}
 	}
 	pick("version", &o.Version, cfg.Version(), ock.DefaultVersion())
+	o.Version = normalizeVersion(o.Version, func(format string, args ...any) { fmt.Fprintf(o.ErrOut, format, args...) })
 	pick("os-registry", &o.OSRegistry, cfg.OSRegistry, ock.DefaultRegistry)
 	pick("os-tag", &o.OSTag, cfg.OSTag, o.Version)
 	pick("builder-image", &o.BuilderImage, cfg.BuilderImage, "")

@@ -42,6 +42,12 @@ func TestCreateDefaults(t *testing.T) {
 			wantOutputFor: "1.31-" + runtime.GOARCH,
 		},
 		{
+			name:         "a patch version is its minor version, for the tag too",
+			defaults:     "kubernetesVersion: v1.30.4\n",
+			wantRegistry: "container-registry.oracle.com/olcne/ock-ostree", wantTag: "1.30", wantVersion: "1.30",
+			wantOutputFor: "1.30-" + runtime.GOARCH,
+		},
+		{
 			name:         "flags beat both",
 			defaults:     "osRegistry: mirror.example.com/ock\nkubeVersion: 1.30\n",
 			cluster:      "osTag: 1.31-custom\n",
