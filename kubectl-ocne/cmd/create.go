@@ -87,7 +87,12 @@ archive repository and write a container image that serves it over HTTP
 written as an OCI archive to ~/.ocne/images/ock-VERSION-ARCH-ostree.tar.
 
 Defaults for --os-registry, --os-tag and --version come from
-~/.ocne/defaults.yaml and the --config cluster file; flags win.`,
+~/.ocne/defaults.yaml (ocne's), ~/.ocne/ocne-image.yaml (ours: also
+builderImage, registriesConf) and the --config cluster file; flags win.
+The cluster is the current context of --kubeconfig, else $KUBECONFIG,
+else the files' kubeconfig key, else ~/.kube/config.
+
+-v is --verbose, as in kubectl; ocne's -v 1.31 is --version 1.31 here.`,
 		Example: createExample,
 		Args:    versionArgs(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {

@@ -58,7 +58,7 @@ func TestCreateDefaults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			home, args := configHome(t, tt.defaults, tt.cluster, tt.args)
+			home, args := configHome(t, "defaults.yaml", tt.defaults, tt.cluster, tt.args)
 			o := &CreateOptions{IOStreams: genericiooptions.NewTestIOStreamsDiscard(), defaultsDir: home}
 			c := newCmdCreate(o)
 			if err := c.ParseFlags(args); err != nil {
@@ -86,15 +86,17 @@ func TestCreateDefaults(t *testing.T) {
 	}
 }
 
-// configHome is a fake home with defaults.yaml (if any) and the arguments
-// with --config pointing at a cluster file (if any), for the precedence
-// tests of the commands that read both.
-func configHome(t *testing.T, defaults, cluster string, args []string) (string, []string) {
+// configHome is a fake home with ~/.ocne/file holding content (if any)
+// and the arguments with --config pointing at a cluster file (if any), for
+// the precedence tests of the commands that read both.
+func configHome(t *testing.T, file, content, cluster string, args []string) (string, []string) {
 	t.Helper()
+	t.Setenv("OCNE_DEFAULTS", "")
+	t.Setenv("OCNE_IMAGE_CONFIG", "")
 	home := t.TempDir()
-	if defaults != "" {
+	if content != "" {
 		os.MkdirAll(filepath.Join(home, ".ocne"), 0o755)
-		os.WriteFile(filepath.Join(home, ".ocne", "defaults.yaml"), []byte(defaults), 0o644)
+		os.WriteFile(filepath.Join(home, ".ocne", file), []byte(content), 0o644)
 	}
 	args = append([]string{}, args...)
 	if cluster != "" {

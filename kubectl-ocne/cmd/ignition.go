@@ -109,7 +109,7 @@ network, the node's /etc/kubernetes and kubeadm mounted) on a
 control-plane node, deleted afterwards; without it the kubeadm command
 to run on a control-plane node is printed.
 
-Defaults come from ~/.ocne/defaults.yaml and the --config cluster file
+Defaults come from ~/.ocne/defaults.yaml, ~/.ocne/ocne-image.yaml and the --config cluster file
 (registry, password, sshPublicKey, sshPublicKeyPath, podSubnet,
 serviceSubnet, kubeProxyMode, kubeApiServerBindPort, virtualIp,
 loadBalancer, proxy, osRegistry, extraIgnition, extraIgnitionInline,

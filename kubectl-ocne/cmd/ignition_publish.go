@@ -31,7 +31,7 @@ const ignitionPublishExample = `  # Into the directory a web server exposes; pri
   kubectl ocne-image ignition publish --backend http-put --publish-opt base-url=https://web.example.com/ign/ \
     --publish-opt token-file=~/.ocne/web-token worker.ign
 
-  # Through matchbox, for one node (options usually live in ~/.ocne/defaults.yaml)
+  # Through matchbox, for one node (options usually live in ~/.ocne/ocne-image.yaml)
   kubectl ocne-image ignition publish --backend matchbox --selector mac=52:54:00:12:34:56 worker.ign`
 
 // hostingFlags are the flags every command that talks to a hosting
@@ -46,7 +46,7 @@ type hostingFlags struct {
 func (h *hostingFlags) add(c *cobra.Command) {
 	f := c.Flags()
 	f.StringVar(&h.Backend, "backend", "", "Ignition hosting backend: a built-in (dir) or an ocne-ignition-<backend> plugin; see 'plugins list'")
-	f.StringArrayVar(&h.Opts, "publish-opt", nil, "backend option KEY=VALUE (repeatable); defaults from ignitionPlugins.<backend>.options in ~/.ocne/defaults.yaml")
+	f.StringArrayVar(&h.Opts, "publish-opt", nil, "backend option KEY=VALUE (repeatable); defaults from ignitionPlugins.<backend>.options in ~/.ocne/ocne-image.yaml")
 	f.StringVarP(&h.ConfigFile, "config", "c", "", "cluster configuration file")
 	f.CountVarP(&h.Verbose, "verbose", "v", "print more detail, and the plugin's own log")
 	c.RegisterFlagCompletionFunc("backend", completeBackends)
@@ -62,7 +62,7 @@ func (h *hostingFlags) add(c *cobra.Command) {
 func (h *hostingFlags) addPublish(c *cobra.Command) {
 	f := c.Flags()
 	f.StringVar(&h.Backend, "publish", "", "publish the config through this Ignition hosting backend and print its URL; see 'plugins list'")
-	f.StringArrayVar(&h.Opts, "publish-opt", nil, "backend option KEY=VALUE (repeatable); defaults from ignitionPlugins.<backend>.options in ~/.ocne/defaults.yaml")
+	f.StringArrayVar(&h.Opts, "publish-opt", nil, "backend option KEY=VALUE (repeatable); defaults from ignitionPlugins.<backend>.options in ~/.ocne/ocne-image.yaml")
 	c.RegisterFlagCompletionFunc("publish", completeBackends)
 }
 

@@ -69,7 +69,7 @@ is refused.
 
 Defaults for --ostree-url, --selinux, --timezone, --keyboard, --lang, --disk,
 --firmware, --fs-type and --finish come from the "kickstart:" section of
-~/.ocne/defaults.yaml and the --config cluster file (keys ostreeUrl, selinux,
+~/.ocne/ocne-image.yaml and the --config cluster file (keys ostreeUrl, selinux,
 timezone, keyboard, lang, disk, firmware, fsType, finish); flags win.
 
 With --iso, the PXE kernel, initrd and installer image (images/install.img)

@@ -16,37 +16,37 @@ import (
 )
 
 // TestKickstartDefaults checks the precedence of flags, the cluster config,
-// ~/.ocne/defaults.yaml and the built-in defaults.
+// ~/.ocne/ocne-image.yaml and the built-in defaults.
 func TestKickstartDefaults(t *testing.T) {
 	tests := []struct {
 		name                    string
-		defaults, cluster       string
+		own, cluster            string
 		args                    []string
 		wantURL, wantTZ, wantSE string
 	}{
 		{name: "built-in", args: []string{"--ostree-url", "http://f/ostree"}, wantURL: "http://f/ostree"},
 		{
-			name:     "defaults.yaml",
-			defaults: "kickstart:\n  ostreeUrl: http://d/ostree\n  timezone: Europe/Paris\n  selinux: permissive\n",
-			wantURL:  "http://d/ostree", wantTZ: "Europe/Paris", wantSE: "permissive",
+			name:    "ocne-image.yaml",
+			own:     "kickstart:\n  ostreeUrl: http://d/ostree\n  timezone: Europe/Paris\n  selinux: permissive\n",
+			wantURL: "http://d/ostree", wantTZ: "Europe/Paris", wantSE: "permissive",
 		},
 		{
-			name:     "cluster config beats defaults.yaml",
-			defaults: "kickstart:\n  ostreeUrl: http://d/ostree\n  timezone: Europe/Paris\n  selinux: permissive\n",
-			cluster:  "provider: byo\nkickstart:\n  timezone: Asia/Tokyo\n",
-			wantURL:  "http://d/ostree", wantTZ: "Asia/Tokyo", wantSE: "permissive",
+			name:    "cluster config beats ocne-image.yaml",
+			own:     "kickstart:\n  ostreeUrl: http://d/ostree\n  timezone: Europe/Paris\n  selinux: permissive\n",
+			cluster: "provider: byo\nkickstart:\n  timezone: Asia/Tokyo\n",
+			wantURL: "http://d/ostree", wantTZ: "Asia/Tokyo", wantSE: "permissive",
 		},
 		{
-			name:     "flags beat both",
-			defaults: "kickstart:\n  ostreeUrl: http://d/ostree\n  timezone: Europe/Paris\n",
-			cluster:  "kickstart:\n  timezone: Asia/Tokyo\n  selinux: disabled\n",
-			args:     []string{"--timezone", "UTC", "--ostree-url", "http://f/ostree", "--selinux", "enforcing"},
-			wantURL:  "http://f/ostree", wantTZ: "UTC", wantSE: "enforcing",
+			name:    "flags beat both",
+			own:     "kickstart:\n  ostreeUrl: http://d/ostree\n  timezone: Europe/Paris\n",
+			cluster: "kickstart:\n  timezone: Asia/Tokyo\n  selinux: disabled\n",
+			args:    []string{"--timezone", "UTC", "--ostree-url", "http://f/ostree", "--selinux", "enforcing"},
+			wantURL: "http://f/ostree", wantTZ: "UTC", wantSE: "enforcing",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			home, args := configHome(t, tt.defaults, tt.cluster, tt.args)
+			home, args := configHome(t, "ocne-image.yaml", tt.own, tt.cluster, tt.args)
 			o := &KickstartOptions{IOStreams: genericiooptions.NewTestIOStreamsDiscard(), defaultsDir: home}
 			c := newCmdKickstart(o)
 			if err := c.ParseFlags(args); err != nil {
