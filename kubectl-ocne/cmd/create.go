@@ -115,11 +115,15 @@ ostree-unverified-image:oci-archive:FILE. Such a source holding one image
 (or one manifest list) is used as it is; of several, --os-tag picks the one
 with that name, tag or digest.
 
-Defaults for --os-registry, --os-tag, --version and --builder-image
-(builderImage) come from ~/.ocne/defaults.yaml and the --config cluster
-file; flags win.`,
+Defaults for --os-registry, --os-tag and --version come from
+~/.ocne/defaults.yaml (ocne's), ~/.ocne/ocne-image.yaml (ours: also
+builderImage, registriesConf) and the --config cluster file; flags win.
+The cluster is the current context of --kubeconfig, else $KUBECONFIG,
+else the files' kubeconfig key, else ~/.kube/config.
+
+-v is --verbose, as in kubectl; ocne's -v 1.31 is --version 1.31 here.`,
 		Example: fmt.Sprintf(createExample, builder.ImageIn("registry.example.com", buildinfo.Version)),
-		Args:    cli.Args(cobra.NoArgs),
+		Args:    versionArgs(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := o.Complete(c); err != nil {
 				return err
@@ -133,7 +137,7 @@ file; flags win.`,
 	f := c.Flags()
 	f.StringVarP(&o.Type, "type", "t", "ostree", "image type to create; ostree is the only one")
 	f.StringVarP(&o.Arch, "arch", "a", runtime.GOARCH, "architecture of the nodes: amd64 or arm64")
-	f.StringVar(&o.Version, "version", "", "Kubernetes minor version (default "+ock.DefaultVersion()+")")
+	f.StringVar(&o.Version, "version", "", "Kubernetes minor version; 1.31.2 or v1.31 is taken as 1.31 (default "+ock.DefaultVersion()+")")
 	f.StringVar(&o.OSRegistry, "os-registry", "", "image repository of the OCK OSTree image, optionally with a transport (default "+ock.DefaultRegistry+")")
 	f.StringVar(&o.OSTag, "os-tag", "", "tag of the OCK OSTree image (default for a registry: the Kubernetes version); in a file source, the name, tag or digest of one of its images")
 	f.BoolVar(&o.TLSVerify, "tls-verify", true, "require HTTPS and verified certificates from the registry")
@@ -145,8 +149,7 @@ file; flags win.`,
 	f.DurationVar(&o.StartTimeout, "start-timeout", 5*time.Minute, "how long the builder pod may take to be scheduled and pulled")
 	f.StringArrayVar(&o.BuilderArgs, "builder-arg", nil, "extra argument for the builder pod (debugging)")
 	f.MarkHidden("builder-arg")
-	o.kube = genericclioptions.NewConfigFlags(true)
-	o.kube.AddFlags(f)
+	o.kube = addKubeFlags(c)
 	f.StringVarP(&o.Output, "output", "o", "", "file to write (default ~/.ocne/images/ock-VERSION-ARCH-ostree.tar)")
 	f.StringVar(&o.Format, "output-format", "text", "how to print the result: text or json")
 	f.StringVarP(&o.ConfigFile, "config", "c", "", "cluster configuration file")
@@ -171,7 +174,7 @@ func fixedCompletion(values ...string) func(*cobra.Command, []string, string) ([
 // Complete fills what the flags left unset from the configuration files,
 // then from the built-in defaults.
 func (o *CreateOptions) Complete(c *cobra.Command) error {
-	cfg, err := loadConfig(o.defaultsDir, o.ConfigFile)
+	cfg, err := loadConfig(o.defaultsDir, o.ConfigFile, o.ErrOut, o.kube)
 	if err != nil {
 		return err
 	}
@@ -185,6 +188,7 @@ func (o *CreateOptions) Complete(c *cobra.Command) error {
 		}
 	}
 	pick("version", &o.Version, cfg.Version(), ock.DefaultVersion())
+	o.Version = normalizeVersion(o.Version, func(format string, args ...any) { fmt.Fprintf(o.ErrOut, format, args...) })
 	pick("os-registry", &o.OSRegistry, cfg.OSRegistry, ock.DefaultRegistry)
 	// A file holds what it holds: a default tag would only hide its image.
 	defaultTag := o.Version

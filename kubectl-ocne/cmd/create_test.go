@@ -48,6 +48,12 @@ func TestCreateDefaults(t *testing.T) {
 			wantOutputFor: "1.31-" + runtime.GOARCH, wantBuilder: "reg.example.com/b:1",
 		},
 		{
+			name:         "a patch version is its minor version, for the tag too",
+			defaults:     "kubernetesVersion: v1.30.4\n",
+			wantRegistry: "container-registry.oracle.com/olcne/ock-ostree", wantTag: "1.30", wantVersion: "1.30",
+			wantOutputFor: "1.30-" + runtime.GOARCH,
+		},
+		{
 			name:         "flags beat both",
 			defaults:     "osRegistry: mirror.example.com/ock\nkubeVersion: 1.30\n",
 			cluster:      "osTag: 1.31-custom\nbuilderImage: reg.example.com/b:1\n",
@@ -70,7 +76,7 @@ func TestCreateDefaults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			home, args := configHome(t, tt.defaults, tt.cluster, tt.args)
+			home, args := configHome(t, "defaults.yaml", tt.defaults, tt.cluster, tt.args)
 			o := &CreateOptions{IOStreams: genericiooptions.NewTestIOStreamsDiscard(), defaultsDir: home}
 			c := newCmdCreate(o)
 			if err := c.ParseFlags(args); err != nil {
@@ -147,15 +153,17 @@ func TestBuilderPullPolicy(t *testing.T) {
 	}
 }
 
-// configHome is a fake home with defaults.yaml (if any) and the arguments
-// with --config pointing at a cluster file (if any), for the precedence
-// tests of the commands that read both.
-func configHome(t *testing.T, defaults, cluster string, args []string) (string, []string) {
+// configHome is a fake home with ~/.ocne/file holding content (if any)
+// and the arguments with --config pointing at a cluster file (if any), for
+// the precedence tests of the commands that read both.
+func configHome(t *testing.T, file, content, cluster string, args []string) (string, []string) {
 	t.Helper()
+	t.Setenv("OCNE_DEFAULTS", "")
+	t.Setenv("OCNE_IMAGE_CONFIG", "")
 	home := t.TempDir()
-	if defaults != "" {
+	if content != "" {
 		os.MkdirAll(filepath.Join(home, ".ocne"), 0o755)
-		os.WriteFile(filepath.Join(home, ".ocne", "defaults.yaml"), []byte(defaults), 0o644)
+		os.WriteFile(filepath.Join(home, ".ocne", file), []byte(content), 0o644)
 	}
 	args = append([]string{}, args...)
 	if cluster != "" {

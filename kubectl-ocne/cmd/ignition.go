@@ -122,12 +122,12 @@ virtualIp binds its API server to kubeApiServerBindPortAlt (6444) and
 gets keepalived and nginx, which serve kubeApiServerBindPort (6443) on
 the virtual IP.
 
-Defaults come from ~/.ocne/defaults.yaml and the --config cluster file
-(registry, password, sshPublicKey, sshPublicKeyPath (default
-~/.ssh/id_rsa.pub if it exists), podSubnet, serviceSubnet, kubeProxyMode,
-kubeApiServerBindPort, kubeApiServerBindPortAlt, virtualIp, loadBalancer,
-cipherSuites, proxy, osRegistry, osTag, extraIgnition (a file or a
-directory, relative to the config file), extraIgnitionInline,
+Defaults come from ~/.ocne/defaults.yaml, ~/.ocne/ocne-image.yaml and the
+--config cluster file (registry, password, sshPublicKey, sshPublicKeyPath
+(default ~/.ssh/id_rsa.pub if it exists), podSubnet, serviceSubnet,
+kubeProxyMode, kubeApiServerBindPort, kubeApiServerBindPortAlt, virtualIp,
+loadBalancer, cipherSuites, proxy, osRegistry, osTag, extraIgnition (a file
+or a directory, relative to the config file), extraIgnitionInline,
 providers.byo.networkInterface, providers.byo.automaticTokenCreation
 (false: print the token command instead of creating the token, as ocne
 does)); flags win.`,
@@ -162,8 +162,7 @@ does)); flags win.`,
 	f.StringVar(&o.OSTag, "os-tag", "", "tag of the OCK OSTree image the node updates to (config osTag; default: the cluster's minor version)")
 	f.StringVar(&o.Registry, "registry", "", "registry for unqualified container image names (config registry; default "+ignition.DefaultContainerRegistry+")")
 	f.CountVarP(&o.Verbose, "verbose", "v", "print more detail on standard error")
-	o.kube = genericclioptions.NewConfigFlags(true)
-	o.kube.AddFlags(f)
+	o.kube = addKubeFlags(c)
 	c.RegisterFlagCompletionFunc("role", fixedCompletion("worker", "control-plane"))
 	c.RegisterFlagCompletionFunc("ignition-version", fixedCompletion(ignition.Versions...))
 	c.RegisterFlagCompletionFunc("net-interface", interfaceCompletion)
@@ -190,7 +189,7 @@ func interfaceCompletion(*cobra.Command, []string, string) ([]string, cobra.Shel
 // Complete fills unset flags from the configuration files and reads the
 // files the flags name.
 func (o *IgnitionJoinOptions) Complete(c *cobra.Command) error {
-	cfg, err := loadConfig(o.defaultsDir, o.ConfigFile)
+	cfg, err := loadConfig(o.defaultsDir, o.ConfigFile, o.ErrOut, o.kube)
 	if err != nil {
 		return err
 	}
@@ -435,7 +434,7 @@ func (o *IgnitionJoinOptions) Run(ctx context.Context) (err error) {
 		if o.publish.Backend == "cluster" {
 			o.publish.Opts = withKubeDefaults(o.publish.Opts, o.kube)
 		}
-		if host, err = o.publish.open(ctx, o.ErrOut); err != nil {
+		if host, err = o.publish.openWith(ctx, o.ErrOut, o.cfg); err != nil {
 			return err
 		}
 		defer host.Close()

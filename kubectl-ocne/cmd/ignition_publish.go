@@ -18,7 +18,9 @@ import (
 
 	"github.com/ocne-image/ocne-image/plugins/ignitionhost"
 	"github.com/ocne-image/ocne-image/shared/cli"
+	"github.com/ocne-image/ocne-image/shared/config"
 	"github.com/ocne-image/ocne-image/shared/ignitionhosting"
+	"github.com/ocne-image/ocne-image/shared/kube"
 )
 
 const ignitionPublishExample = `  # Into the directory a web server exposes; prints the URL a node boots with
@@ -29,7 +31,7 @@ const ignitionPublishExample = `  # Into the directory a web server exposes; pri
   kubectl ocne-image ignition publish --backend http-put --publish-opt base-url=https://web.example.com/ign/ \
     --publish-opt token-file=~/.ocne/web-token worker.ign
 
-  # Through matchbox, for one node (options usually live in ~/.ocne/defaults.yaml)
+  # Through matchbox, for one node (options usually live in ~/.ocne/ocne-image.yaml)
   kubectl ocne-image ignition publish --backend matchbox --selector mac=52:54:00:12:34:56 worker.ign`
 
 // hostingFlags are the flags every command that talks to a hosting
@@ -44,7 +46,7 @@ type hostingFlags struct {
 func (h *hostingFlags) add(c *cobra.Command) {
 	f := c.Flags()
 	f.StringVar(&h.Backend, "backend", "", "Ignition hosting backend: a built-in (dir) or an ocne-ignition-<backend> plugin; see 'plugins list'")
-	f.StringArrayVar(&h.Opts, "publish-opt", nil, "backend option KEY=VALUE (repeatable); defaults from ignitionPlugins.<backend>.options in ~/.ocne/defaults.yaml")
+	f.StringArrayVar(&h.Opts, "publish-opt", nil, "backend option KEY=VALUE (repeatable); defaults from ignitionPlugins.<backend>.options in ~/.ocne/ocne-image.yaml")
 	f.StringVarP(&h.ConfigFile, "config", "c", "", "cluster configuration file")
 	f.CountVarP(&h.Verbose, "verbose", "v", "print more detail, and the plugin's own log")
 	c.RegisterFlagCompletionFunc("backend", completeBackends)
@@ -55,17 +57,17 @@ func (h *hostingFlags) add(c *cobra.Command) {
 // join`, which has its own --config and -v: copy those into ConfigFile and
 // Verbose before open. Join then publishes with
 //
-//	b, err := h.open(ctx, errOut); defer b.Close()
+//	b, err := h.openWith(ctx, errOut, cfg); defer b.Close()
 //	e, err := b.Publish(ctx, config, ignitionhosting.Publication{Expires: tokenExpiry})
 func (h *hostingFlags) addPublish(c *cobra.Command) {
 	f := c.Flags()
 	f.StringVar(&h.Backend, "publish", "", "publish the config through this Ignition hosting backend and print its URL; see 'plugins list'")
-	f.StringArrayVar(&h.Opts, "publish-opt", nil, "backend option KEY=VALUE (repeatable); defaults from ignitionPlugins.<backend>.options in ~/.ocne/defaults.yaml")
+	f.StringArrayVar(&h.Opts, "publish-opt", nil, "backend option KEY=VALUE (repeatable); defaults from ignitionPlugins.<backend>.options in ~/.ocne/ocne-image.yaml")
 	c.RegisterFlagCompletionFunc("publish", completeBackends)
 }
 
 func completeBackends(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-	cfg, _ := loadConfig("", "")
+	cfg, _ := loadConfig("", "", io.Discard, nil)
 	var names []string
 	for _, i := range ignitionhosting.Discover(ignitionhosting.SearchDirs(), cfg.IgnitionPlugins) {
 		if i.Checksum != ignitionhosting.ChecksumMissing {
@@ -88,9 +90,19 @@ func parseKV(flag string, values []string) (map[string]string, error) {
 	return m, nil
 }
 
-// open starts the backend. Usage mistakes (unknown backend, a bad or
-// missing option) exit 2; the rest 1.
+// open reads the configuration files and starts the backend.
 func (h *hostingFlags) open(ctx context.Context, errOut io.Writer) (*ignitionhosting.Backend, error) {
+	cfg, err := loadConfig("", h.ConfigFile, errOut, nil)
+	if err != nil {
+		return nil, err
+	}
+	return h.openWith(ctx, errOut, cfg)
+}
+
+// openWith starts the backend with the configuration a command already
+// read. Usage mistakes (unknown backend, a bad or missing option) exit 2;
+// the rest 1.
+func (h *hostingFlags) openWith(ctx context.Context, errOut io.Writer, cfg config.Config) (*ignitionhosting.Backend, error) {
 	if h.Backend == "" {
 		return nil, cli.Usagef("--backend is required; see 'kubectl ocne-image plugins list'")
 	}
@@ -98,9 +110,11 @@ func (h *hostingFlags) open(ctx context.Context, errOut io.Writer) (*ignitionhos
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := loadConfig("", h.ConfigFile)
-	if err != nil {
-		return nil, err
+	// The cluster backend picks its cluster as every command does.
+	if _, set := opts["kubeconfig"]; h.Backend == "cluster" && !set && cfg.IgnitionPlugins["cluster"].Options["kubeconfig"] == "" {
+		if p := kube.Kubeconfig("", cfg.KubeConfig); p != "" {
+			opts["kubeconfig"] = p
+		}
 	}
 	o := ignitionhosting.Options{
 		Plugins:        cfg.IgnitionPlugins,

@@ -69,7 +69,7 @@ is refused.
 
 Defaults for --ostree-url, --selinux, --timezone, --keyboard, --lang, --disk,
 --firmware, --fs-type and --finish come from the "kickstart:" section of
-~/.ocne/defaults.yaml and the --config cluster file (keys ostreeUrl, selinux,
+~/.ocne/ocne-image.yaml and the --config cluster file (keys ostreeUrl, selinux,
 timezone, keyboard, lang, disk, firmware, fsType, finish); flags win.
 
 With --iso, the PXE kernel, initrd and installer image (images/install.img)
@@ -146,7 +146,7 @@ arguments are printed: inst.ks=KICKSTART-URL inst.stage2=BOOT-URL ip=dhcp.`,
 // Complete fills what the flags left unset from the configuration files.
 // The built-in defaults are kickstart.Render's.
 func (o *KickstartOptions) Complete(c *cobra.Command) error {
-	cfg, err := loadConfig(o.defaultsDir, o.ConfigFile)
+	cfg, err := loadConfig(o.defaultsDir, o.ConfigFile, o.ErrOut, nil)
 	if err != nil {
 		return err
 	}

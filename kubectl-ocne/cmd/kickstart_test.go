@@ -16,37 +16,37 @@ import (
 )
 
 // TestKickstartDefaults checks the precedence of flags, the cluster config,
-// ~/.ocne/defaults.yaml and the built-in defaults.
+// ~/.ocne/ocne-image.yaml and the built-in defaults.
 func TestKickstartDefaults(t *testing.T) {
 	tests := []struct {
 		name                    string
-		defaults, cluster       string
+		own, cluster            string
 		args                    []string
 		wantURL, wantTZ, wantSE string
 	}{
 		{name: "built-in", args: []string{"--ostree-url", "http://f/ostree"}, wantURL: "http://f/ostree"},
 		{
-			name:     "defaults.yaml",
-			defaults: "kickstart:\n  ostreeUrl: http://d/ostree\n  timezone: Europe/Paris\n  selinux: permissive\n",
-			wantURL:  "http://d/ostree", wantTZ: "Europe/Paris", wantSE: "permissive",
+			name:    "ocne-image.yaml",
+			own:     "kickstart:\n  ostreeUrl: http://d/ostree\n  timezone: Europe/Paris\n  selinux: permissive\n",
+			wantURL: "http://d/ostree", wantTZ: "Europe/Paris", wantSE: "permissive",
 		},
 		{
-			name:     "cluster config beats defaults.yaml",
-			defaults: "kickstart:\n  ostreeUrl: http://d/ostree\n  timezone: Europe/Paris\n  selinux: permissive\n",
-			cluster:  "provider: byo\nkickstart:\n  timezone: Asia/Tokyo\n",
-			wantURL:  "http://d/ostree", wantTZ: "Asia/Tokyo", wantSE: "permissive",
+			name:    "cluster config beats ocne-image.yaml",
+			own:     "kickstart:\n  ostreeUrl: http://d/ostree\n  timezone: Europe/Paris\n  selinux: permissive\n",
+			cluster: "provider: byo\nkickstart:\n  timezone: Asia/Tokyo\n",
+			wantURL: "http://d/ostree", wantTZ: "Asia/Tokyo", wantSE: "permissive",
 		},
 		{
-			name:     "flags beat both",
-			defaults: "kickstart:\n  ostreeUrl: http://d/ostree\n  timezone: Europe/Paris\n",
-			cluster:  "kickstart:\n  timezone: Asia/Tokyo\n  selinux: disabled\n",
-			args:     []string{"--timezone", "UTC", "--ostree-url", "http://f/ostree", "--selinux", "enforcing"},
-			wantURL:  "http://f/ostree", wantTZ: "UTC", wantSE: "enforcing",
+			name:    "flags beat both",
+			own:     "kickstart:\n  ostreeUrl: http://d/ostree\n  timezone: Europe/Paris\n",
+			cluster: "kickstart:\n  timezone: Asia/Tokyo\n  selinux: disabled\n",
+			args:    []string{"--timezone", "UTC", "--ostree-url", "http://f/ostree", "--selinux", "enforcing"},
+			wantURL: "http://f/ostree", wantTZ: "UTC", wantSE: "enforcing",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			home, args := configHome(t, tt.defaults, tt.cluster, tt.args)
+			home, args := configHome(t, "ocne-image.yaml", tt.own, tt.cluster, tt.args)
 			o := &KickstartOptions{IOStreams: genericiooptions.NewTestIOStreamsDiscard(), defaultsDir: home}
 			c := newCmdKickstart(o)
 			if err := c.ParseFlags(args); err != nil {
@@ -66,7 +66,20 @@ func TestKickstartDefaults(t *testing.T) {
 // runPlugin runs the root command as kubectl would, with HOME in a temp dir.
 func runPlugin(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	t.Setenv("HOME", t.TempDir())
+	return runPluginIn(t, t.TempDir(), nil, args...)
+}
+
+// runPluginIn runs the root command with HOME at home and the environment
+// variables env; OCNE_DEFAULTS and OCNE_IMAGE_CONFIG are unset unless env
+// sets them.
+func runPluginIn(t *testing.T, home string, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	t.Setenv("HOME", home)
+	t.Setenv("OCNE_DEFAULTS", "")
+	t.Setenv("OCNE_IMAGE_CONFIG", "")
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
 	streams, _, out, errOut := genericiooptions.NewTestIOStreams()
 	root := NewCmdOcneImage(streams)
 	root.SetArgs(args)

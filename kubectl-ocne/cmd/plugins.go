@@ -15,7 +15,7 @@ import (
 const pluginsListExample = `  # Built-in backends and ocne-ignition-* plugins in ~/.ocne/plugins and on PATH
   kubectl ocne-image plugins list
 
-  # As JSON, with each plugin's sha256 (to pin it in ~/.ocne/defaults.yaml)
+  # As JSON, with each plugin's sha256 (to pin it in ~/.ocne/ocne-image.yaml)
   kubectl ocne-image plugins list -o json`
 
 // NewCmdPlugins returns the `plugins` command group.
@@ -45,7 +45,7 @@ func NewCmdPluginsList(streams genericiooptions.IOStreams) *cobra.Command {
 		Long: `List the built-in Ignition hosting backends and the plugins found as
 executables named ocne-ignition-<backend> in ~/.ocne/plugins and on PATH
 (first found wins), with each plugin's sha256 and whether it matches
-ignitionPlugins.<backend>.sha256 in ~/.ocne/defaults.yaml. A plugin whose
+ignitionPlugins.<backend>.sha256 in ~/.ocne/ocne-image.yaml. A plugin whose
 checksum does not match is never run.`,
 		Example: pluginsListExample,
 		Args:    cli.Args(cobra.NoArgs),
@@ -65,7 +65,7 @@ checksum does not match is never run.`,
 
 // Run prints the backends.
 func (o *PluginsListOptions) Run() error {
-	cfg, err := loadConfig("", o.ConfigFile)
+	cfg, err := loadConfig("", o.ConfigFile, o.ErrOut, nil)
 	if err != nil {
 		return err
 	}

@@ -4,14 +4,17 @@ package cmd
 
 import (
 	"context"
-	"path/filepath"
+	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/ocne-image/ocne-image/shared/buildinfo"
 	"github.com/ocne-image/ocne-image/shared/cli"
 	"github.com/ocne-image/ocne-image/shared/config"
+	"github.com/ocne-image/ocne-image/shared/kube"
 )
 
 // DefaultNamespace is where in-cluster work goes without -n.
@@ -46,21 +49,25 @@ func Execute(ctx context.Context, c *cobra.Command, streams genericiooptions.IOS
 	return cli.Execute(ctx, c, streams.ErrOut)
 }
 
-// loadConfig reads .ocne/defaults.yaml under home ("": the user's home)
-// and then the cluster configuration file, whose keys win. A file that
-// does not parse is a usage error.
-func loadConfig(home, clusterFile string) (config.Config, error) {
-	defaults := filepath.Join(home, ".ocne", "defaults.yaml")
-	if home == "" {
-		p, err := config.DefaultsPath()
-		if err != nil {
-			return config.Config{}, err
-		}
-		defaults = p
+// loadConfig reads ~/.ocne/defaults.yaml, ~/.ocne/ocne-image.yaml (under
+// home; "": the user's home) and then the cluster configuration file, whose
+// keys win, and prints the files' warnings on errOut. With kube (the
+// command talks to a cluster), the files' kubeconfig becomes its default.
+// A file that does not parse is a usage error.
+func loadConfig(home, clusterFile string, errOut io.Writer, kubeFlags *genericclioptions.ConfigFlags) (config.Config, error) {
+	files, err := config.DefaultFiles(home, clusterFile)
+	if err != nil {
+		return config.Config{}, err
 	}
-	cfg, err := config.Load(defaults, clusterFile)
+	cfg, warnings, err := config.Read(files)
 	if err != nil {
 		return cfg, cli.Usage(err)
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(errOut, "warning: %s\n", w)
+	}
+	if kubeFlags != nil {
+		kube.DefaultKubeconfig(kubeFlags, cfg.KubeConfig)
 	}
 	return cfg, nil
 }

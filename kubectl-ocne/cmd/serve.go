@@ -86,6 +86,10 @@ network.`,
 		Example: serveExample,
 		Args:    cli.Args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
+			// Only for the files' kubeconfig: serve takes no other key.
+			if _, err := loadConfig("", "", o.ErrOut, o.kube); err != nil {
+				return err
+			}
 			if err := o.Validate(); err != nil {
 				return err
 			}
@@ -106,8 +110,7 @@ network.`,
 	f.BoolVar(&o.Delete, "delete", false, "delete what serve created for --name")
 	f.StringVarP(&o.Output, "output", "o", "text", "how to print the result: text or json")
 	f.CountVarP(&o.Verbose, "verbose", "v", "print more detail")
-	o.kube = genericclioptions.NewConfigFlags(true)
-	o.kube.AddFlags(f)
+	o.kube = addKubeFlags(c)
 	c.RegisterFlagCompletionFunc("service-type", fixedCompletion("ClusterIP", "NodePort", "LoadBalancer"))
 	c.RegisterFlagCompletionFunc("output", fixedCompletion("text", "json"))
 	c.MarkFlagFilename("kickstart", "ks", "cfg")

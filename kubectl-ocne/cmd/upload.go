@@ -23,7 +23,10 @@ const uploadExample = `  # Push the archive server image to a registry
   kubectl ocne-image upload --file ock.tar --destination oci:/srv/images/ock:1.31
 
   # One image of an archive that holds several, picked by its name or tag
-  kubectl ocne-image upload --file oci-archive:images.tar:1.31 --destination docker://myregistry.example.com/ock-ostree:1.31`
+  kubectl ocne-image upload --file oci-archive:images.tar:1.31 --destination docker://myregistry.example.com/ock-ostree:1.31
+
+  # ocne's flags for an ostree upload work too; its OCI ones (--bucket ...) do not
+  kubectl ocne-image upload -t ostree -f ock.tar -d docker://myregistry.example.com/ock-ostree:1.31 -a amd64 --version 1.31`
 
 // UploadOptions are the inputs of `upload`.
 type UploadOptions struct {
@@ -31,9 +34,11 @@ type UploadOptions struct {
 	File        string
 	Destination string
 	Arch        string
+	Version     string
 	TLSVerify   bool
 	AuthFile    string
 	Format      string
+	Verbose     int
 
 	genericiooptions.IOStreams
 }
@@ -52,9 +57,13 @@ containers-storage:. A transport is always required.
 podman save or skopeo copy write them) holding one image, which may have
 several names. For a file of several images name the one to copy:
 oci-archive:FILE:NAME or docker-archive:FILE:NAME, where NAME is a name,
-its tag or a digest; oci:DIR[:NAME] reads an OCI layout the same way.`,
+its tag or a digest; oci:DIR[:NAME] reads an OCI layout the same way.
+
+The flags of ` + "`ocne image upload --type ostree`" + ` work the same; its flags for
+OCI object storage (--bucket, --compartment, --image-name, --profile) and
+--kubeconfig and --config have no meaning here and are refused with a hint.`,
 		Example: uploadExample,
-		Args:    cli.Args(cobra.NoArgs),
+		Args:    versionArgs(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := o.Validate(); err != nil {
 				return err
@@ -67,10 +76,13 @@ its tag or a digest; oci:DIR[:NAME] reads an OCI layout the same way.`,
 	f.StringVarP(&o.File, "file", "f", "", "image archive written by create, or oci-archive:FILE:NAME to pick one of several images")
 	f.StringVarP(&o.Destination, "destination", "d", "", "where to copy it, TRANSPORT:REFERENCE")
 	f.StringVarP(&o.Arch, "arch", "a", "", "refuse unless the image is for this architecture (amd64 or arm64)")
+	f.StringVar(&o.Version, "version", "", "refuse unless the image is for this Kubernetes minor version (1.31.2 or v1.31 is taken as 1.31)")
+	f.CountVarP(&o.Verbose, "verbose", "v", "print what is copied")
 	f.BoolVar(&o.TLSVerify, "tls-verify", true, "require HTTPS and verified certificates from the registry")
 	f.StringVar(&o.AuthFile, "authfile", "", "registry credentials file (default: the containers auth.json, then ~/.docker/config.json)")
 	f.StringVar(&o.Format, "output-format", "text", "how to print the result: text or json")
 	c.MarkFlagFilename("file", "tar")
+	addOcneUploadHints(c)
 	c.RegisterFlagCompletionFunc("type", fixedCompletion("ostree"))
 	c.RegisterFlagCompletionFunc("arch", fixedCompletion(ock.Arches...))
 	c.RegisterFlagCompletionFunc("output-format", fixedCompletion("text", "json"))
@@ -87,6 +99,12 @@ func (o *UploadOptions) Validate() error {
 	}
 	if o.Arch != "" {
 		if err := ock.ValidateArch(o.Arch); err != nil {
+			return cli.Usage(err)
+		}
+	}
+	if o.Version != "" {
+		o.Version = normalizeVersion(o.Version, func(format string, args ...any) { fmt.Fprintf(o.ErrOut, format, args...) })
+		if err := ock.ValidateVersion(o.Version); err != nil {
 			return cli.Usage(err)
 		}
 	}
@@ -119,13 +137,19 @@ func (o *UploadOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	arch := img.Labels()["ostree.arch"]
+	arch, version := img.Labels()["ostree.arch"], img.Labels()["version"]
 	if arch == "" {
 		arch = img.Architecture()
 	}
 	img.Close()
 	if o.Arch != "" && arch != o.Arch {
 		return fmt.Errorf("%s holds an archive for %s, not %s: upload the %s file or drop --arch", o.File, arch, o.Arch, o.Arch)
+	}
+	if o.Version != "" && version != o.Version {
+		return fmt.Errorf("%s holds an archive for Kubernetes %q, not %s: upload the %s file or drop --version", o.File, version, o.Version, o.Version)
+	}
+	if o.Verbose > 0 {
+		fmt.Fprintf(o.ErrOut, "Copying %s (Kubernetes %s, %s) to %s\n", o.File, version, arch, o.Destination)
 	}
 	dest, _ := containerimage.ParseReference(o.Destination)
 	bar := progress.New(o.ErrOut, "upload")
@@ -139,4 +163,19 @@ func (o *UploadOptions) Run(ctx context.Context) error {
 	}
 	fmt.Fprintln(o.Out, dest)
 	return nil
+}
+
+// addOcneUploadHints takes the flags of `ocne image upload` that mean
+// nothing for an ostree image here, so they get a hint, not "unknown flag".
+func addOcneUploadHints(c *cobra.Command) {
+	oci := func(flag string) func(string) string {
+		return func(string) string {
+			return "--" + flag + " is for ocne's uploads to OCI object storage; this upload copies the ostree image: use --destination TRANSPORT:REFERENCE"
+		}
+	}
+	for _, f := range []struct{ name, shorthand string }{{"bucket", "b"}, {"compartment", "c"}, {"image-name", "i"}, {"profile", "p"}} {
+		cli.HintFlag(c, f.name, f.shorthand, oci(f.name))
+	}
+	cli.HintFlag(c, "kubeconfig", "k", func(string) string { return "upload talks to no cluster: drop --kubeconfig" })
+	cli.HintFlag(c, "config", "", func(string) string { return "upload reads no cluster configuration: drop --config" })
 }

@@ -14,7 +14,7 @@ import (
 )
 
 // IgnitionHost is what a hosting backend does. Options are the backend's
-// settings (--publish-opt key=value, and defaults.yaml); they may hold
+// settings (--publish-opt key=value, and the configuration files); they may hold
 // credentials, so implementations must never log them.
 type IgnitionHost interface {
 	// Publish stores req.Config under req.Name and returns the URL a node

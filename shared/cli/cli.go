@@ -10,6 +10,7 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Exit codes scripts can rely on.
@@ -42,9 +43,41 @@ func Setup(root *cobra.Command) {
 	})
 }
 
-// Args marks a positional-argument check's failures as usage errors.
+// HintFlag registers a hidden flag for one users bring from another tool
+// (ocne) that means nothing here, or something else: giving it fails
+// with the usage error hint(value) instead of pflag's "unknown flag".
+// Args reports it.
+func HintFlag(c *cobra.Command, name, shorthand string, hint func(value string) string) {
+	c.Flags().VarPF(&hintValue{hint: hint}, name, shorthand, "").Hidden = true
+}
+
+type hintValue struct {
+	hint  func(string) string
+	value string
+}
+
+func (h *hintValue) String() string     { return h.value }
+func (h *hintValue) Set(v string) error { h.value = v; return nil }
+func (h *hintValue) Type() string       { return "string" }
+
+// hinted returns the usage error of the first hint flag given.
+func hinted(c *cobra.Command) error {
+	var err error
+	c.Flags().Visit(func(f *pflag.Flag) {
+		if h, ok := f.Value.(*hintValue); ok && err == nil {
+			err = Usage(errors.New(h.hint(h.value)))
+		}
+	})
+	return err
+}
+
+// Args marks a positional-argument check's failures as usage errors,
+// after reporting any HintFlag given.
 func Args(check cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(c *cobra.Command, args []string) error {
+		if err := hinted(c); err != nil {
+			return err
+		}
 		if err := check(c, args); err != nil {
 			return Usagef("%w; see '%s --help'", err, c.CommandPath())
 		}

@@ -83,7 +83,7 @@ func OpenPlugin(ctx context.Context, path string, o Options) (*Backend, error) {
 	want := o.Plugins[name].SHA256
 	if want == "" && o.Warn != nil {
 		if sum, err := fileSHA256(path); err == nil {
-			o.Warn("plugin %s has no checksum configured; to pin it add to ~/.ocne/defaults.yaml: ignitionPlugins: {%s: {sha256: %s}}", path, name, sum)
+			o.Warn("plugin %s has no checksum configured; to pin it add to ~/.ocne/ocne-image.yaml: ignitionPlugins: {%s: {sha256: %s}}", path, name, sum)
 		}
 	}
 	p, host, err := launch(ctx, name, path, want, o.Log)

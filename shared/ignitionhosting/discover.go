@@ -80,7 +80,7 @@ func isExecutable(p string) bool {
 }
 
 // Discover lists the built-in backends, every plugin found in dirs, and
-// plugins configured in defaults.yaml but not found, sorted by name.
+// plugins configured but not found, sorted by name.
 func Discover(dirs []string, plugins map[string]config.IgnitionPlugin) []Info {
 	names := map[string]bool{}
 	for _, d := range dirs {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 // ProbeTimeout bounds the check that the API server answers: a cluster
@@ -45,6 +47,27 @@ func Reachable(flags *genericclioptions.ConfigFlags) (*rest.Config, error) {
 		return nil, fmt.Errorf("the cluster at %s does not answer: %s", cfg.Host, OneLine(err.Error()))
 	}
 	return cfg, nil
+}
+
+// Kubeconfig returns the kubeconfig file to load: explicit (--kubeconfig)
+// if set; else, unless $KUBECONFIG is set, fallback (ocne's `kubeconfig:`
+// in defaults.yaml); else "", for which client-go reads $KUBECONFIG or
+// ~/.kube/config. That is kubectl's rule with ocne's key slotted in
+// before ~/.kube/config. (ocne itself lets its key beat $KUBECONFIG; a
+// kubectl plugin must not: kubectl's $KUBECONFIG is what the user sees.)
+func Kubeconfig(explicit, fallback string) string {
+	if explicit != "" || os.Getenv(clientcmd.RecommendedConfigPathEnvVar) != "" {
+		return explicit
+	}
+	return fallback
+}
+
+// DefaultKubeconfig applies Kubeconfig to the flags' --kubeconfig. Call it
+// before the flags build a client: they keep the first one.
+func DefaultKubeconfig(flags *genericclioptions.ConfigFlags, fallback string) {
+	if flags.KubeConfig != nil {
+		*flags.KubeConfig = Kubeconfig(*flags.KubeConfig, fallback)
+	}
 }
 
 // Namespace is the --namespace flag's value, else def. (Not the

@@ -39,6 +39,21 @@ func ValidateVersion(v string) error {
 	return nil
 }
 
+// ocneVersionRE matches the ways OCNE's documentation writes a Kubernetes
+// version: 1.31, v1.31, 1.31.2, v1.31.2.
+var ocneVersionRE = regexp.MustCompile(`^v?(1\.[0-9]+)(\.[0-9]+)?$`)
+
+// MinorVersion returns the minor version OCK images are tagged with for a
+// version written as OCNE's documentation does (v1.31.2 is 1.31), and
+// whether v is one at all.
+func MinorVersion(v string) (string, bool) {
+	m := ocneVersionRE.FindStringSubmatch(v)
+	if m == nil {
+		return v, false
+	}
+	return m[1], true
+}
+
 // ValidateArch checks an architecture name.
 func ValidateArch(a string) error {
 	for _, k := range Arches {

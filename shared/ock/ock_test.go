@@ -52,3 +52,25 @@ func TestValidate(t *testing.T) {
 		t.Error("arch validation")
 	}
 }
+
+func TestMinorVersion(t *testing.T) {
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"1.31", "1.31", true},
+		{"v1.31", "1.31", true},
+		{"1.31.2", "1.31", true},
+		{"v1.30.10", "1.30", true},
+		{"1.x", "1.x", false},
+		{"1.31.", "1.31.", false},
+		{"", "", false},
+		{"latest", "latest", false},
+		{"2.0", "2.0", false},
+	}
+	for _, tt := range tests {
+		if got, ok := MinorVersion(tt.in); got != tt.want || ok != tt.ok {
+			t.Errorf("MinorVersion(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}

@@ -41,12 +41,13 @@ func plugin(t *testing.T, home string, args ...string) result {
 	return pluginEnv(t, home, nil, args...)
 }
 
-// pluginEnv is plugin with more environment variables (KEY=VALUE).
+// pluginEnv is plugin with the environment variables env (NAME=VALUE).
 func pluginEnv(t *testing.T, home string, env []string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(pluginBinary(t), args...)
-	// Only clusters a test names: never the developer's own.
-	cmd.Env = append(append(os.Environ(), "HOME="+home, "KUBECONFIG="), env...)
+	// Only clusters and configuration files a test names: never the
+	// developer's own.
+	cmd.Env = append(append(os.Environ(), "HOME="+home, "KUBECONFIG=", "OCNE_DEFAULTS=", "OCNE_IMAGE_CONFIG="), env...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()

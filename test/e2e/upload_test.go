@@ -59,6 +59,18 @@ func TestUpload(t *testing.T) {
 	}
 }
 
+// TestUploadOcneFlags uploads the way `ocne image upload --type ostree`
+// is typed, short flags and a patch version included.
+func TestUploadOcneFlags(t *testing.T) {
+	file := createSampleArchive(t)
+	dir := t.TempDir()
+	r := plugin(t, t.TempDir(), "upload", "-t", "ostree", "-f", file, "-d", "oci:"+dir+":1.31", "-a", "amd64", "--version", "v1.31.4")
+	if r.code != 0 || r.stderr != "note: Kubernetes version v1.31.4 taken as 1.31: OCK images are built per minor version\n" {
+		t.Fatalf("upload: exit %d: %q", r.code, r.stderr)
+	}
+	harness.Run(t, "skopeo", "inspect", "oci:"+dir+":1.31")
+}
+
 func TestUploadBadInput(t *testing.T) {
 	file := createSampleArchive(t)
 	notTar := filepath.Join(t.TempDir(), "x.tar")
@@ -73,6 +85,8 @@ func TestUploadBadInput(t *testing.T) {
 		{"missing file", []string{"--file", "/nonexistent.tar", "--destination", dest}, 1, "no such file"},
 		{"not an image archive", []string{"--file", notTar, "--destination", dest}, 1, "not an image archive"},
 		{"other arch", []string{"--file", file, "--destination", dest, "--arch", "arm64"}, 1, "archive for amd64, not arm64"},
+		{"other version", []string{"--file", file, "--destination", dest, "--version", "1.32"}, 1, `archive for Kubernetes "1.31", not 1.32`},
+		{"ocne's OCI flag", []string{"-f", file, "-d", dest, "--bucket", "images"}, 2, "--bucket is for ocne's uploads to OCI object storage"},
 		{"no transport", []string{"--file", file, "--destination", "myregistry.example.com/ock:1"}, 2, "invalid image reference"},
 		{"no destination", []string{"--file", file}, 2, "--file and --destination are required"},
 		{"bad type", []string{"--type", "iso", "--file", file, "--destination", dest}, 2, "unsupported --type"},

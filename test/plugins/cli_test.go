@@ -31,7 +31,7 @@ func cli(t *testing.T, home string, stdin string, args ...string) result {
 		t.Fatalf("%s missing: run `make build` first (make test does)", bin)
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "HOME="+home, "KUBECONFIG=", "PATH=/usr/sbin:/usr/bin:/sbin:/bin")
+	cmd.Env = append(os.Environ(), "HOME="+home, "KUBECONFIG=", "OCNE_DEFAULTS=", "OCNE_IMAGE_CONFIG=", "PATH=/usr/sbin:/usr/bin:/sbin:/bin")
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
@@ -56,7 +56,7 @@ func sha(t *testing.T, path string) string {
 }
 
 // home makes a HOME with the shipped plugins and the faulty ones in
-// ~/.ocne/plugins, and a defaults.yaml that pins http-put's checksum,
+// ~/.ocne/plugins, and an ocne-image.yaml that pins http-put's checksum,
 // gives matchbox a wrong one, and sets http-put's default options.
 func home(t *testing.T, dav *harness.WebDAV) string {
 	t.Helper()
@@ -70,12 +70,12 @@ func home(t *testing.T, dav *harness.WebDAV) string {
 	}
 	misbehaving(t, plugins, "crash")
 	misbehaving(t, plugins, "wrongversion")
-	defaults := "ignitionPlugins:\n" +
+	own := "ignitionPlugins:\n" +
 		"  http-put:\n    sha256: " + sha(t, shipped(t, "http-put")) + "\n" +
 		"    options:\n      base-url: " + dav.Base + "/basic/\n      username: " + dav.User + "\n" +
 		"  matchbox:\n    sha256: " + strings.Repeat("ab", 32) + "\n" +
 		"  gone:\n    sha256: " + strings.Repeat("cd", 32) + "\n"
-	if err := os.WriteFile(filepath.Join(h, ".ocne", "defaults.yaml"), []byte(defaults), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(h, ".ocne", "ocne-image.yaml"), []byte(own), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return h
