@@ -140,13 +140,6 @@ func DefaultFiles(home, clusterFile string) (Files, error) {
 	return Files{Defaults: pick(DefaultsEnv, "defaults.yaml"), Own: pick(OwnEnv, "ocne-image.yaml"), Cluster: clusterFile}, nil
 }
 
-// Load merges defaults.yaml (which may be absent) and the cluster config
-// file (which must exist if named).
-func Load(defaultsPath, clusterPath string) (Config, error) {
-	c, _, err := Read(Files{Defaults: defaultsPath, Cluster: clusterPath})
-	return c, err
-}
-
 // Read merges the files, lowest precedence first, and returns one warning
 // line per file that holds keys it should not.
 func Read(f Files) (Config, []string, error) {

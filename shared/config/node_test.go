@@ -16,7 +16,7 @@ func TestLoadNode(t *testing.T) {
 	cluster := filepath.Join(dir, "cluster.yaml")
 	os.WriteFile(defaults, []byte("registry: reg.example.com\npassword: $6$a\nkubeApiServerBindPort: 6443\nproviders:\n  byo:\n    networkInterface: eth0\n    automaticTokenCreation: true\n"), 0o644)
 	os.WriteFile(cluster, []byte("password: $6$b\nkubeApiServerBindPort: 6444\nkubeApiServerBindPortAlt: 7444\npodSubnet: 10.1.0.0/16\ncipherSuites: TLS_AES_128_GCM_SHA256\nproviders:\n  byo:\n    networkInterface: enp1s0\n    automaticTokenCreation: false\n"), 0o644)
-	c, err := Load(defaults, cluster)
+	c, _, err := Read(Files{Defaults: defaults, Cluster: cluster})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func TestAutomaticTokenCreationUnset(t *testing.T) {
 	dir := t.TempDir()
 	f := filepath.Join(dir, "c.yaml")
 	os.WriteFile(f, []byte("registry: r.example.com\n"), 0o644)
-	c, err := Load("", f)
+	c, _, err := Read(Files{Cluster: f})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestExtraIgnitionRelative(t *testing.T) {
 	for _, tt := range tests {
 		f := filepath.Join(dir, "cluster.yaml")
 		os.WriteFile(f, []byte(tt.yaml), 0o644)
-		c, err := Load("", f)
+		c, _, err := Read(Files{Cluster: f})
 		if err != nil {
 			t.Fatal(err)
 		}
