@@ -1,5 +1,6 @@
 // Package harness starts the real services tests run against: Debian's
-// docker-registry, and Podman in a private storage root.
+// docker-registry, and Podman (Debian's 4.3 and a built 5) in a private
+// storage root.
 package harness
 
 import (
@@ -94,37 +95,96 @@ func WaitHTTP(t *testing.T, url string, timeout time.Duration) {
 	}
 }
 
-// Podman drives the real Podman CLI in a private storage root, with the
+// Podman drives a real Podman CLI in a private storage root, with the
 // settings this host needs (runc, lowered rlimits: see machine.md).
 type Podman struct {
-	t    *testing.T
-	dir  string
-	conf string
+	t   *testing.T
+	dir string
+	bin string
+	env []string
+	// Version is the Podman release the service reports, e.g. "4.3.1".
+	Version string
 }
 
-// NewPodman sets up a private Podman and removes its containers at cleanup.
+// Podmans are the Podman releases podman-ocne is tested against: Debian 12's
+// 4.3 and the Podman 5 test/tools/podman5 builds (most users run 5).
+var Podmans = []string{"4.3", "5"}
+
+// NewPodman sets up a private Debian Podman 4.3 and removes its containers
+// at cleanup.
 func NewPodman(t *testing.T) *Podman {
 	t.Helper()
+	return NewPodmanRelease(t, "4.3")
+}
+
+// NewPodmanRelease is NewPodman for one of Podmans.
+//
+// Podman 5 on this host's cgroup v1 "hybrid" mounts runs containers with
+// what 4.3 needs (cgroupfs manager, runc: crun refuses hybrid cgroups,
+// rlimits lowered to what may be set here) plus:
+//   - PODMAN_IGNORE_CGROUPSV1_WARNING: else every command warns, on
+//     stderr, that cgroups v1 is deprecated;
+//   - its own containers.conf.d-style override (CONTAINERS_CONF_OVERRIDE,
+//     which 5 reads and 4.3 does not): netavark's default network on
+//     10.99.0.0/16, as a cni-podman0 bridge left by 4.3 keeps the route of
+//     the default 10.88.0.0/16 and published ports then fail or hang.
+//
+// Its helper binaries (netavark, aardvark-dns, catatonit) are Debian's,
+// unpacked beside it, and compiled in as its helper binaries dir.
+func NewPodmanRelease(t *testing.T, release string) *Podman {
+	t.Helper()
+	scripts := filepath.Join(RepoRoot(t), "test", "scripts")
+	p := &Podman{t: t, bin: "podman", env: []string{"CONTAINERS_CONF=" + filepath.Join(scripts, "containers.conf")}}
+	switch release {
+	case "4.3":
+	case "5":
+		p.bin = Podman5(t)
+		p.env = append(p.env, "CONTAINERS_CONF_OVERRIDE="+filepath.Join(scripts, "containers-podman5.conf"),
+			"PODMAN_IGNORE_CGROUPSV1_WARNING=1")
+	default:
+		t.Fatalf("no Podman release %q: use one of %v", release, Podmans)
+	}
 	// Not t.TempDir(): Podman refuses a runroot longer than 50 characters,
 	// and test names make long paths.
 	dir, err := os.MkdirTemp("", "pm-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	conf := filepath.Join(RepoRoot(t), "test", "scripts", "containers.conf")
-	p := &Podman{t: t, dir: dir, conf: conf}
+	p.dir = dir
 	t.Cleanup(func() {
 		defer os.RemoveAll(dir)
 		p.Cmd("rm", "--all", "--force", "--time", "0").Run()
 	})
+	p.Version = p.Run("version", "--format", "{{.Client.Version}}")
+	if !strings.HasPrefix(p.Version, release+".") {
+		t.Fatalf("%s is Podman %s, not %s", p.bin, p.Version, release)
+	}
 	return p
+}
+
+// Podman5 is the podman binary test/tools/podman5/build.sh built:
+// $OCNE_TEST_PODMAN5, else where the build caches it.
+func Podman5(t *testing.T) string {
+	t.Helper()
+	bin := os.Getenv("OCNE_TEST_PODMAN5")
+	if bin == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			t.Fatal(err)
+		}
+		bin = filepath.Join(home, ".cache", "ocne-image", "podman5", "bin", "podman")
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("Podman 5 missing (%v): run `make podman5` (make test does)", err)
+	}
+	return bin
 }
 
 // Cmd returns a podman command on the private storage.
 func (p *Podman) Cmd(args ...string) *exec.Cmd {
 	base := []string{"--root", filepath.Join(p.dir, "root"), "--runroot", filepath.Join(p.dir, "runroot"), "--storage-driver", "vfs"}
-	cmd := exec.Command("podman", append(base, args...)...)
-	cmd.Env = append(os.Environ(), "CONTAINERS_CONF="+p.conf)
+	cmd := exec.Command(p.bin, append(base, args...)...)
+	cmd.Env = append(os.Environ(), p.env...)
 	return cmd
 }
 
