@@ -19,6 +19,7 @@ import (
 
 	"github.com/ocne-image/ocne-image/shared/kickstart"
 	"github.com/ocne-image/ocne-image/shared/ostreeext"
+	"github.com/ocne-image/ocne-image/shared/serverimage"
 	"github.com/ocne-image/ocne-image/test/fixture"
 	"github.com/ocne-image/ocne-image/test/harness"
 )
@@ -115,14 +116,26 @@ func ostreePull(t *testing.T, url, ref string) string {
 	return harness.Run(t, "ostree", "--repo="+repo, "rev-parse", "ock:"+ref)
 }
 
+// eachPodman runs f as a subtest against a private service of each Podman
+// release podman-ocne supports (harness.Podmans): the same bindings drive
+// both, and a field or call one of them ignores is only seen this way.
+func eachPodman(t *testing.T, f func(t *testing.T, p *harness.Podman, url string)) {
+	for _, release := range harness.Podmans {
+		t.Run("podman"+release, func(t *testing.T) {
+			p := harness.NewPodmanRelease(t, release)
+			f(t, p, p.Service())
+		})
+	}
+}
+
 // TestPodmanOcne is the helper's whole life cycle against a real Podman
 // service: load, serve, a real ostree pull through the published port, the
 // Kickstart over HTTP, status, logs, --replace, stop.
-func TestPodmanOcne(t *testing.T) {
+func TestPodmanOcne(t *testing.T) { eachPodman(t, testPodmanOcne) }
+
+func testPodmanOcne(t *testing.T, p *harness.Podman, url string) {
 	s := getSample(t)
 	archive := sampleServerArchive(t)
-	p := harness.NewPodman(t)
-	url := p.Service()
 	home := t.TempDir()
 
 	r := helper(t, home, url, "load", "--file", archive, "--output", "json")
@@ -331,10 +344,10 @@ func TestPodmanOcne(t *testing.T) {
 
 // TestPodmanOcneBadInput: each bad input is a one-line error with the
 // right exit code, and leaves no container and no created directory.
-func TestPodmanOcneBadInput(t *testing.T) {
+func TestPodmanOcneBadInput(t *testing.T) { eachPodman(t, testPodmanOcneBadInput) }
+
+func testPodmanOcneBadInput(t *testing.T, p *harness.Podman, url string) {
 	archive := sampleServerArchive(t)
-	p := harness.NewPodman(t)
-	url := p.Service()
 	if r := helper(t, t.TempDir(), url, "load", "--file", archive); r.code != 0 {
 		t.Fatalf("load: exit %d: %s", r.code, r.stderr)
 	}
@@ -478,19 +491,21 @@ func silentSocket(t *testing.T) string {
 
 // TestPodmanOcneServerFails: a server that never answers is removed again,
 // whether serve gives up, sees it exit, or is interrupted with Ctrl-C.
-func TestPodmanOcneServerFails(t *testing.T) {
+func TestPodmanOcneServerFails(t *testing.T) { eachPodman(t, testPodmanOcneServerFails) }
+
+func testPodmanOcneServerFails(t *testing.T, p *harness.Podman, url string) {
 	archive := sampleServerArchive(t)
-	p := harness.NewPodman(t)
-	url := p.Service()
 	if r := helper(t, t.TempDir(), url, "load", "--file", archive); r.code != 0 {
 		t.Fatalf("load: exit %d: %s", r.code, r.stderr)
 	}
 	// The archive server image, labels and all, with a web root that does
 	// not exist (the server exits at once), or listening on another port
-	// than the published one (it runs, but never answers).
+	// than the published one (it runs, but never answers). The ENTRYPOINT
+	// again: Podman 5's commit drops it when CMD changes (4.3 keeps it).
 	p.Run("create", "--name", "base", "localhost/ock-ostree:latest")
-	p.Run("commit", "--change", `CMD ["--root", "/nope", "--listen", ":80"]`, "base", "localhost/broken:1")
-	p.Run("commit", "--change", `CMD ["--root", "/usr/share/nginx/html", "--listen", ":81"]`, "base", "localhost/deaf:1")
+	entrypoint := `ENTRYPOINT ["` + serverimage.ServerPath + `"]`
+	p.Run("commit", "--change", entrypoint, "--change", `CMD ["--root", "/nope", "--listen", ":80"]`, "base", "localhost/broken:1")
+	p.Run("commit", "--change", entrypoint, "--change", `CMD ["--root", "/usr/share/nginx/html", "--listen", ":81"]`, "base", "localhost/deaf:1")
 	p.Run("rm", "base")
 	serve := func(image string, extra ...string) []string {
 		return append([]string{"serve", "--image", image, "--port", strconv.Itoa(harness.FreePort(t)), "--advertise-address", "127.0.0.1"}, extra...)
