@@ -93,6 +93,7 @@ type siteJSON struct {
 		Name, ID, State string
 		Port            int
 	}
+	Podman *struct{ URL, Version string }
 }
 
 func decodeSite(t *testing.T, r result) siteJSON {
@@ -202,8 +203,13 @@ func testPodmanOcne(t *testing.T, p *harness.Podman, url string) {
 		if r.code != 0 || st.Container == nil || st.Container.State != "running" || st.Container.Port != port || st.Site.OSTreeURL != site.OSTreeURL {
 			t.Errorf("status: exit %d %+v %s", r.code, st, r.stderr)
 		}
+		// The service's release, as `podman version` of the same binary says.
+		if st.Podman == nil || st.Podman.Version != p.Version || st.Podman.URL != url {
+			t.Errorf("status podman: %+v, want version %s at %s", st.Podman, p.Version, url)
+		}
 		r = helper(t, home, url, "status", "--name", "ock-e2e")
-		if !strings.Contains(r.stdout, "running") || !strings.Contains(r.stdout, site.KernelArgs) {
+		if !strings.Contains(r.stdout, "running") || !strings.Contains(r.stdout, site.KernelArgs) ||
+			!strings.Contains(r.stdout, "Podman:         "+p.Version+" ("+url+")\n") {
 			t.Errorf("status text:\n%s", r.stdout)
 		}
 	})
