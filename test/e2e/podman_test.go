@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/blang/semver/v4"
+
 	"github.com/ocne-image/ocne-image/shared/kickstart"
 	"github.com/ocne-image/ocne-image/shared/ostreeext"
 	"github.com/ocne-image/ocne-image/shared/serverimage"
@@ -346,6 +348,66 @@ func testPodmanOcne(t *testing.T, p *harness.Podman, url string) {
 			t.Errorf("status after stop: exit %d: %s", r.code, r.stderr)
 		}
 	})
+}
+
+// TestPodmanOcneLoadPath: load hands a Podman that can read it (5.7 and
+// later, on a unix socket) the archive's path, and streams the file to an
+// older one, or to one that does not see the file (a service in a VM or a
+// container); the image is stored under its names either way.
+func TestPodmanOcneLoadPath(t *testing.T) {
+	archive := sampleServerArchive(t)
+	localSince := semver.MustParse("5.7.0")
+	for _, release := range harness.Podmans {
+		for _, hidden := range []bool{false, true} {
+			name := "podman" + release
+			if hidden {
+				name += " file hidden from the service"
+			}
+			t.Run(name, func(t *testing.T) {
+				dir := t.TempDir()
+				file := filepath.Join(dir, "ock.tar")
+				harness.Run(t, "cp", archive, file)
+				p := harness.NewPodmanRelease(t, release)
+				var url string
+				if hidden {
+					url = p.ServiceHiding(dir)
+				} else {
+					url = p.Service()
+				}
+				r := helper(t, t.TempDir(), url, "load", "--file", file)
+				if r.code != 0 || !slices.Contains(strings.Fields(r.stdout), "localhost/ock-ostree:1.31") {
+					t.Fatalf("load: exit %d: %s%s", r.code, r.stdout, r.stderr)
+				}
+				if images := p.Run("images", "--format", "{{.Repository}}:{{.Tag}}"); !strings.Contains(images, "localhost/ock-ostree:1.31") {
+					t.Errorf("the service holds %q", images)
+				}
+				local := semver.MustParse(p.Version).GTE(localSince)
+				var want []string
+				if local {
+					want = append(want, "POST /libpod/local/images/load "+map[bool]string{false: "200", true: "404"}[hidden])
+				}
+				if !local || hidden {
+					want = append(want, "POST /libpod/images/load 200")
+				}
+				if got := loadRequests(p.Requests()); !slices.Equal(got, want) {
+					t.Errorf("load requests %q, want %q", got, want)
+				}
+			})
+		}
+	}
+}
+
+// loadRequests are the image load requests among reqs, without the API
+// version prefix the bindings put in front.
+func loadRequests(reqs []string) []string {
+	var loads []string
+	for _, r := range reqs {
+		method, rest, _ := strings.Cut(r, " ")
+		if _, path, ok := strings.Cut(strings.TrimPrefix(rest, "/"), "/"); ok && strings.Contains(path, "images/load") {
+			loads = append(loads, method+" /"+path)
+		}
+	}
+	return loads
 }
 
 // TestPodmanOcneBadInput: each bad input is a one-line error with the

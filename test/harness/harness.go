@@ -193,8 +193,28 @@ func (p *Podman) Cmd(args ...string) *exec.Cmd {
 // is killed at cleanup.
 func (p *Podman) Service() string {
 	p.t.Helper()
+	return p.ServiceHiding()
+}
+
+// ServiceHiding is Service in a mount namespace of its own with an empty
+// tmpfs over each of dirs: files there exist for the client but not for
+// the service, as for a service in a VM or a container behind a
+// forwarded socket.
+func (p *Podman) ServiceHiding(dirs ...string) string {
+	p.t.Helper()
 	sock := filepath.Join(p.dir, "podman.sock")
-	cmd := p.Cmd("system", "service", "--time=0", "unix://"+sock)
+	// Info level: the service writes an access log line per request
+	// (Requests reads them).
+	cmd := p.Cmd("--log-level=info", "system", "service", "--time=0", "unix://"+sock)
+	if len(dirs) > 0 {
+		// unshare execs sh, which execs podman: the pid StartServer kills.
+		script := `while [ "$1" != -- ]; do mount -t tmpfs tmpfs "$1" || exit 1; shift; done; shift; exec "$@"`
+		args := append([]string{"--mount", "--propagation", "private", "sh", "-c", script, "sh"}, dirs...)
+		args = append(append(args, "--"), cmd.Args...)
+		hidden := exec.Command("unshare", args...)
+		hidden.Env = cmd.Env
+		cmd = hidden
+	}
 	StartServer(p.t, "podman system service", cmd, filepath.Join(p.dir, "service.log"), "")
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -207,6 +227,33 @@ func (p *Podman) Service() string {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// Requests are the requests the service answered so far, from its access
+// log, as "METHOD PATH STATUS" with the query left off, e.g.
+// "POST /v5.8.2/libpod/images/load 200".
+func (p *Podman) Requests() []string {
+	p.t.Helper()
+	b, err := os.ReadFile(filepath.Join(p.dir, "service.log"))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	var reqs []string
+	for _, line := range strings.Split(string(b), "\n") {
+		// @ - - [date] "POST /v5.8.2/libpod/images/load HTTP/1.1" 200 88 "" "Go-http-client/1.1"
+		_, rest, ok := strings.Cut(line, `] "`)
+		if !strings.HasPrefix(line, "@ ") || !ok {
+			continue
+		}
+		req, rest, _ := strings.Cut(rest, `" `)
+		f, status := strings.Fields(req), strings.Fields(rest)
+		if len(f) < 2 || len(status) < 1 {
+			continue
+		}
+		path, _, _ := strings.Cut(f[1], "?")
+		reqs = append(reqs, f[0]+" "+path+" "+status[0])
+	}
+	return reqs
 }
 
 // Containers lists the names of all containers in the private storage.
