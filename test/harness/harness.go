@@ -119,18 +119,25 @@ func NewPodman(t *testing.T) *Podman {
 
 // NewPodmanRelease is NewPodman for one of Podmans.
 //
-// Podman 5 on this host's cgroup v1 "hybrid" mounts runs containers with
-// what 4.3 needs (cgroupfs manager, runc: crun refuses hybrid cgroups,
-// rlimits lowered to what may be set here) plus:
-//   - PODMAN_IGNORE_CGROUPSV1_WARNING: else every command warns, on
-//     stderr, that cgroups v1 is deprecated;
-//   - its own containers.conf.d-style override (CONTAINERS_CONF_OVERRIDE,
-//     which 5 reads and 4.3 does not): netavark's default network on
-//     10.99.0.0/16, as a cni-podman0 bridge left by 4.3 keeps the route of
-//     the default 10.88.0.0/16 and published ports then fail or hang.
-//
-// Its helper binaries (netavark, aardvark-dns, catatonit) are Debian's,
-// unpacked beside it, and compiled in as its helper binaries dir.
+// Podman 5 on this host's cgroup v1 "hybrid" mounts (no systemd as pid 1,
+// no crun) runs containers, published ports and all, with the settings of
+// test/scripts/containers.conf, plus two. What was seen with 5.8.2 here:
+//   - cgroup_manager "cgroupfs": with "systemd" runc fails ("systemd not
+//     running on this host, cannot use systemd cgroups manager");
+//   - runtime "runc": crun is not installed, and Debian's fails on hybrid
+//     cgroups (machine.md); runc and Debian's conmon 2.1.6 work;
+//   - netavark (5 has no CNI): Debian's 1.4.0 with aardvark-dns, unpacked
+//     by test/tools/podman5/build.sh and found through the helper binaries
+//     dir compiled into the binary;
+//   - the lowered rlimits are not needed by 5 (it caps its defaults at the
+//     hard limit), but kept: one containers.conf for both;
+//   - PODMAN_IGNORE_CGROUPSV1_WARNING: else every command warns on stderr
+//     that cgroups v1 is deprecated, into output tests read;
+//   - test/scripts/containers-podman5.conf (CONTAINERS_CONF_OVERRIDE, read
+//     after CONTAINERS_CONF by 5, unknown to 4.3): the default network on
+//     10.99.0.0/16. A cni-podman0 bridge of 4.3 holds the route of the
+//     default 10.88.0.0/16; with it, `run -p` succeeds but nothing answers
+//     on the published port.
 func NewPodmanRelease(t *testing.T, release string) *Podman {
 	t.Helper()
 	scripts := filepath.Join(RepoRoot(t), "test", "scripts")
