@@ -49,8 +49,10 @@ echo "podman5: building Podman $version into $out; the first build takes minutes
 start=$SECONDS
 tmp=$(mktemp -d "$out/.build-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-(cd "$tmp" && apt-get download -q "${helpers[@]}" >/dev/null 2>&1) ||
-  { echo "podman5: apt-get download ${helpers[*]} failed: run apt-get update" >&2; exit 1; }
+# Stale package lists name versions the mirror no longer has: refresh once.
+download() { (cd "$tmp" && apt-get download -q "${helpers[@]}" >/dev/null 2>&1); }
+download || { apt-get update -q >/dev/null && download; } ||
+  { echo "podman5: apt-get download ${helpers[*]} failed (after apt-get update)" >&2; exit 1; }
 for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$tmp/root"; done
 mkdir -p "$tmp/libexec"
 for f in usr/lib/podman/netavark usr/lib/podman/aardvark-dns usr/bin/catatonit usr/bin/passt usr/bin/pasta; do
