@@ -82,12 +82,19 @@ IGNITION_TOOLS := .cache/tools/ignition .cache/tools/ignition-validate
 	cd $(IGNITION_MOD) && CGO_ENABLED=1 GOFLAGS=-buildvcs=false go build \
 	  -ldflags '-X github.com/coreos/ignition/v2/internal/version.Raw=$(IGNITION_VERSION)' -o $(CURDIR)/$@ github.com/coreos/ignition/v2/internal
 
+# Podman 5 (test/tools/podman5: cgo, Debian's -dev packages), which the
+# podman-ocne tests run against beside Debian's 4.3; cached in
+# ~/.cache/ocne-image/podman5 like the cluster binaries, so CI reuses it.
+.PHONY: podman5
+podman5: deps
+	test/tools/podman5/build.sh
+
 vet: $(PAYLOAD)
 	go vet ./...
 
 # Every test; the in-cluster ones run on the real cluster test/scripts/test.sh
 # starts (and always stops).
-test: deps build vet $(KREW) $(MATCHBOX) $(IGNITION_TOOLS)
+test: deps build vet podman5 $(KREW) $(MATCHBOX) $(IGNITION_TOOLS)
 	test/scripts/test.sh
 
 demo: deps build bin/ock-sample
@@ -95,7 +102,7 @@ demo: deps build bin/ock-sample
 
 # Each script compares against its peer in the same run and prints ratios:
 # conversion vs libostree, podman-ocne vs podman, in-cluster vs local.
-bench: deps build bin/ock-sample
+bench: deps build podman5 bin/ock-sample
 	test/bench/bench.sh
 	test/bench/podman-load.sh
 	test/bench/cluster.sh

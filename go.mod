@@ -3,6 +3,7 @@ module github.com/ocne-image/ocne-image
 go 1.26.8
 
 require (
+	github.com/blang/semver/v4 v4.0.0
 	github.com/containers/podman/v5 v5.8.2
 	github.com/coreos/butane v0.23.0
 	github.com/coreos/ignition/v2 v2.24.0
@@ -50,7 +51,6 @@ require (
 	github.com/VividCortex/ewma v1.2.0 // indirect
 	github.com/acarl005/stripansi v0.0.0-20180116102854-5a71ef0e047d // indirect
 	github.com/aws/aws-sdk-go-v2 v1.42.0 // indirect
-	github.com/blang/semver/v4 v4.0.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/chzyer/readline v1.5.1 // indirect
 	github.com/clarketm/json v1.17.1 // indirect

@@ -34,7 +34,9 @@ func NewCmdLoad(streams genericiooptions.IOStreams, conn *ConnectionFlags) *cobr
 		Use:   "load --file FILE",
 		Short: "Load an archive server image into Podman",
 		Long: `Stream the archive server image file that 'kubectl ocne-image create'
-wrote to the Podman service, and print the names it is stored under.`,
+wrote to the Podman service, and print the names it is stored under.
+A Podman 5.7 or later on a unix:// socket reads the file from its path
+itself instead (streamed if it does not see the file there).`,
 		Example: loadExample,
 		Args:    noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {

@@ -258,16 +258,31 @@ func (o *ServeOptions) logf(format string, args ...any) {
 	}
 }
 
-// printSite prints what a server offers; ctr adds the container's state.
-func printSite(w io.Writer, format string, site *podman.Site, ctr *podman.Container) error {
+// serverStatus is what status adds to the site: the container's state and
+// the service it runs in.
+type serverStatus struct {
+	Container *podman.Container
+	Podman    *podman.Service
+}
+
+// printSite prints what a server offers; st (status) adds the container
+// and the service.
+func printSite(w io.Writer, format string, site *podman.Site, st *serverStatus) error {
+	if st == nil {
+		st = &serverStatus{}
+	}
 	if format == "json" {
 		return json.NewEncoder(w).Encode(struct {
 			Site      *podman.Site      `json:"site"`
 			Container *podman.Container `json:"container,omitempty"`
-		}{site, ctr})
+			Podman    *podman.Service   `json:"podman,omitempty"`
+		}{site, st.Container, st.Podman})
 	}
-	if ctr != nil {
+	if ctr := st.Container; ctr != nil {
 		fmt.Fprintf(w, "Container:      %s (%s, %s)\n", ctr.Name, ctr.State, shortID(ctr.ID))
+	}
+	if svc := st.Podman; svc != nil {
+		fmt.Fprintf(w, "Podman:         %s (%s)\n", svc.Version, svc.URL)
 	}
 	fmt.Fprintf(w, "OSTree URL:     %s (ref %s)\n", site.OSTreeURL, site.Ref)
 	fmt.Fprintf(w, "Kickstart URL:  %s\n", site.KickstartURL)

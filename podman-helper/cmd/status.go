@@ -22,7 +22,7 @@ func NewCmdStatus(streams genericiooptions.IOStreams, conn *ConnectionFlags) *co
 	o := &StatusOptions{IOStreams: streams, conn: conn}
 	c := &cobra.Command{
 		Use:   "status",
-		Short: "Show the archive server container and its URLs",
+		Short: "Show the archive server container, its URLs and the Podman version",
 		Example: `  podman-ocne status
   podman-ocne status --name ock-1-31 --output json`,
 		Args: noArgs,
@@ -55,5 +55,9 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return printSite(o.Out, o.Output, site, ctr)
+	svc, err := client.Service()
+	if err != nil {
+		return err
+	}
+	return printSite(o.Out, o.Output, site, &serverStatus{Container: ctr, Podman: svc})
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/containers/podman/v5/pkg/bindings"
+	"github.com/containers/podman/v5/pkg/bindings/system"
 )
 
 // RootfulSocket is where a rootful Podman service listens by default.
@@ -118,4 +119,24 @@ func connectError(uri string, err error, timedOut bool, timeout time.Duration) e
 		return fmt.Errorf("permission denied on the Podman socket %s: run as its owner, or use your own (rootless) service: %s", uri, startHint)
 	}
 	return fmt.Errorf("connect to the Podman service at %s: %v", uri, oneLine(err))
+}
+
+// Service is what status reports about the Podman service itself.
+type Service struct {
+	URL     string `json:"url"`
+	Version string `json:"version"` // the Podman release, e.g. "5.8.2"
+}
+
+// Service asks the service which Podman it runs. Its API version (Version)
+// is what the bindings negotiate on; this is what users compare with
+// `podman version`.
+func (c *Client) Service() (*Service, error) {
+	rep, err := system.Version(c.ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("ask the Podman service at %s for its version: %s", c.URL, oneLine(err))
+	}
+	if rep.Server == nil || rep.Server.Version == "" {
+		return nil, fmt.Errorf("the Podman service at %s did not report its version", c.URL)
+	}
+	return &Service{URL: c.URL, Version: rep.Server.Version}, nil
 }

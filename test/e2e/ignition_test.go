@@ -627,39 +627,39 @@ func cleanupKubeadmCerts(t *testing.T, cs kubernetes.Interface) {
 func TestIgnitionJoinPublish(t *testing.T) {
 	j := clusterOnly(t)
 	archive := sampleServerArchive(t)
-	p := harness.NewPodman(t)
-	url := p.Service()
-	home := t.TempDir()
-	if r := helper(t, home, url, "load", "--file", archive); r.code != 0 {
-		t.Fatalf("load: %s", r.stderr)
-	}
-	ignDir := filepath.Join(t.TempDir(), "ignition")
-	port := harness.FreePort(t)
-	if r := helper(t, home, url, "serve", "--name", "ock-publish", "--port", strconv.Itoa(port),
-		"--advertise-address", "127.0.0.1", "--ignition-dir", ignDir); r.code != 0 {
-		t.Fatalf("serve: %s", r.stderr)
-	}
-	t.Cleanup(func() { helper(t, home, url, "stop", "--name", "ock-publish") })
-	base := fmt.Sprintf("http://127.0.0.1:%d/ignition", port)
-
-	r := plugin(t, t.TempDir(), "ignition", "join", "--kubeconfig", j.kubeconfig, "--ttl", "10m",
-		"--publish", "dir", "--publish-opt", "dir="+ignDir, "--publish-opt", "base-url="+base)
-	if r.code != 0 {
-		t.Fatalf("join --publish: exit %d: %s", r.code, r.stderr)
-	}
-	published := strings.TrimSpace(r.stdout)
-	if !strings.HasPrefix(published, base+"/") || strings.Contains(published, "\n") {
-		t.Fatalf("printed %q, want one URL under %s", r.stdout, base)
-	}
-	_, _, jc := readJoin(t, []byte(get(t, published, 200)))
-	id, _, _ := strings.Cut(jc.Discovery.BootstrapToken.Token, ".")
-	j.deleteToken(t, id)
-	files, _ := os.ReadDir(ignDir)
-	for _, f := range files {
-		if fi, _ := f.Info(); fi.Mode().Perm() != 0o600 {
-			t.Errorf("%s has mode %v, want 0600", f.Name(), fi.Mode().Perm())
+	eachPodman(t, func(t *testing.T, _ *harness.Podman, url string) {
+		home := t.TempDir()
+		if r := helper(t, home, url, "load", "--file", archive); r.code != 0 {
+			t.Fatalf("load: %s", r.stderr)
 		}
-	}
+		ignDir := filepath.Join(t.TempDir(), "ignition")
+		port := harness.FreePort(t)
+		if r := helper(t, home, url, "serve", "--name", "ock-publish", "--port", strconv.Itoa(port),
+			"--advertise-address", "127.0.0.1", "--ignition-dir", ignDir); r.code != 0 {
+			t.Fatalf("serve: %s", r.stderr)
+		}
+		t.Cleanup(func() { helper(t, home, url, "stop", "--name", "ock-publish") })
+		base := fmt.Sprintf("http://127.0.0.1:%d/ignition", port)
+
+		r := plugin(t, t.TempDir(), "ignition", "join", "--kubeconfig", j.kubeconfig, "--ttl", "10m",
+			"--publish", "dir", "--publish-opt", "dir="+ignDir, "--publish-opt", "base-url="+base)
+		if r.code != 0 {
+			t.Fatalf("join --publish: exit %d: %s", r.code, r.stderr)
+		}
+		published := strings.TrimSpace(r.stdout)
+		if !strings.HasPrefix(published, base+"/") || strings.Contains(published, "\n") {
+			t.Fatalf("printed %q, want one URL under %s", r.stdout, base)
+		}
+		_, _, jc := readJoin(t, []byte(get(t, published, 200)))
+		id, _, _ := strings.Cut(jc.Discovery.BootstrapToken.Token, ".")
+		j.deleteToken(t, id)
+		files, _ := os.ReadDir(ignDir)
+		for _, f := range files {
+			if fi, _ := f.Info(); fi.Mode().Perm() != 0o600 {
+				t.Errorf("%s has mode %v, want 0600", f.Name(), fi.Mode().Perm())
+			}
+		}
+	})
 
 	t.Run("bad backend leaves no token", func(t *testing.T) {
 		for _, args := range [][]string{

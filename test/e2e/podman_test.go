@@ -17,8 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/blang/semver/v4"
+
 	"github.com/ocne-image/ocne-image/shared/kickstart"
 	"github.com/ocne-image/ocne-image/shared/ostreeext"
+	"github.com/ocne-image/ocne-image/shared/serverimage"
 	"github.com/ocne-image/ocne-image/test/fixture"
 	"github.com/ocne-image/ocne-image/test/harness"
 )
@@ -92,6 +95,7 @@ type siteJSON struct {
 		Name, ID, State string
 		Port            int
 	}
+	Podman *struct{ URL, Version string }
 }
 
 func decodeSite(t *testing.T, r result) siteJSON {
@@ -115,14 +119,26 @@ func ostreePull(t *testing.T, url, ref string) string {
 	return harness.Run(t, "ostree", "--repo="+repo, "rev-parse", "ock:"+ref)
 }
 
+// eachPodman runs f as a subtest against a private service of each Podman
+// release podman-ocne supports (harness.Podmans): the same bindings drive
+// both, and a field or call one of them ignores is only seen this way.
+func eachPodman(t *testing.T, f func(t *testing.T, p *harness.Podman, url string)) {
+	for _, release := range harness.Podmans {
+		t.Run("podman"+release, func(t *testing.T) {
+			p := harness.NewPodmanRelease(t, release)
+			f(t, p, p.Service())
+		})
+	}
+}
+
 // TestPodmanOcne is the helper's whole life cycle against a real Podman
 // service: load, serve, a real ostree pull through the published port, the
 // Kickstart over HTTP, status, logs, --replace, stop.
-func TestPodmanOcne(t *testing.T) {
+func TestPodmanOcne(t *testing.T) { eachPodman(t, testPodmanOcne) }
+
+func testPodmanOcne(t *testing.T, p *harness.Podman, url string) {
 	s := getSample(t)
 	archive := sampleServerArchive(t)
-	p := harness.NewPodman(t)
-	url := p.Service()
 	home := t.TempDir()
 
 	r := helper(t, home, url, "load", "--file", archive, "--output", "json")
@@ -189,8 +205,13 @@ func TestPodmanOcne(t *testing.T) {
 		if r.code != 0 || st.Container == nil || st.Container.State != "running" || st.Container.Port != port || st.Site.OSTreeURL != site.OSTreeURL {
 			t.Errorf("status: exit %d %+v %s", r.code, st, r.stderr)
 		}
+		// The service's release, as `podman version` of the same binary says.
+		if st.Podman == nil || st.Podman.Version != p.Version || st.Podman.URL != url {
+			t.Errorf("status podman: %+v, want version %s at %s", st.Podman, p.Version, url)
+		}
 		r = helper(t, home, url, "status", "--name", "ock-e2e")
-		if !strings.Contains(r.stdout, "running") || !strings.Contains(r.stdout, site.KernelArgs) {
+		if !strings.Contains(r.stdout, "running") || !strings.Contains(r.stdout, site.KernelArgs) ||
+			!strings.Contains(r.stdout, "Podman:         "+p.Version+" ("+url+")\n") {
 			t.Errorf("status text:\n%s", r.stdout)
 		}
 	})
@@ -329,12 +350,72 @@ func TestPodmanOcne(t *testing.T) {
 	})
 }
 
+// TestPodmanOcneLoadPath: load hands a Podman that can read it (5.7 and
+// later, on a unix socket) the archive's path, and streams the file to an
+// older one, or to one that does not see the file (a service in a VM or a
+// container); the image is stored under its names either way.
+func TestPodmanOcneLoadPath(t *testing.T) {
+	archive := sampleServerArchive(t)
+	localSince := semver.MustParse("5.7.0")
+	for _, release := range harness.Podmans {
+		for _, hidden := range []bool{false, true} {
+			name := "podman" + release
+			if hidden {
+				name += " file hidden from the service"
+			}
+			t.Run(name, func(t *testing.T) {
+				dir := t.TempDir()
+				file := filepath.Join(dir, "ock.tar")
+				harness.Run(t, "cp", archive, file)
+				p := harness.NewPodmanRelease(t, release)
+				var url string
+				if hidden {
+					url = p.ServiceHiding(dir)
+				} else {
+					url = p.Service()
+				}
+				r := helper(t, t.TempDir(), url, "load", "--file", file)
+				if r.code != 0 || !slices.Contains(strings.Fields(r.stdout), "localhost/ock-ostree:1.31") {
+					t.Fatalf("load: exit %d: %s%s", r.code, r.stdout, r.stderr)
+				}
+				if images := p.Run("images", "--format", "{{.Repository}}:{{.Tag}}"); !strings.Contains(images, "localhost/ock-ostree:1.31") {
+					t.Errorf("the service holds %q", images)
+				}
+				local := semver.MustParse(p.Version).GTE(localSince)
+				var want []string
+				if local {
+					want = append(want, "POST /libpod/local/images/load "+map[bool]string{false: "200", true: "404"}[hidden])
+				}
+				if !local || hidden {
+					want = append(want, "POST /libpod/images/load 200")
+				}
+				if got := loadRequests(p.Requests()); !slices.Equal(got, want) {
+					t.Errorf("load requests %q, want %q", got, want)
+				}
+			})
+		}
+	}
+}
+
+// loadRequests are the image load requests among reqs, without the API
+// version prefix the bindings put in front.
+func loadRequests(reqs []string) []string {
+	var loads []string
+	for _, r := range reqs {
+		method, rest, _ := strings.Cut(r, " ")
+		if _, path, ok := strings.Cut(strings.TrimPrefix(rest, "/"), "/"); ok && strings.Contains(path, "images/load") {
+			loads = append(loads, method+" /"+path)
+		}
+	}
+	return loads
+}
+
 // TestPodmanOcneBadInput: each bad input is a one-line error with the
 // right exit code, and leaves no container and no created directory.
-func TestPodmanOcneBadInput(t *testing.T) {
+func TestPodmanOcneBadInput(t *testing.T) { eachPodman(t, testPodmanOcneBadInput) }
+
+func testPodmanOcneBadInput(t *testing.T, p *harness.Podman, url string) {
 	archive := sampleServerArchive(t)
-	p := harness.NewPodman(t)
-	url := p.Service()
 	if r := helper(t, t.TempDir(), url, "load", "--file", archive); r.code != 0 {
 		t.Fatalf("load: exit %d: %s", r.code, r.stderr)
 	}
@@ -478,19 +559,21 @@ func silentSocket(t *testing.T) string {
 
 // TestPodmanOcneServerFails: a server that never answers is removed again,
 // whether serve gives up, sees it exit, or is interrupted with Ctrl-C.
-func TestPodmanOcneServerFails(t *testing.T) {
+func TestPodmanOcneServerFails(t *testing.T) { eachPodman(t, testPodmanOcneServerFails) }
+
+func testPodmanOcneServerFails(t *testing.T, p *harness.Podman, url string) {
 	archive := sampleServerArchive(t)
-	p := harness.NewPodman(t)
-	url := p.Service()
 	if r := helper(t, t.TempDir(), url, "load", "--file", archive); r.code != 0 {
 		t.Fatalf("load: exit %d: %s", r.code, r.stderr)
 	}
 	// The archive server image, labels and all, with a web root that does
 	// not exist (the server exits at once), or listening on another port
-	// than the published one (it runs, but never answers).
+	// than the published one (it runs, but never answers). The ENTRYPOINT
+	// again: Podman 5's commit drops it when CMD changes (4.3 keeps it).
 	p.Run("create", "--name", "base", "localhost/ock-ostree:latest")
-	p.Run("commit", "--change", `CMD ["--root", "/nope", "--listen", ":80"]`, "base", "localhost/broken:1")
-	p.Run("commit", "--change", `CMD ["--root", "/usr/share/nginx/html", "--listen", ":81"]`, "base", "localhost/deaf:1")
+	entrypoint := `ENTRYPOINT ["` + serverimage.ServerPath + `"]`
+	p.Run("commit", "--change", entrypoint, "--change", `CMD ["--root", "/nope", "--listen", ":80"]`, "base", "localhost/broken:1")
+	p.Run("commit", "--change", entrypoint, "--change", `CMD ["--root", "/usr/share/nginx/html", "--listen", ":81"]`, "base", "localhost/deaf:1")
 	p.Run("rm", "base")
 	serve := func(image string, extra ...string) []string {
 		return append([]string{"serve", "--image", image, "--port", strconv.Itoa(harness.FreePort(t)), "--advertise-address", "127.0.0.1"}, extra...)

@@ -9,7 +9,8 @@
 set -euo pipefail
 
 need=()
-for pkg in ostree podman runc skopeo docker-registry uidmap gettext-base python3 xorriso nginx-core libblkid-dev gcc libc6-dev; do
+for pkg in ostree podman runc skopeo docker-registry uidmap gettext-base python3 xorriso nginx-core libblkid-dev gcc libc6-dev \
+  libseccomp-dev libsystemd-dev libsqlite3-dev pkg-config; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then
