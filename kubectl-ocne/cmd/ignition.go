@@ -35,14 +35,15 @@ func NewCmdIgnition(streams genericiooptions.IOStreams) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "ignition",
 		Short: "Write the first-boot Ignition configs of OCK nodes",
-		Long: `Ignition configs for OCK nodes: "join" writes one that joins a node to the
-cluster of the current kubeconfig context; "publish", "unpublish" and "list"
+		Long: `Ignition configs for OCK nodes: "init" starts a new cluster (its CA, the
+first control-plane node's config and an admin kubeconfig); "join" writes
+one that joins a node to the cluster of the current kubeconfig context; "publish", "unpublish" and "list"
 put configs where nodes fetch them, through a hosting backend (see
 "kubectl ocne-image plugins list").`,
 		Args: cli.Args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error { return c.Help() },
 	}
-	c.AddCommand(NewCmdIgnitionJoin(streams), newCmdIgnitionPublish(streams), newCmdIgnitionUnpublish(streams), newCmdIgnitionList(streams))
+	c.AddCommand(NewCmdIgnitionJoin(streams), newCmdIgnitionInit(streams), newCmdIgnitionPublish(streams), newCmdIgnitionUnpublish(streams), newCmdIgnitionList(streams))
 	return c
 }
 
@@ -356,7 +357,7 @@ func (o *IgnitionJoinOptions) Run(ctx context.Context) (err error) {
 	}
 	restCfg, err := kube.Reachable(o.kube)
 	if err != nil {
-		return fmt.Errorf("no cluster for the node to join: %w", err)
+		return fmt.Errorf("no cluster for the node to join: %w (for a cluster not running yet, write its first nodes' configs with `ignition init --workers N`)", err)
 	}
 	cs, err := kubernetes.NewForConfig(restCfg)
 	if err != nil {
@@ -380,48 +381,14 @@ func (o *IgnitionJoinOptions) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	kubeletArgs := kubeadm.DefaultKubeletArgs()
-	if cs := o.cfg.CipherSuiteList(); len(cs) > 0 {
-		kubeletArgs["tls-cipher-suites"] = strings.Join(cs, ",")
-	}
-	join := kubeadm.Join{
-		APIVersion: apiVersion, APIServerEndpoint: cluster.Endpoint, Token: tok.String(),
-		CACertHashes: cluster.CAHashes(), KubeletArgs: kubeletArgs,
-	}
-	var vip *ignition.VirtualIP
 	var certKey string
 	if o.Role == "control-plane" {
 		if certKey, err = certupload.NewKey(); err != nil {
 			return err
 		}
-		port := o.cfg.BindPort()
-		if o.cfg.VirtualIP != "" {
-			// nginx serves the bind port on the virtual IP.
-			port = o.cfg.BindPortAlt()
-			vip = &ignition.VirtualIP{Address: o.cfg.VirtualIP, Port: o.cfg.BindPort(), AltPort: port}
-		}
-		join.ControlPlane = &kubeadm.ControlPlane{BindPort: int32(port), CertificateKey: certKey, KubeProxyMode: o.cfg.KubeProxyMode}
 	}
-	kubeadmConf, err := join.Marshal()
-	if err != nil {
-		return err
-	}
-	update := o.update
-	if update.Tag == "" {
-		update.Tag = minorVersion(sv.GitVersion)
-	}
-	node := ignition.Node{
-		KubeadmConfig: kubeadmConf, PatchesDir: kubeadm.PatchesDir, NetInterface: o.NetInterface,
-		Update: update, ContainerRegistry: o.Registry, VirtualIP: vip,
-		User: ignition.User{SSHKeys: o.sshKeys, PasswordHash: o.PasswordHash},
-	}
-	if p := o.cfg.Proxy; p.HTTPProxy != "" || p.HTTPSProxy != "" {
-		host, _, _ := net.SplitHostPort(cluster.Endpoint)
-		node.Proxy = ignition.Proxy{HTTPProxy: p.HTTPProxy, HTTPSProxy: p.HTTPSProxy,
-			NoProxy: ignition.NoProxyList(p.NoProxy, host,
-				orDefault(o.cfg.ServiceSubnet, config.DefaultServiceSubnet), orDefault(o.cfg.PodSubnet, config.DefaultPodSubnet))}
-	}
-	out, err := ignition.Build(node, o.IgnitionVersion, o.extras...)
+	out, err := o.joinIgnition(joinSpec{apiVersion: apiVersion, endpoint: cluster.Endpoint, caHashes: cluster.CAHashes(),
+		token: tok.String(), certKey: certKey, kubeMinor: minorVersion(sv.GitVersion)})
 	if err != nil {
 		return err
 	}
@@ -483,6 +450,70 @@ func (o *IgnitionJoinOptions) Run(ctx context.Context) (err error) {
 		fmt.Fprintf(o.ErrOut, "Upload the certificates on a control-plane node with:\n  %s\n", certupload.Command(certKey))
 	}
 	return nil
+}
+
+// joinSpec is what a join config takes from the cluster it joins.
+type joinSpec struct {
+	apiVersion string   // kubeadm's
+	endpoint   string   // host:port of the API server
+	caHashes   []string // sha256:<hex> of the CA keys
+	token      string   // id.secret
+	certKey    string   // control planes: the uploaded certificates' key
+	kubeMinor  string   // the cluster's minor version, the default OS tag
+}
+
+// joinIgnition is the Ignition config of a node joining the cluster s
+// describes, as ocne's byo driver writes it.
+func (o *IgnitionJoinOptions) joinIgnition(s joinSpec) ([]byte, error) {
+	join := kubeadm.Join{
+		APIVersion: s.apiVersion, APIServerEndpoint: s.endpoint, Token: s.token,
+		CACertHashes: s.caHashes, KubeletArgs: o.kubeletArgs(),
+	}
+	node := o.baseNode(s.endpoint, s.kubeMinor)
+	if s.certKey != "" {
+		port := o.cfg.BindPort()
+		if o.cfg.VirtualIP != "" {
+			// nginx serves the bind port on the virtual IP.
+			port = o.cfg.BindPortAlt()
+			node.VirtualIP = &ignition.VirtualIP{Address: o.cfg.VirtualIP, Port: o.cfg.BindPort(), AltPort: port}
+		}
+		join.ControlPlane = &kubeadm.ControlPlane{BindPort: int32(port), CertificateKey: s.certKey, KubeProxyMode: o.cfg.KubeProxyMode}
+	}
+	var err error
+	if node.KubeadmConfig, err = join.Marshal(); err != nil {
+		return nil, err
+	}
+	return ignition.Build(node, o.IgnitionVersion, o.extras...)
+}
+
+// kubeletArgs are every node's kubelet flags.
+func (o *IgnitionJoinOptions) kubeletArgs() map[string]string {
+	args := kubeadm.DefaultKubeletArgs()
+	if cs := o.cfg.CipherSuiteList(); len(cs) > 0 {
+		args["tls-cipher-suites"] = strings.Join(cs, ",")
+	}
+	return args
+}
+
+// baseNode is what every node's config holds whatever its role: updates,
+// registries, the ocne user and the proxy; endpoint is the API server's
+// host:port, kubeMinor the default OS tag.
+func (o *IgnitionJoinOptions) baseNode(endpoint, kubeMinor string) ignition.Node {
+	update := o.update
+	if update.Tag == "" {
+		update.Tag = kubeMinor
+	}
+	node := ignition.Node{
+		PatchesDir: kubeadm.PatchesDir, NetInterface: o.NetInterface, Update: update, ContainerRegistry: o.Registry,
+		User: ignition.User{SSHKeys: o.sshKeys, PasswordHash: o.PasswordHash},
+	}
+	if p := o.cfg.Proxy; p.HTTPProxy != "" || p.HTTPSProxy != "" {
+		host, _, _ := net.SplitHostPort(endpoint)
+		node.Proxy = ignition.Proxy{HTTPProxy: p.HTTPProxy, HTTPSProxy: p.HTTPSProxy,
+			NoProxy: ignition.NoProxyList(p.NoProxy, host,
+				orDefault(o.cfg.ServiceSubnet, config.DefaultServiceSubnet), orDefault(o.cfg.PodSubnet, config.DefaultPodSubnet))}
+	}
+	return node
 }
 
 func (o *IgnitionJoinOptions) write(data []byte) error {

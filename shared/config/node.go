@@ -13,6 +13,11 @@ import (
 // Ignition of a node joining the cluster (`ignition join`), with ocne's
 // spellings and meanings (oracle-cne/ocne pkg/config/types).
 type Node struct {
+	// Name is the cluster's (ocne's cluster config `name`).
+	Name string `yaml:"name,omitempty"`
+	// WorkerNodes is how many workers the cluster is to have: with none,
+	// the first control plane runs pods (no taint).
+	WorkerNodes int `yaml:"workerNodes,omitempty"`
 	// Registry is the container registry for unqualified image names.
 	Registry         string `yaml:"registry,omitempty"`
 	Password         string `yaml:"password,omitempty"` // a crypt(3) hash
@@ -129,6 +134,9 @@ func (n Node) Validate() error {
 			}
 		}
 	}
+	if err := subnetsApart(orString(n.PodSubnet, DefaultPodSubnet), orString(n.ServiceSubnet, DefaultServiceSubnet)); err != nil {
+		return err
+	}
 	if n.KubeProxyMode != "" && !slices.Contains(KubeProxyModes, n.KubeProxyMode) {
 		return fmt.Errorf("kubeProxyMode %q: use one of %s", n.KubeProxyMode, strings.Join(KubeProxyModes, ", "))
 	}
@@ -139,6 +147,31 @@ func (n Node) Validate() error {
 		}
 	}
 	return nil
+}
+
+// subnetsApart refuses pod and service subnets that overlap: kube-proxy
+// would route pod addresses to services.
+func subnetsApart(pods, services string) error {
+	for _, p := range strings.Split(pods, ",") {
+		pp, err := netip.ParsePrefix(strings.TrimSpace(p))
+		if err != nil {
+			continue // reported above
+		}
+		for _, sv := range strings.Split(services, ",") {
+			sp, err := netip.ParsePrefix(strings.TrimSpace(sv))
+			if err == nil && pp.Overlaps(sp) {
+				return fmt.Errorf("podSubnet %s overlaps serviceSubnet %s: give them separate ranges", pp, sp)
+			}
+		}
+	}
+	return nil
+}
+
+func orString(v, d string) string {
+	if v != "" {
+		return v
+	}
+	return d
 }
 
 // knownCipherSuites are the names the kubelet's --tls-cipher-suites
@@ -176,6 +209,10 @@ func mergeNode(base, over Node) Node {
 		if v != "" {
 			*dst = v
 		}
+	}
+	set(&base.Name, over.Name)
+	if over.WorkerNodes != 0 {
+		base.WorkerNodes = over.WorkerNodes
 	}
 	set(&base.Registry, over.Registry)
 	set(&base.Password, over.Password)

@@ -84,6 +84,8 @@ func TestNodeValidate(t *testing.T) {
 		{"VIP and LB", Node{VirtualIP: "192.0.2.10", LoadBalancer: "lb.example.com"}, "both set"},
 		{"bad LB", Node{LoadBalancer: "http://lb"}, "loadBalancer"},
 		{"bad pod subnet", Node{PodSubnet: "10.244.0.0"}, "podSubnet"},
+		{"pod subnet in the service subnet", Node{PodSubnet: "10.100.0.0/16"}, "podSubnet 10.100.0.0/16 overlaps serviceSubnet 10.96.0.0/12"},
+		{"service subnet over the pods", Node{ServiceSubnet: "10.0.0.0/8"}, "overlaps"},
 		{"bad proxy mode", Node{KubeProxyMode: "userspace"}, "kubeProxyMode"},
 		{"bad cipher", Node{CipherSuites: "TLS_RSA_WITH_RC4"}, `"TLS_RSA_WITH_RC4" is not a TLS cipher suite`},
 	}

@@ -62,6 +62,24 @@ type Node struct {
 	// keepalived and serve the API server port on it with nginx; nil for
 	// workers and control planes behind a load balancer.
 	VirtualIP *VirtualIP
+	// Action is what the node's ocne.sh does: ActionJoin ("", the
+	// default) or ActionInit for the first control-plane node.
+	Action string
+	// Files are more files for the node: the first control plane's CA.
+	Files []File
+}
+
+// The actions of the node's ocne.sh.
+const (
+	ActionJoin = "join"
+	ActionInit = "init"
+)
+
+// File is one more file for the node.
+type File struct {
+	Path string
+	Mode int
+	Data []byte
 }
 
 // Update is /etc/ocne/update.yaml, what the node's ocne-update.sh pulls:
@@ -133,7 +151,14 @@ func (n Node) config() (v33.Config, error) {
 			[]byte(fmt.Sprintf("unqualified-search-registries = [%q]\n", n.ContainerRegistry))))
 	}
 
-	bootstrap := "[Service]\nEnvironment=ACTION=join\n"
+	for _, f := range n.Files {
+		c.Storage.Files = append(c.Storage.Files, file(f.Path, f.Mode, f.Data))
+	}
+	action := n.Action
+	if action == "" {
+		action = ActionJoin
+	}
+	bootstrap := "[Service]\nEnvironment=ACTION=" + action + "\n"
 	if n.NetInterface != "" {
 		bootstrap += "Environment=NET_INTERFACE=" + n.NetInterface + "\n"
 	}

@@ -166,18 +166,26 @@ func (j Join) Marshal() ([]byte, error) {
 		return nil, fmt.Errorf("encode JoinConfiguration: %w", err)
 	}
 	if j.ControlPlane != nil {
-		mode := j.ControlPlane.KubeProxyMode
-		if mode == "" {
-			mode = DefaultKubeProxyMode
-		}
-		kp, err := yaml.Marshal(kubeProxyConfig{APIVersion: "kubeproxy.config.k8s.io/v1alpha1", Kind: "KubeProxyConfiguration",
-			Mode: mode, MetricsBindAddress: kubeProxyMetrics})
+		kp, err := kubeProxyDoc(j.ControlPlane.KubeProxyMode)
 		if err != nil {
-			return nil, fmt.Errorf("encode KubeProxyConfiguration: %w", err)
+			return nil, err
 		}
 		out = bytes.Join([][]byte{out, kp}, []byte("---\n"))
 	}
 	return out, nil
+}
+
+// kubeProxyDoc is the KubeProxyConfiguration document of a control plane.
+func kubeProxyDoc(mode string) ([]byte, error) {
+	if mode == "" {
+		mode = DefaultKubeProxyMode
+	}
+	kp, err := yaml.Marshal(kubeProxyConfig{APIVersion: "kubeproxy.config.k8s.io/v1alpha1", Kind: "KubeProxyConfiguration",
+		Mode: mode, MetricsBindAddress: kubeProxyMetrics})
+	if err != nil {
+		return nil, fmt.Errorf("encode KubeProxyConfiguration: %w", err)
+	}
+	return kp, nil
 }
 
 func sortedArgs(m map[string]string) []arg {

@@ -74,3 +74,21 @@ func TestMinorVersion(t *testing.T) {
 		}
 	}
 }
+
+// Every version we offer has its release, and nothing else does.
+func TestReleaseOf(t *testing.T) {
+	for _, v := range Versions {
+		r, err := ReleaseOf(v)
+		if err != nil || !strings.HasPrefix(r.Kubernetes, v+".") || r.Etcd == "" || r.CoreDNS == "" {
+			t.Errorf("ReleaseOf(%s) = %+v, %v", v, r, err)
+		}
+	}
+	if r, err := ReleaseOf("v1.31.2"); err != nil || r.Kubernetes != "1.31.0" {
+		t.Errorf("ReleaseOf(v1.31.2) = %+v, %v", r, err)
+	}
+	for _, v := range []string{"1.27", "1.34", "2.0", ""} {
+		if _, err := ReleaseOf(v); err == nil || !strings.Contains(err.Error(), "no OCK image") {
+			t.Errorf("ReleaseOf(%q): %v", v, err)
+		}
+	}
+}
