@@ -150,7 +150,7 @@ file; flags win.`,
 	f.StringVarP(&o.Output, "output", "o", "", "file to write (default ~/.ocne/images/ock-VERSION-ARCH-ostree.tar)")
 	f.StringVar(&o.Format, "output-format", "text", "how to print the result: text or json")
 	f.StringVarP(&o.ConfigFile, "config", "c", "", "cluster configuration file")
-	f.StringVar(&o.Ref, "ref", convert.DefaultRef, "OSTree ref to point at the commit (Kickstart's ostreesetup --ref)")
+	f.StringVar(&o.Ref, "ref", "", "OSTree ref to serve the commit as, Kickstart's ostreesetup --ref (default: the ref the commit is bound to, else "+convert.DefaultRef+")")
 	f.CountVarP(&o.Verbose, "verbose", "v", "print more detail (repeat for more)")
 	c.RegisterFlagCompletionFunc("type", fixedCompletion("ostree"))
 	c.RegisterFlagCompletionFunc("arch", fixedCompletion(ock.Arches...))
