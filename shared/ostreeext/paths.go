@@ -14,7 +14,8 @@ import (
 // Paths inside an ostree-ext layer. v0 images keep the repo config at
 // sysroot/config and xattrs under repoPrefix+"xattrs/".
 const (
-	repoPrefix    = "sysroot/ostree/repo/"
+	sysrootPrefix = "sysroot/"
+	repoPrefix    = sysrootPrefix + "ostree/repo/"
 	objectsPrefix = repoPrefix + "objects/"
 	v0XattrsDir   = repoPrefix + "xattrs/"
 )
