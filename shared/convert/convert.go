@@ -94,9 +94,7 @@ func ToArchive(ctx context.Context, src, dir string, opts Options) (res *Result,
 	if err != nil {
 		return nil, err
 	}
-	if derived := img.Layers()[len(layers):]; len(derived) > 0 {
-		return nil, fmt.Errorf("%s is a derived image with %d layer(s) on top of the OSTree commit (from layer %d, %s): converting derived images is not supported; use the base OCK image", ref, len(derived), derived[0].Index+1, derived[0].Digest)
-	}
+	derived := img.Layers()[len(layers):]
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return nil, fmt.Errorf("create output directory: %w", err)
 	}
@@ -112,7 +110,7 @@ func ToArchive(ctx context.Context, src, dir string, opts Options) (res *Result,
 	im := ostreeext.NewImporter(repo, ostreeext.WithWorkers(opts.Workers))
 	if opts.Progress != nil {
 		var total int64
-		for _, l := range layers {
+		for _, l := range img.Layers() {
 			total += max(l.Size, 0)
 		}
 		opts.Progress.Start(total)
@@ -126,7 +124,15 @@ func ToArchive(ctx context.Context, src, dir string, opts Options) (res *Result,
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref, err)
 	}
-	if opts.Ref, err = servedRef(c, commit, opts.Ref, opts.Log); err != nil {
+	objects := im.Objects()
+	if len(derived) == 0 {
+		opts.Ref, err = servedRef(c, commit, opts.Ref, opts.Log)
+	} else {
+		var n int
+		commit, c, n, err = merge(ctx, img, repo, commit, c, derived, &opts)
+		objects += n
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref, err)
 	}
 	if err := repo.SetRef(opts.Ref, commit); err != nil {
@@ -139,23 +145,16 @@ func ToArchive(ctx context.Context, src, dir string, opts Options) (res *Result,
 		Ref:     opts.Ref,
 		Version: img.Labels()[LabelVersion],
 		Arch:    img.Architecture(),
-		Objects: im.Objects(),
+		Objects: objects,
 	}, nil
 }
 
 func importLayer(ctx context.Context, img *containerimage.Image, im *ostreeext.Importer, l containerimage.Layer, p Progress) error {
-	var onRead func(int)
-	if p != nil {
-		onRead = p.Add
-	}
-	r, err := img.OpenLayer(ctx, l, onRead)
-	if err != nil {
+	var st ostreeext.LayerStats
+	err := readLayer(ctx, img, l, p, func(r io.Reader) (err error) {
+		st, err = im.ImportLayer(ctx, r)
 		return err
-	}
-	st, err := im.ImportLayer(ctx, r)
-	if cerr := r.Close(); err == nil {
-		err = cerr
-	}
+	})
 	if err != nil {
 		return fmt.Errorf("layer %d (%s): %w", l.Index+1, l.Digest, err)
 	}
@@ -164,6 +163,24 @@ func importLayer(ctx context.Context, img *containerimage.Image, im *ostreeext.I
 		return fmt.Errorf("layer %d (%s) holds %d file(s) but no OSTree objects, so it is a derived layer, yet the image's labels count it among the ostree layers: the image is inconsistent", l.Index+1, l.Digest, st.Files)
 	}
 	return nil
+}
+
+// readLayer has read consume layer l's uncompressed tar and checks the
+// layer's digests once it is done.
+func readLayer(ctx context.Context, img *containerimage.Image, l containerimage.Layer, p Progress, read func(io.Reader) error) error {
+	var onRead func(int)
+	if p != nil {
+		onRead = p.Add
+	}
+	r, err := img.OpenLayer(ctx, l, onRead)
+	if err != nil {
+		return err
+	}
+	err = read(r)
+	if cerr := r.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // servedRef is the ref to serve commit c as. libostree checks a commit's

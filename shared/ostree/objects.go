@@ -24,6 +24,16 @@ func (x Xattrs) Sorted() Xattrs {
 	return s
 }
 
+// Get returns the value of the named attribute.
+func (x Xattrs) Get(name string) ([]byte, bool) {
+	for _, a := range x {
+		if a.Name == name {
+			return a.Value, true
+		}
+	}
+	return nil, false
+}
+
 // Marshal serialises the list in the order given.
 func (x Xattrs) Marshal() []byte {
 	elems := make([][]byte, len(x))

@@ -186,7 +186,7 @@ func (im *Importer) readTar(ctx context.Context, r io.Reader, jobs chan<- job) e
 func (im *Importer) handle(ctx context.Context, tr *tar.Reader, hdr *tar.Header, name string, e entry, jobs chan<- job) error {
 	switch e.kind {
 	case kindNone:
-		if hdr.Typeflag != tar.TypeDir && !strings.HasPrefix(name, sysrootPrefix) {
+		if hdr.Typeflag != tar.TypeDir && hdr.Typeflag != tar.TypeXGlobalHeader && !strings.HasPrefix(name, sysrootPrefix) {
 			im.layer.Files++
 		}
 		return nil
@@ -272,13 +272,18 @@ func (im *Importer) xattrsFor(sum ostree.Checksum, hdr *tar.Header) (ostree.Xatt
 		delete(im.pending, sum)
 		return ostree.ParseXattrs(im.xattrs[xs])
 	}
+	return paxXattrs(hdr), nil
+}
+
+// paxXattrs returns the xattrs a tar entry carries as PAX records.
+func paxXattrs(hdr *tar.Header) ostree.Xattrs {
 	var x ostree.Xattrs
 	for k, v := range hdr.PAXRecords {
 		if name, ok := strings.CutPrefix(k, paxXattrPrefix); ok {
 			x = append(x, ostree.Xattr{Name: name, Value: []byte(v)})
 		}
 	}
-	return x.Sorted(), nil
+	return x.Sorted()
 }
 
 func (im *Importer) dispatchContent(ctx context.Context, tr *tar.Reader, hdr *tar.Header, name string, sum ostree.Checksum, jobs chan<- job) error {

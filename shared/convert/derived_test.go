@@ -1,0 +1,244 @@
+package convert
+
+import (
+	"cmp"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/ocne-image/ocne-image/shared/containerimage"
+	"github.com/ocne-image/ocne-image/shared/ostreeext"
+	"github.com/ocne-image/ocne-image/test/fixture"
+	"github.com/ocne-image/ocne-image/test/harness"
+)
+
+// TestUpstreamDerived converts the derived images the real ostree-ext
+// made (2021: no diff ID label, a commit bound to ref exampleos, SELinux
+// labels), serves the archive and pulls it as Anaconda does.
+func TestUpstreamDerived(t *testing.T) {
+	const base = "3cb6170b6945065c2475bc16d7bebcc84f96b4c677811a6751e479b89f8c3770"
+	tests := []struct {
+		file, path, content string
+	}{
+		{"exampleos-derive.ociarchive", "/usr/share/anewfile", "FROM localhost/exampleos\nADD Dockerfile /usr/share/anewfile\n"},
+		{"exampleos-derive-v2.ociarchive", "/usr/share/anewfile2", "FROM localhost/exampleos\nADD Dockerfile /usr/share/anewfile2\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			t.Parallel()
+			out := filepath.Join(t.TempDir(), "archive")
+			res, err := ToArchive(context.Background(), "oci-archive:../containerimage/testdata/"+tt.file, out, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Ref != "exampleos" || res.Commit.String() == base {
+				t.Fatalf("served %s as %q, want a new commit as exampleos, the base commit's binding", res.Commit, res.Ref)
+			}
+			if got := harness.Run(t, "ostree", "--repo="+out, "rev-parse", res.Ref+"^"); got != base {
+				t.Errorf("parent %s, want the base commit %s", got, base)
+			}
+			client := pull(t, served(t, out), res.Ref)
+			ref := "srv:" + res.Ref
+			if got := harness.Run(t, "ostree", "--repo="+client, "cat", ref, tt.path); got+"\n" != tt.content {
+				t.Errorf("%s holds %q, want %q", tt.path, got, tt.content)
+			}
+			want := "-00644 0 0 " + strconv.Itoa(len(tt.content)) + " { [(b'security.selinux', b'system_u:object_r:usr_t:s0')] } " + tt.path
+			if got := strings.Join(strings.Fields(harness.Run(t, "ostree", "--repo="+client, "ls", "-X", ref, tt.path)), " "); got != want {
+				t.Errorf("ls %s = %q, want %q (mode, owner and the label of /usr, its parent directory)", tt.path, got, want)
+			}
+			// The base commit's files keep their labels.
+			baseLs := harness.Run(t, "ostree", "--repo="+out, "ls", "-RXC", base, "/usr/bin", "/usr/lib")
+			if got := harness.Run(t, "ostree", "--repo="+client, "ls", "-RXC", ref, "/usr/bin", "/usr/lib"); got != baseLs || !strings.Contains(got, "shell_exec_t") {
+				t.Errorf("base files changed in the merged commit:\n%s\nwant\n%s", got, baseLs)
+			}
+		})
+	}
+}
+
+// derivedLayers are two layers as `podman build` would add them to the
+// fixture tree: new, replaced and hard-linked files, /etc, a symlink, a
+// whiteout of a file and of a directory, an opaque directory, and content
+// outside /usr and /etc that a commit does not hold.
+func derivedLayers() [][]fixture.LayerEntry {
+	return [][]fixture.LayerEntry{{
+		fixture.Dir("usr", 0o755),
+		fixture.Dir("usr/share", 0o755),
+		fixture.Dir("usr/share/derived", 0o750),
+		fixture.File("usr/share/derived/new.txt", 0o640, "new\n"),
+		fixture.File(fixture.PathOSRelease, 0o644, "NAME=derived\n"),
+		fixture.Whiteout(fixture.PathHardLinkA),
+		fixture.Dir("etc", 0o755),
+		fixture.File("etc/derived.conf", 0o600, "x=1\n"),
+		fixture.Symlink("usr/bin/derived-link", "sh"),
+		fixture.HardLink("usr/bin/derived-hard", "usr/share/derived/new.txt"),
+		fixture.Dir("var", 0o755),
+		fixture.File("var/lib/derived-state", 0o644, "dropped\n"),
+	}, {
+		fixture.File(fixture.PathEmptyDir+"/kept", 0o644, "kept\n"),
+		fixture.Opaque(fixture.PathEmptyDir),
+		fixture.Whiteout(fixture.PathDeepRoot),
+		fixture.File("usr/share/derived/new.txt", 0o644, "newer\n"),
+	}}
+}
+
+// applyOnDisk makes in tree what derivedLayers make of it, with plain
+// file operations: the tree a real `ostree commit` then turns into the
+// commit the merge must produce.
+func applyOnDisk(t *testing.T, tree string) {
+	t.Helper()
+	p := func(rel string) string { return filepath.Join(tree, filepath.FromSlash(rel)) }
+	write := func(rel string, mode os.FileMode, data string) {
+		os.Remove(p(rel))
+		if err := os.WriteFile(p(rel), []byte(data), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p(rel), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.Mkdir(p("usr/share/derived"), 0o750))
+	must(os.Chmod(p("usr/share/derived"), 0o750))
+	write("usr/share/derived/new.txt", 0o640, "new\n")
+	write(fixture.PathOSRelease, 0o644, "NAME=derived\n")
+	must(os.Remove(p(fixture.PathHardLinkA)))
+	write("usr/etc/derived.conf", 0o600, "x=1\n")
+	must(os.Symlink("sh", p("usr/bin/derived-link")))
+	must(os.Link(p("usr/share/derived/new.txt"), p("usr/bin/derived-hard")))
+	must(os.RemoveAll(p(fixture.PathEmptyDir)))
+	must(os.Mkdir(p(fixture.PathEmptyDir), 0o755))
+	must(os.Chmod(p(fixture.PathEmptyDir), 0o755))
+	write(fixture.PathEmptyDir+"/kept", 0o644, "kept\n")
+	must(os.RemoveAll(p(fixture.PathDeepRoot)))
+	write("usr/share/derived/new.txt", 0o644, "newer\n")
+}
+
+// expectedMerge commits the fixture tree with derivedLayers applied on
+// disk, with the real ostree, and returns `ostree ls -RXC` of it.
+func expectedMerge(t *testing.T) string {
+	t.Helper()
+	fc := fixtureSource(t)
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "tree")
+	if out, err := exec.Command("cp", "-a", filepath.Join(fc.dir, "tree"), tree).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v: %s", err, out)
+	}
+	applyOnDisk(t, tree)
+	repo := filepath.Join(dir, "repo")
+	commit, err := fixture.Commit(context.Background(), repo, fixture.DefaultMode, tree, DefaultRef)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls := harness.Run(t, "ostree", "--repo="+repo, "ls", "-RXC", commit)
+	for _, p := range []string{"/usr/etc/derived.conf", "/usr/bin/derived-hard", "/" + fixture.PathEmptyDir + "/kept"} {
+		if !strings.Contains(ls, " "+p+"\n") {
+			t.Fatalf("the expected tree lacks %s:\n%s", p, ls)
+		}
+	}
+	for _, p := range []string{fixture.PathHardLinkA, fixture.PathDeepRoot, "var"} {
+		if strings.Contains(ls, " /"+p+"\n") {
+			t.Fatalf("the expected tree has %s:\n%s", p, ls)
+		}
+	}
+	return ls
+}
+
+// TestDerivedMerge builds derived images of the fixture commit in every
+// layout we import and checks that the merged commit's tree is exactly the
+// base tree with the layers applied: the tree the real `ostree commit`
+// makes of the same files, down to the root checksum.
+func TestDerivedMerge(t *testing.T) {
+	ctx := context.Background()
+	fc := fixtureSource(t)
+	want := expectedMerge(t)
+	tests := []struct {
+		name    string
+		opts    ostreeext.ExportOptions
+		noLabel bool // as written before ostree-ext had diff ID labels
+		ref     string
+	}{
+		{name: "v1", opts: ostreeext.ExportOptions{}},
+		{name: "v1 chunked zstd", opts: ostreeext.ExportOptions{Layers: 4, Compression: containerimage.Zstd}},
+		{name: "bootc xattrs link files", opts: ostreeext.ExportOptions{Xattrs: ostreeext.XattrsLinkFile, DotSlash: true}},
+		{name: "v0", opts: ostreeext.ExportOptions{V0: true}},
+		{name: "v0 without diff ID label", opts: ostreeext.ExportOptions{V0: true}, noLabel: true},
+		{name: "v1 served as another ref", opts: ostreeext.ExportOptions{}, ref: "ock/custom"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := encapsulate(t, tt.opts)
+			defer b.RemoveLayerFiles()
+			for _, entries := range derivedLayers() {
+				if err := fixture.AppendLayer(&b, t.TempDir(), containerimage.Gzip, entries...); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.noLabel {
+				delete(b.Config.Config.Labels, LabelDiffID)
+				delete(b.Annotations, LabelDiffID)
+			}
+			src := ociRef(t.TempDir())
+			if err := fixture.WriteImage(ctx, src, b); err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(t.TempDir(), "archive")
+			var log strings.Builder
+			res, err := ToArchive(ctx, src, out, Options{Ref: tt.ref, Log: &log})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(log.String(), "left out, as ostree-ext leaves them out: /var (2)") {
+				t.Errorf("log %q does not warn about /var", log.String())
+			}
+			wantRef := cmp.Or(tt.ref, DefaultRef)
+			if res.Ref != wantRef {
+				t.Errorf("served as %q, want %q", res.Ref, wantRef)
+			}
+			harness.Run(t, "ostree", "--repo="+out, "fsck")
+			if got := harness.Run(t, "ostree", "--repo="+out, "rev-parse", res.Ref+"^"); got != fc.commit {
+				t.Errorf("parent %s, want the base commit %s", got, fc.commit)
+			}
+			if got := harness.Run(t, "ostree", "--repo="+out, "ls", "-RXC", res.Commit.String()); got != want {
+				t.Errorf("merged tree differs from the base tree with the layers applied:\n%s", lineDiff(got, want))
+			}
+			client := pull(t, served(t, out), res.Ref)
+			if got := harness.Run(t, "ostree", "--repo="+client, "show", "--print-metadata-key=ostree.ref-binding", res.Commit.String()); got != "['"+wantRef+"']" {
+				t.Errorf("merged commit bound to %s, want ['%s']", got, wantRef)
+			}
+		})
+	}
+}
+
+// lineDiff lists the lines only one of got and want has.
+func lineDiff(got, want string) string {
+	in := func(s string) map[string]bool {
+		m := map[string]bool{}
+		for _, l := range strings.Split(s, "\n") {
+			m[l] = true
+		}
+		return m
+	}
+	g, w := in(got), in(want)
+	var out []string
+	for _, l := range strings.Split(got, "\n") {
+		if !w[l] {
+			out = append(out, "+ "+l)
+		}
+	}
+	for _, l := range strings.Split(want, "\n") {
+		if !g[l] {
+			out = append(out, "- "+l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
