@@ -150,6 +150,19 @@ func TestBadImages(t *testing.T) {
 			return ociRef(dir)
 		}
 	}
+	derived := func(entries ...fixture.LayerEntry) prep {
+		return func(t *testing.T, dir string) string {
+			b := encapsulate(t, ostreeext.ExportOptions{})
+			defer b.RemoveLayerFiles()
+			if err := fixture.AppendLayer(&b, t.TempDir(), containerimage.Gzip, entries...); err != nil {
+				t.Fatal(err)
+			}
+			if err := fixture.WriteImage(ctx, ociRef(dir), b); err != nil {
+				t.Fatal(err)
+			}
+			return ociRef(dir)
+		}
+	}
 	isBigFile := func(h *tar.Header) bool {
 		return strings.HasSuffix(h.Name, ".file") && h.Size == 3<<20
 	}
@@ -262,6 +275,21 @@ func TestBadImages(t *testing.T) {
 				return ociRef(dir)
 			},
 			wantErr: "layer 2 (sha256:",
+		},
+		{
+			name:    "device node in a derived layer",
+			prep:    derived(fixture.LayerEntry{Header: tar.Header{Typeflag: tar.TypeChar, Name: "usr/lib/null", Mode: 0o666}}),
+			wantErr: `tar entry "usr/lib/null": a character device: an OSTree commit holds only files`,
+		},
+		{
+			name:    "hard link to nothing in a derived layer",
+			prep:    derived(fixture.HardLink("usr/bin/x", "usr/bin/no-such-file")),
+			wantErr: `tar entry "usr/bin/x": hard link to "usr/bin/no-such-file", which is not a file of the merged tree`,
+		},
+		{
+			name:    "../ path in a derived layer",
+			prep:    derived(fixture.File("usr/../../etc/evil", 0o644, "x")),
+			wantErr: "escapes the image root",
 		},
 		{
 			name:    "unknown transport",

@@ -59,6 +59,9 @@ func TestUpstreamDerived(t *testing.T) {
 	}
 }
 
+// derivedOSRelease replaces the base's os-release; deploy needs its ID.
+const derivedOSRelease = "ID=derived\nPRETTY_NAME=\"Derived OCK\"\n"
+
 // derivedLayers are two layers as `podman build` would add them to the
 // fixture tree: new, replaced and hard-linked files, /etc, a symlink, a
 // whiteout of a file and of a directory, an opaque directory, and content
@@ -69,7 +72,7 @@ func derivedLayers() [][]fixture.LayerEntry {
 		fixture.Dir("usr/share", 0o755),
 		fixture.Dir("usr/share/derived", 0o750),
 		fixture.File("usr/share/derived/new.txt", 0o640, "new\n"),
-		fixture.File(fixture.PathOSRelease, 0o644, "NAME=derived\n"),
+		fixture.File(fixture.PathOSRelease, 0o644, derivedOSRelease),
 		fixture.Whiteout(fixture.PathHardLinkA),
 		fixture.Dir("etc", 0o755),
 		fixture.File("etc/derived.conf", 0o600, "x=1\n"),
@@ -109,7 +112,7 @@ func applyOnDisk(t *testing.T, tree string) {
 	must(os.Mkdir(p("usr/share/derived"), 0o750))
 	must(os.Chmod(p("usr/share/derived"), 0o750))
 	write("usr/share/derived/new.txt", 0o640, "new\n")
-	write(fixture.PathOSRelease, 0o644, "NAME=derived\n")
+	write(fixture.PathOSRelease, 0o644, derivedOSRelease)
 	must(os.Remove(p(fixture.PathHardLinkA)))
 	write("usr/etc/derived.conf", 0o600, "x=1\n")
 	must(os.Symlink("sh", p("usr/bin/derived-link")))
@@ -241,4 +244,56 @@ func lineDiff(got, want string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestDerivedInstall runs Anaconda's ostreesetup steps (init-fs, os-init,
+// pull, admin deploy) against a merged commit served over HTTP.
+func TestDerivedInstall(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("deploy needs root")
+	}
+	ctx := t.Context()
+	b := encapsulate(t, ostreeext.ExportOptions{Layers: 2})
+	defer b.RemoveLayerFiles()
+	for _, entries := range derivedLayers() {
+		if err := fixture.AppendLayer(&b, t.TempDir(), containerimage.Gzip, entries...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := ociRef(t.TempDir())
+	if err := fixture.WriteImage(ctx, src, b); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "archive")
+	res, err := ToArchive(ctx, src, out, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sysroot := t.TempDir()
+	// Registered after TempDir's own cleanup, so it runs before it.
+	t.Cleanup(func() {
+		if err := fixture.ReleaseDeployments(sysroot); err != nil {
+			t.Error(err)
+		}
+	})
+	log, err := fixture.Install(ctx, sysroot, served(t, out), res.Ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log, res.Commit.String()+".0") {
+		t.Fatalf("admin status does not show deployment %s.0:\n%s", res.Commit, log)
+	}
+	deployment := filepath.Join(sysroot, "ostree", "deploy", res.Ref, "deploy", res.Commit.String()+".0")
+	for rel, want := range map[string]string{
+		"etc/derived.conf":          "x=1\n", // deploy makes /etc from usr/etc
+		"usr/share/derived/new.txt": "newer\n",
+		fixture.PathOSRelease:       derivedOSRelease,
+	} {
+		if got, err := os.ReadFile(filepath.Join(deployment, rel)); err != nil || string(got) != want {
+			t.Errorf("deployed %s = %q (%v), want %q", rel, got, err, want)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(deployment, fixture.PathHardLinkA)); !os.IsNotExist(err) {
+		t.Errorf("whited-out %s deployed (%v)", fixture.PathHardLinkA, err)
+	}
 }

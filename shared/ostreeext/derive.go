@@ -105,6 +105,9 @@ func (m *Merger) ApplyLayer(ctx context.Context, r io.Reader) error {
 		if err != nil {
 			return fmt.Errorf("read layer tar: %w (truncated or corrupt layer)", err)
 		}
+		if _, err := cleanName(hdr.Name); err != nil {
+			return err // it names the entry
+		}
 		if err := m.apply(tr, hdr); err != nil {
 			return fmt.Errorf("tar entry %q: %w", hdr.Name, err)
 		}
@@ -171,7 +174,19 @@ func (m *Merger) apply(tr *tar.Reader, hdr *tar.Header) error {
 		parent.files[base] = sum
 		return nil
 	}
-	return fmt.Errorf("tar entry type %q: an OSTree commit holds only files, symlinks and directories", hdr.Typeflag)
+	return fmt.Errorf("%s: an OSTree commit holds only files, symlinks and directories; remove it in the Containerfile", entryKind(hdr.Typeflag))
+}
+
+func entryKind(t byte) string {
+	switch t {
+	case tar.TypeChar:
+		return "a character device"
+	case tar.TypeBlock:
+		return "a block device"
+	case tar.TypeFifo:
+		return "a FIFO"
+	}
+	return fmt.Sprintf("an entry of tar type %q", t)
 }
 
 // whiteout deletes name (".wh.NAME") or, for the opaque marker, everything
