@@ -53,6 +53,9 @@ const createExample = `  # Build in the cluster of the current kubeconfig contex
   kubectl ocne-image create --local --os-registry oci-archive:/srv/ock-1.31.tar --version 1.31
   kubectl ocne-image create --local --os-registry oci:/srv/ock-layout --os-tag 1.31
 
+  # An image customised with podman build, served as ref ock/custom
+  kubectl ocne-image create --local --os-registry oci-archive:/srv/ock-custom.tar --ref ock/custom
+
   # Then serve it
   podman load -i ~/.ocne/images/ock-1.33-amd64-ostree.tar
   podman run -d -p 8080:80 -v $PWD/ks:/usr/share/nginx/html/ks localhost/ock-ostree:latest`
@@ -114,6 +117,12 @@ oci-archive:FILE, docker-archive:FILE or dir:DIR, also as
 ostree-unverified-image:oci-archive:FILE. Such a source holding one image
 (or one manifest list) is used as it is; of several, --os-tag picks the one
 with that name, tag or digest.
+
+A derived image (an OCK image customised with podman build) is served as
+a new commit of the merged tree; its files outside /usr and /etc are left
+out, with a warning. A commit bound to refs (ostree.ref-binding) is served
+under its one bound ref unless --ref says otherwise; a --ref it is not
+bound to is refused, as libostree would refuse the pull on the node.
 
 Defaults for --os-registry, --os-tag, --version and --builder-image
 (builderImage) come from ~/.ocne/defaults.yaml and the --config cluster

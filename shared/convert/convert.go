@@ -1,6 +1,3 @@
-// Package convert turns an OCK OSTree container image into a verified
-// OSTree archive repository. It is the builder's core: the same code runs
-// in-process for `create --local` and inside the builder pod.
 package convert
 
 import (
