@@ -1,0 +1,82 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/ocne-image/ocne-image/shared/ostreeext"
+	"github.com/ocne-image/ocne-image/test/harness"
+)
+
+// upstreamBase is the commit the upstream-made derived image is built on;
+// it is bound to ref exampleos.
+const upstreamBase = "3cb6170b6945065c2475bc16d7bebcc84f96b4c677811a6751e479b89f8c3770"
+
+// TestCreateDerivedUpstream is what a user gets from a derived image the
+// real ostree-ext made: create makes a merged commit served under the base
+// commit's bound ref, podman-ocne serves it with a Kickstart for that ref,
+// and libostree pulls it with its default checks.
+func TestCreateDerivedUpstream(t *testing.T) {
+	src := filepath.Join(harness.RepoRoot(t), "shared", "containerimage", "testdata", "exampleos-derive.ociarchive")
+	out, tmp := filepath.Join(t.TempDir(), "ock.tar"), t.TempDir()
+	r := pluginEnv(t, t.TempDir(), []string{"TMPDIR=" + tmp}, "create", "--local", "--version", "1.31",
+		"--os-registry", "oci-archive:"+src, "--output", out, "--output-format", "json")
+	if r.code != 0 {
+		t.Fatalf("create: exit %d: %s", r.code, r.stderr)
+	}
+	var res struct{ Commit, Ref string }
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("create --output-format json: %v\n%s", err, r.stdout)
+	}
+	if res.Ref != "exampleos" || res.Commit == upstreamBase || !strings.Contains(r.stderr, `merged into commit `+res.Commit) {
+		t.Fatalf("create served %s as %q (stderr %q); want a merged commit as exampleos", res.Commit, res.Ref, r.stderr)
+	}
+	assertEmpty(t, tmp)
+
+	p := harness.NewPodman(t)
+	url, home := p.Service(), t.TempDir()
+	if r := helper(t, home, url, "load", "--file", out); r.code != 0 {
+		t.Fatalf("load: exit %d: %s", r.code, r.stderr)
+	}
+	port := harness.FreePort(t)
+	r = helper(t, home, url, "serve", "--name", "ock-e2e-derived", "--port", strconv.Itoa(port),
+		"--advertise-address", "127.0.0.1", "--kickstart", "auto", "--output", "json")
+	if r.code != 0 {
+		t.Fatalf("serve: exit %d: %s", r.code, r.stderr)
+	}
+	defer helper(t, home, url, "stop", "--name", "ock-e2e-derived")
+	site := decodeSite(t, r).Site
+	if site.Ref != "exampleos" || site.Commit != res.Commit {
+		t.Errorf("serve printed %+v, want commit %s as ref exampleos", site, res.Commit)
+	}
+	if got := ostreePull(t, site.OSTreeURL, site.Ref); got != res.Commit {
+		t.Errorf("pulled %s, want %s", got, res.Commit)
+	}
+	ks := strings.Split(get(t, site.KickstartURL, http.StatusOK), "\n")
+	if want := "ostreesetup --nogpg --osname ock --url " + site.OSTreeURL + " --ref exampleos"; !slices.Contains(ks, want) {
+		t.Errorf("served Kickstart lacks %q:\n%s", want, strings.Join(ks, "\n"))
+	}
+}
+
+// TestCreateRefBinding: the sample commit is bound to ref ock, so another
+// --ref is refused in one line before anything is written.
+func TestCreateRefBinding(t *testing.T) {
+	s := getSample(t)
+	layout := t.TempDir()
+	writeSampleImage(t, "oci:"+layout+":1.31", ostreeext.ExportOptions{})
+	out, tmp := filepath.Join(t.TempDir(), "ock.tar"), t.TempDir()
+	r := pluginEnv(t, t.TempDir(), []string{"TMPDIR=" + tmp}, "create", "--local", "--version", "1.31",
+		"--os-registry", "oci:"+layout, "--ref", "custom", "--output", out)
+	want := fmt.Sprintf(`commit %s is bound to ref(s) "ock" (ostree.ref-binding), and libostree refuses to pull it as "custom": pass one of them as --ref`, s.commit)
+	if r.code != 1 || !strings.Contains(r.stderr, want) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Errorf("exit %d, stderr %q; want 1 and one line with %q", r.code, r.stderr, want)
+	}
+	assertEmpty(t, filepath.Dir(out))
+	assertEmpty(t, tmp)
+}
