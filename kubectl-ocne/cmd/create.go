@@ -19,6 +19,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/rest"
 
+	"github.com/ocne-image/ocne-image/shared/archiverepo"
 	"github.com/ocne-image/ocne-image/shared/builder"
 	"github.com/ocne-image/ocne-image/shared/buildinfo"
 	"github.com/ocne-image/ocne-image/shared/cli"
@@ -234,6 +235,11 @@ func (o *CreateOptions) Validate() error {
 	}
 	if o.OSRegistry == "" {
 		return cli.Usagef("--os-registry must not be empty")
+	}
+	if o.Ref != "" {
+		if err := archiverepo.CheckRefName(o.Ref); err != nil {
+			return cli.Usage(fmt.Errorf("--ref: %w", err))
+		}
 	}
 	src, err := ock.SourceReference(o.OSRegistry, o.OSTag)
 	if err != nil {

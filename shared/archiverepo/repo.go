@@ -295,10 +295,18 @@ func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
 var refName = regexp.MustCompile(`^[\w\d][-._\w\d]*(/[\w\d][-._\w\d]*)*$`)
 
-// SetRef points refs/heads/name at c.
-func (r *Repo) SetRef(name string, c ostree.Checksum) error {
+// CheckRefName rejects a name libostree would not accept as a ref.
+func CheckRefName(name string) error {
 	if !refName.MatchString(name) {
 		return fmt.Errorf("invalid ref name %q: use letters, digits, '-', '_', '.', separated by '/'", name)
+	}
+	return nil
+}
+
+// SetRef points refs/heads/name at c.
+func (r *Repo) SetRef(name string, c ostree.Checksum) error {
+	if err := CheckRefName(name); err != nil {
+		return err
 	}
 	p := filepath.Join(r.dir, "refs", "heads", filepath.FromSlash(name))
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {

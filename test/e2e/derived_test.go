@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -10,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ocne-image/ocne-image/shared/ostreeext"
 	"github.com/ocne-image/ocne-image/test/harness"
 )
 
@@ -62,21 +60,4 @@ func TestCreateDerivedUpstream(t *testing.T) {
 	if want := "ostreesetup --nogpg --osname ock --url " + site.OSTreeURL + " --ref exampleos"; !slices.Contains(ks, want) {
 		t.Errorf("served Kickstart lacks %q:\n%s", want, strings.Join(ks, "\n"))
 	}
-}
-
-// TestCreateRefBinding: the sample commit is bound to ref ock, so another
-// --ref is refused in one line before anything is written.
-func TestCreateRefBinding(t *testing.T) {
-	s := getSample(t)
-	layout := t.TempDir()
-	writeSampleImage(t, "oci:"+layout+":1.31", ostreeext.ExportOptions{})
-	out, tmp := filepath.Join(t.TempDir(), "ock.tar"), t.TempDir()
-	r := pluginEnv(t, t.TempDir(), []string{"TMPDIR=" + tmp}, "create", "--local", "--version", "1.31",
-		"--os-registry", "oci:"+layout, "--ref", "custom", "--output", out)
-	want := fmt.Sprintf(`commit %s is bound to ref(s) "ock" (ostree.ref-binding), and libostree refuses to pull it as "custom": pass one of them as --ref`, s.commit)
-	if r.code != 1 || !strings.Contains(r.stderr, want) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
-		t.Errorf("exit %d, stderr %q; want 1 and one line with %q", r.code, r.stderr, want)
-	}
-	assertEmpty(t, filepath.Dir(out))
-	assertEmpty(t, tmp)
 }
