@@ -297,3 +297,47 @@ func TestDerivedInstall(t *testing.T) {
 		t.Errorf("whited-out %s deployed (%v)", fixture.PathHardLinkA, err)
 	}
 }
+
+// TestDerivedLabels checks how entries of derived layers get their SELinux
+// label: their own if they carry one (PAX), else that of what they
+// replace, else their directory's.
+func TestDerivedLabels(t *testing.T) {
+	ctx := context.Background()
+	labelled := func(e fixture.LayerEntry, label string) fixture.LayerEntry {
+		// libselinux stores labels NUL-terminated, and ostree prints them so.
+		e.Header.PAXRecords = map[string]string{"SCHILY.xattr.security.selinux": label + "\x00"}
+		return e
+	}
+	const dirLabel, fileLabel, ownLabel = "system_u:object_r:dir_t:s0", "system_u:object_r:file_t:s0", "system_u:object_r:own_t:s0"
+	b := encapsulate(t, ostreeext.ExportOptions{})
+	defer b.RemoveLayerFiles()
+	for _, entries := range [][]fixture.LayerEntry{{
+		labelled(fixture.Dir("usr/share/labelled", 0o755), dirLabel),
+		labelled(fixture.File("usr/share/labelled/replaced", 0o644, "old\n"), fileLabel),
+	}, {
+		fixture.File("usr/share/labelled/replaced", 0o644, "new\n"),
+		fixture.File("usr/share/labelled/new", 0o644, "new\n"),
+		labelled(fixture.File("usr/share/labelled/own", 0o644, "own\n"), ownLabel),
+		fixture.Dir("usr/share/labelled/subdir", 0o755),
+	}} {
+		if err := fixture.AppendLayer(&b, t.TempDir(), containerimage.Gzip, entries...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := ociRef(t.TempDir())
+	if err := fixture.WriteImage(ctx, src, b); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "archive")
+	res, err := ToArchive(ctx, src, out, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"replaced": fileLabel, "new": dirLabel, "own": ownLabel, "subdir": dirLabel} {
+		p := "/usr/share/labelled/" + name
+		got := harness.Run(t, "ostree", "--repo="+out, "ls", "-X", res.Commit.String(), p)
+		if !strings.Contains(got, "(b'security.selinux', b'"+want+"')") {
+			t.Errorf("%s: %s, want label %s", p, got, want)
+		}
+	}
+}
