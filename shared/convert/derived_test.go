@@ -84,6 +84,7 @@ func derivedLayers() [][]fixture.LayerEntry {
 		fixture.File(fixture.PathEmptyDir+"/kept", 0o644, "kept\n"),
 		fixture.Opaque(fixture.PathEmptyDir),
 		fixture.Whiteout(fixture.PathDeepRoot),
+		fixture.Whiteout("usr/share/no-such-dir/file"), // hides nothing, makes nothing
 		fixture.File("usr/share/derived/new.txt", 0o644, "newer\n"),
 	}}
 }

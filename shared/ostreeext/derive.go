@@ -114,41 +114,43 @@ func (m *Merger) ApplyLayer(ctx context.Context, r io.Reader) error {
 	}
 }
 
-// treePath maps a layer path to its path in the commit; ok is false for
-// what a commit does not hold.
-func (m *Merger) treePath(name string) (p string, ok bool, err error) {
+// treePath maps a layer path to its path in the commit ("" for the root).
+// For what a commit does not hold it returns the top-level directory it is
+// in as filtered instead.
+func treePath(name string) (p, filtered string, err error) {
 	name, err = cleanName(name)
 	if err != nil {
-		return "", false, err
+		return "", "", err
 	}
 	name = strings.TrimPrefix(path.Clean("/"+name), "/")
 	first, rest, _ := strings.Cut(name, "/")
 	switch first {
-	case "":
-		return "", true, nil
-	case "usr":
-		return name, true, nil
+	case "", "usr":
+		return name, "", nil
 	case "etc":
-		return strings.TrimSuffix("usr/etc/"+rest, "/"), true, nil
+		return strings.TrimSuffix("usr/etc/"+rest, "/"), "", nil
 	}
-	m.filtered[first]++
-	return "", false, nil
+	return "", first, nil
 }
 
 func (m *Merger) apply(tr *tar.Reader, hdr *tar.Header) error {
 	if hdr.Typeflag == tar.TypeXGlobalHeader {
 		return nil
 	}
-	p, ok, err := m.treePath(hdr.Name)
-	if err != nil || !ok || p == "" {
+	p, filtered, err := treePath(hdr.Name)
+	if filtered != "" {
+		m.filtered[filtered]++
+	}
+	if err != nil || filtered != "" || p == "" {
 		// The root directory keeps the base commit's metadata.
 		return err
 	}
 	dir, base := path.Split(p)
+	dir = strings.TrimSuffix(dir, "/")
 	if strings.HasPrefix(base, whiteoutPrefix) {
-		return m.whiteout(strings.TrimSuffix(dir, "/"), base)
+		return m.whiteout(dir, base)
 	}
-	parent, err := m.mkdirAll(strings.TrimSuffix(dir, "/"))
+	parent, err := m.changeDir(dir, true)
 	if err != nil {
 		return err
 	}
@@ -162,13 +164,13 @@ func (m *Merger) apply(tr *tar.Reader, hdr *tar.Header) error {
 		// libostree stores every symlink as 0777, whatever the tar says.
 		return m.setFile(parent, base, hdr, ostree.ModeSymlink|0o777, eof{})
 	case tar.TypeLink:
-		target, ok, err := m.treePath(hdr.Linkname)
+		target, filtered, err := treePath(hdr.Linkname)
 		if err != nil {
 			return err
 		}
 		sum, found := m.lookupFile(target)
-		if !ok || !found {
-			return fmt.Errorf("hard link to %q, which is not a file of the merged tree", hdr.Linkname)
+		if filtered != "" || !found {
+			return fmt.Errorf("hard link to %q, which is not a file of the merged tree (only /usr and /etc are)", hdr.Linkname)
 		}
 		delete(parent.dirs, base)
 		parent.files[base] = sum
@@ -192,9 +194,9 @@ func entryKind(t byte) string {
 // whiteout deletes name (".wh.NAME") or, for the opaque marker, everything
 // the layers below have in dir.
 func (m *Merger) whiteout(dir, name string) error {
-	d, err := m.mkdirAll(dir)
-	if err != nil {
-		return err
+	d, err := m.changeDir(dir, false)
+	if d == nil || err != nil {
+		return err // nothing there to hide
 	}
 	if name != opaqueWhiteout {
 		name = strings.TrimPrefix(name, whiteoutPrefix)
@@ -215,31 +217,37 @@ func (m *Merger) whiteout(dir, name string) error {
 	return nil
 }
 
-// mkdirAll returns the directory at p, marked as changed with all its
-// parents. A missing directory is made with its parent's owner, mode and
-// xattrs (tar writers list parents first; this is for those that do not).
-func (m *Merger) mkdirAll(p string) (*mdir, error) {
+// changeDir returns the directory at p, marked as changed with all its
+// parents; nil if it does not exist and create is false. With create, a
+// missing directory is made with its parent's owner, mode and xattrs (tar
+// writers list parents first; this is for those that do not).
+func (m *Merger) changeDir(p string, create bool) (*mdir, error) {
 	d := m.root
 	if err := m.load(d); err != nil {
 		return nil, err
 	}
-	d.dirty = true
-	if p == "" {
-		return d, nil
+	chain := []*mdir{d}
+	if p != "" {
+		for _, name := range strings.Split(p, "/") {
+			child, ok := d.dirs[name]
+			if !ok && !create {
+				return nil, nil
+			}
+			if !ok {
+				dm := *d.dm
+				child = &mdir{loaded: true, dm: &dm, files: map[string]ostree.Checksum{}, dirs: map[string]*mdir{}}
+				delete(d.files, name)
+				d.dirs[name] = child
+			}
+			if err := m.load(child); err != nil {
+				return nil, err
+			}
+			chain = append(chain, child)
+			d = child
+		}
 	}
-	for _, name := range strings.Split(p, "/") {
-		child, ok := d.dirs[name]
-		if !ok {
-			dm := *d.dm
-			child = &mdir{loaded: true, dm: &dm, files: map[string]ostree.Checksum{}, dirs: map[string]*mdir{}}
-			delete(d.files, name)
-			d.dirs[name] = child
-		}
-		if err := m.load(child); err != nil {
-			return nil, err
-		}
-		child.dirty = true
-		d = child
+	for _, c := range chain {
+		c.dirty = true
 	}
 	return d, nil
 }
