@@ -61,3 +61,30 @@ func TestCreateDerivedUpstream(t *testing.T) {
 		t.Errorf("served Kickstart lacks %q:\n%s", want, strings.Join(ks, "\n"))
 	}
 }
+
+// TestInClusterCreateDerived: the builder pod, given no --ref, serves the
+// upstream derived image's merged commit under the base commit's bound ref.
+func TestInClusterCreateDerived(t *testing.T) {
+	c := needCluster(t)
+	src := filepath.Join(harness.RepoRoot(t), "shared", "containerimage", "testdata", "exampleos-derive.ociarchive")
+	harness.Run(t, "skopeo", "copy", "-q", "--dest-tls-verify=false", "oci-archive:"+src, "docker://"+c.registry+"/derived-e2e/exampleos:1.31")
+	out := filepath.Join(t.TempDir(), "ock.tar")
+	ns := newNamespace(t, c, "ocne-derived")
+	r := plugin(t, t.TempDir(), "create", "--kubeconfig", c.kubeconfig, "-n", ns, "--version", "1.31",
+		"--builder-image", c.builder, "--os-registry", c.podReg+"/derived-e2e/exampleos", "--tls-verify=false",
+		"--output", out, "--output-format", "json")
+	if r.code != 0 || strings.Contains(r.stderr, "No reachable cluster") {
+		t.Fatalf("create in the cluster: exit %d: %s", r.code, r.stderr)
+	}
+	var res struct{ Commit, Ref string }
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("create --output-format json: %v\n%s", err, r.stdout)
+	}
+	if res.Ref != "exampleos" || res.Commit == upstreamBase {
+		t.Fatalf("served %s as %q, want a merged commit as exampleos", res.Commit, res.Ref)
+	}
+	verifyArchiveRef(t, out, res.Ref, res.Commit)
+	if left := c.leftovers(t, ns); len(left) != 0 {
+		t.Errorf("left in the cluster: %v", left)
+	}
+}
