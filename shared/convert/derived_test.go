@@ -62,11 +62,14 @@ func TestUpstreamDerived(t *testing.T) {
 // derivedOSRelease replaces the base's os-release; deploy needs its ID.
 const derivedOSRelease = "ID=derived\nPRETTY_NAME=\"Derived OCK\"\n"
 
-// derivedLayers are two layers as `podman build` would add them to the
+// derivedLayers are three layers as `podman build` would add them to the
 // fixture tree: new, replaced and hard-linked files, /etc, a symlink, a
-// whiteout of a file and of a directory, an opaque directory, and content
-// outside /usr and /etc that a commit does not hold.
-func derivedLayers() [][]fixture.LayerEntry {
+// whiteout of a file and of a directory, an opaque directory, content
+// outside /usr and /etc that a commit does not hold, and links into the
+// image's own repository: to an object, and to changed data under an
+// object's name.
+func derivedLayers(t *testing.T) [][]fixture.LayerEntry {
+	sh, hostname := baseObject(t, fixture.PathShell), baseObject(t, fixture.PathHostname)
 	return [][]fixture.LayerEntry{{
 		fixture.Dir("usr", 0o755),
 		fixture.Dir("usr/share", 0o755),
@@ -86,7 +89,22 @@ func derivedLayers() [][]fixture.LayerEntry {
 		fixture.Whiteout(fixture.PathDeepRoot),
 		fixture.Whiteout("usr/share/no-such-dir/file"), // hides nothing, makes nothing
 		fixture.File("usr/share/derived/new.txt", 0o644, "newer\n"),
+	}, {
+		fixture.File(sh, 0o755, "changed sh\n"),
+		fixture.HardLink(fixture.PathShell, sh),
+		fixture.HardLink("usr/bin/sh-again", sh),
+		fixture.HardLink("usr/etc/hostname-again", hostname),
+		fixture.File(baseObject(t, fixture.PathEtcOSRelease), 0o644, "claimed by no link\n"),
 	}}
+}
+
+// baseObject is the path in the image of the object the fixture commit
+// stores rel as.
+func baseObject(t *testing.T, rel string) string {
+	fc := fixtureSource(t)
+	fields := strings.Fields(harness.Run(t, "ostree", "--repo="+fc.repo, "ls", "-C", fc.commit, "/"+rel))
+	sum := fields[len(fields)-2]
+	return "sysroot/ostree/repo/objects/" + sum[:2] + "/" + sum[2:] + ".file"
 }
 
 // applyOnDisk makes in tree what derivedLayers make of it, with plain
@@ -124,6 +142,9 @@ func applyOnDisk(t *testing.T, tree string) {
 	write(fixture.PathEmptyDir+"/kept", 0o644, "kept\n")
 	must(os.RemoveAll(p(fixture.PathDeepRoot)))
 	write("usr/share/derived/new.txt", 0o644, "newer\n")
+	write(fixture.PathShell, 0o755, "changed sh\n")
+	must(os.Link(p(fixture.PathShell), p("usr/bin/sh-again")))
+	must(os.Link(p(fixture.PathHostname), p("usr/etc/hostname-again")))
 }
 
 // expectedMerge commits the fixture tree with derivedLayers applied on
@@ -182,7 +203,7 @@ func TestDerivedMerge(t *testing.T) {
 			t.Parallel()
 			b := encapsulate(t, tt.opts)
 			defer b.RemoveLayerFiles()
-			for _, entries := range derivedLayers() {
+			for _, entries := range derivedLayers(t) {
 				if err := fixture.AppendLayer(&b, t.TempDir(), containerimage.Gzip, entries...); err != nil {
 					t.Fatal(err)
 				}
@@ -201,7 +222,7 @@ func TestDerivedMerge(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !strings.Contains(log.String(), "left out, as ostree-ext leaves them out: /var (2)") {
+			if !strings.Contains(log.String(), "left out, as ostree-ext leaves them out: /sysroot (1), /var (2)") {
 				t.Errorf("log %q does not warn about /var", log.String())
 			}
 			wantRef := cmp.Or(tt.ref, DefaultRef)
@@ -256,7 +277,7 @@ func TestDerivedInstall(t *testing.T) {
 	ctx := t.Context()
 	b := encapsulate(t, ostreeext.ExportOptions{Layers: 2})
 	defer b.RemoveLayerFiles()
-	for _, entries := range derivedLayers() {
+	for _, entries := range derivedLayers(t) {
 		if err := fixture.AppendLayer(&b, t.TempDir(), containerimage.Gzip, entries...); err != nil {
 			t.Fatal(err)
 		}

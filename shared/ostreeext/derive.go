@@ -53,6 +53,7 @@ type Merger struct {
 	// made holds the paths the current layer wrote: an opaque whiteout
 	// hides only what the layers below it have.
 	made    map[string]bool
+	sysroot sysrootFiles
 	objects int
 }
 
@@ -93,6 +94,8 @@ func (m *Merger) Filtered() map[string]int { return maps.Clone(m.filtered) }
 // ApplyLayer lays one uncompressed layer tar stream over the tree.
 func (m *Merger) ApplyLayer(ctx context.Context, r io.Reader) error {
 	m.made = map[string]bool{}
+	m.sysroot = sysrootFiles{spooled: map[string]spooled{}, linked: map[string]ostree.Checksum{}}
+	defer m.sysroot.release(m.filtered)
 	tr := tar.NewReader(bufio.NewReaderSize(r, 256<<10))
 	for {
 		if err := ctx.Err(); err != nil {
@@ -138,12 +141,14 @@ func (m *Merger) apply(tr *tar.Reader, hdr *tar.Header) error {
 		return nil
 	}
 	p, filtered, err := treePath(hdr.Name)
-	if filtered != "" {
-		m.filtered[filtered]++
-	}
-	if err != nil || filtered != "" || p == "" {
-		// The root directory keeps the base commit's metadata.
+	if err != nil {
 		return err
+	}
+	if filtered != "" {
+		return m.filter(filtered, tr, hdr)
+	}
+	if p == "" {
+		return nil // the root directory keeps the base commit's metadata
 	}
 	dir, base := path.Split(p)
 	dir = strings.TrimSuffix(dir, "/")
@@ -164,13 +169,9 @@ func (m *Merger) apply(tr *tar.Reader, hdr *tar.Header) error {
 		// libostree stores every symlink as 0777, whatever the tar says.
 		return m.setFile(parent, base, hdr, ostree.ModeSymlink|0o777, eof{})
 	case tar.TypeLink:
-		target, filtered, err := treePath(hdr.Linkname)
+		sum, err := m.linkTarget(parent, base, hdr.Linkname)
 		if err != nil {
 			return err
-		}
-		sum, found := m.lookupFile(target)
-		if filtered != "" || !found {
-			return fmt.Errorf("hard link to %q, which is not a file of the merged tree (only /usr and /etc are)", hdr.Linkname)
 		}
 		delete(parent.dirs, base)
 		parent.files[base] = sum
@@ -344,9 +345,21 @@ func (m *Merger) replacedXattrs(parent *mdir, name string) (ostree.Xattrs, error
 }
 
 func (m *Merger) setFile(parent *mdir, name string, hdr *tar.Header, mode uint32, content io.Reader) error {
-	replaced, err := m.replacedXattrs(parent, name)
+	sum, err := m.addFile(parent, name, hdr, mode, content)
 	if err != nil {
 		return err
+	}
+	delete(parent.dirs, name)
+	parent.files[name] = sum
+	return nil
+}
+
+// addFile writes the content object for an entry that is to become name
+// in parent.
+func (m *Merger) addFile(parent *mdir, name string, hdr *tar.Header, mode uint32, content io.Reader) (ostree.Checksum, error) {
+	replaced, err := m.replacedXattrs(parent, name)
+	if err != nil {
+		return ostree.Checksum{}, err
 	}
 	h := &ostree.FileHeader{UID: uint32(hdr.Uid), GID: uint32(hdr.Gid), Mode: mode, Xattrs: m.xattrs(hdr, replaced, parent)}
 	size := hdr.Size
@@ -354,13 +367,10 @@ func (m *Merger) setFile(parent *mdir, name string, hdr *tar.Header, mode uint32
 		h.SymlinkTarget, size = hdr.Linkname, 0
 	}
 	sum, err := m.repo.AddContent(h, size, content)
-	if err != nil {
-		return err
+	if err == nil {
+		m.objects++
 	}
-	m.objects++
-	delete(parent.dirs, name)
-	parent.files[name] = sum
-	return nil
+	return sum, err
 }
 
 // setDir makes name a directory with the entry's metadata; a directory
