@@ -157,7 +157,7 @@ func importLayer(ctx context.Context, img *containerimage.Image, im *ostreeext.I
 	}
 	if st.Objects == 0 && st.Files > 0 {
 		// Importing it as an ostree layer would drop every file in it.
-		return fmt.Errorf("layer %d (%s) holds %d file(s) but no OSTree objects, so it is a derived layer, yet the image's labels count it among the ostree layers: the image is inconsistent", l.Index+1, l.Digest, st.Files)
+		return fmt.Errorf("layer %d (%s) holds %d file(s) but no OSTree objects, so it is a derived layer, yet the image's diff ID labels (or, without them, its place as the first layer) make it an ostree layer: the image is inconsistent", l.Index+1, l.Digest, st.Files)
 	}
 	return nil
 }
