@@ -58,7 +58,7 @@ func NewCmdBuilder(streams genericiooptions.IOStreams) *cobra.Command {
 	f.StringVar(&o.Source, "source", "", "OCK OSTree image reference")
 	f.StringVar(&o.Arch, "arch", "", "architecture")
 	f.StringVar(&o.Version, "version", "", "Kubernetes minor version")
-	f.StringVar(&o.Ref, "ref", "ock", "OSTree ref")
+	f.StringVar(&o.Ref, "ref", "", "OSTree ref (default: the commit's ref binding, else ock)")
 	f.BoolVar(&o.TLSVerify, "tls-verify", true, "require HTTPS and verified certificates")
 	f.StringVar(&o.AuthFile, "authfile", "", "registry credentials file")
 	f.StringVar(&o.RegistriesConf, "registries-conf", "", "registries.conf(5) for the source pull")

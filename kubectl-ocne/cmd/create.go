@@ -19,6 +19,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/rest"
 
+	"github.com/ocne-image/ocne-image/shared/archiverepo"
 	"github.com/ocne-image/ocne-image/shared/builder"
 	"github.com/ocne-image/ocne-image/shared/buildinfo"
 	"github.com/ocne-image/ocne-image/shared/cli"
@@ -52,6 +53,9 @@ const createExample = `  # Build in the cluster of the current kubeconfig contex
   # From an image on disk: a file of one image needs no --os-tag; one of several is picked by it
   kubectl ocne-image create --local --os-registry oci-archive:/srv/ock-1.31.tar --version 1.31
   kubectl ocne-image create --local --os-registry oci:/srv/ock-layout --os-tag 1.31
+
+  # An image customised with podman build, served as ref ock/custom
+  kubectl ocne-image create --local --os-registry oci-archive:/srv/ock-custom.tar --ref ock/custom
 
   # Then serve it
   podman load -i ~/.ocne/images/ock-1.33-amd64-ostree.tar
@@ -115,6 +119,12 @@ ostree-unverified-image:oci-archive:FILE. Such a source holding one image
 (or one manifest list) is used as it is; of several, --os-tag picks the one
 with that name, tag or digest.
 
+A derived image (an OCK image customised with podman build) is served as
+a new commit of the merged tree; its files outside /usr and /etc are left
+out, with a warning. A commit bound to refs (ostree.ref-binding) is served
+under its one bound ref unless --ref says otherwise; a --ref it is not
+bound to is refused, as libostree would refuse the pull on the node.
+
 Defaults for --os-registry, --os-tag and --version come from
 ~/.ocne/defaults.yaml (ocne's), ~/.ocne/ocne-image.yaml (ours: also
 builderImage, registriesConf) and the --config cluster file; flags win.
@@ -153,7 +163,7 @@ else the files' kubeconfig key, else ~/.kube/config.
 	f.StringVarP(&o.Output, "output", "o", "", "file to write (default ~/.ocne/images/ock-VERSION-ARCH-ostree.tar)")
 	f.StringVar(&o.Format, "output-format", "text", "how to print the result: text or json")
 	f.StringVarP(&o.ConfigFile, "config", "c", "", "cluster configuration file")
-	f.StringVar(&o.Ref, "ref", convert.DefaultRef, "OSTree ref to point at the commit (Kickstart's ostreesetup --ref)")
+	f.StringVar(&o.Ref, "ref", "", "OSTree ref to serve the commit as, Kickstart's ostreesetup --ref (default: the ref the commit is bound to, else "+convert.DefaultRef+")")
 	f.CountVarP(&o.Verbose, "verbose", "v", "print more detail (repeat for more)")
 	c.RegisterFlagCompletionFunc("type", fixedCompletion("ostree"))
 	c.RegisterFlagCompletionFunc("arch", fixedCompletion(ock.Arches...))
@@ -229,6 +239,11 @@ func (o *CreateOptions) Validate() error {
 	}
 	if o.OSRegistry == "" {
 		return cli.Usagef("--os-registry must not be empty")
+	}
+	if o.Ref != "" {
+		if err := archiverepo.CheckRefName(o.Ref); err != nil {
+			return cli.Usage(fmt.Errorf("--ref: %w", err))
+		}
 	}
 	src, err := ock.SourceReference(o.OSRegistry, o.OSTag)
 	if err != nil {

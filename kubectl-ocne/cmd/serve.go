@@ -19,6 +19,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/ocne-image/ocne-image/shared/archiverepo"
 	"github.com/ocne-image/ocne-image/shared/cli"
 	"github.com/ocne-image/ocne-image/shared/clusterserve"
 	"github.com/ocne-image/ocne-image/shared/kickstart"
@@ -56,6 +57,7 @@ type ServeOptions struct {
 	// IgnitionFile names the Ignition config a generated Kickstart boots
 	// nodes with.
 	IgnitionFile string
+	Ref          string
 	Timeout      time.Duration
 	Delete       bool
 	Output       string
@@ -105,6 +107,7 @@ network.`,
 	f.StringVar(&o.Address, "address", "", "host name or IP nodes reach the service at (default: a node's InternalIP, or the load balancer's)")
 	f.StringArrayVar(&o.Kickstart, "kickstart", nil, "Kickstart file to serve at /ks/NAME (repeatable); 'auto' writes ock.ks, which installs from this server")
 	f.StringArrayVar(&o.Ignition, "ignition", nil, "Ignition file to serve at /ignition/NAME (repeatable)")
+	f.StringVar(&o.Ref, "ref", kickstart.DefaultRef, "the OSTree ref --kickstart auto installs: the ref create served the commit as")
 	f.StringVar(&o.IgnitionFile, "ignition-file", "", "the Ignition config --kickstart auto boots nodes with, under /ignition/ (default: the --ignition file if there is one, else ock.ign)")
 	f.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "how long the pods may take to become ready")
 	f.BoolVar(&o.Delete, "delete", false, "delete what serve created for --name")
@@ -139,6 +142,9 @@ func (o *ServeOptions) Validate() error {
 	case corev1.ServiceTypeClusterIP, corev1.ServiceTypeNodePort, corev1.ServiceTypeLoadBalancer:
 	default:
 		return cli.Usagef("invalid --service-type %q: use ClusterIP, NodePort or LoadBalancer", o.ServiceType)
+	}
+	if err := archiverepo.CheckRefName(o.Ref); err != nil {
+		return cli.Usage(fmt.Errorf("--ref: %w", err))
 	}
 	if o.NodePort != 0 && corev1.ServiceType(o.ServiceType) == corev1.ServiceTypeClusterIP {
 		return cli.Usagef("--node-port needs --service-type NodePort or LoadBalancer")
@@ -213,7 +219,7 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 		opts.Kickstart = func(base string) (map[string][]byte, error) {
 			// Written once the Service's address is known, so it points at it.
 			b, err := kickstart.Render(kickstart.Config{
-				OSTreeURL: base + "/ostree", IgnitionURL: base + "/ignition/" + ignName,
+				OSTreeURL: base + "/ostree", IgnitionURL: base + "/ignition/" + ignName, Ref: o.Ref,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("--kickstart auto: %w", err)

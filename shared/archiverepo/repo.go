@@ -176,19 +176,38 @@ func (r *Repo) ReadMetadata(t ostree.ObjectType, c ostree.Checksum) ([]byte, err
 // that its header and content hash to c. content is read to EOF and must
 // hold exactly size bytes (nothing for a symlink).
 func (r *Repo) WriteContent(c ostree.Checksum, h *ostree.FileHeader, size int64, content io.Reader) error {
-	if err := h.Validate(); err != nil {
-		return fmt.Errorf("content object %s: %w", c, err)
+	_, err := r.writeContent(&c, h, size, content)
+	return err
+}
+
+// AddContent stores a new content object and returns its checksum, which
+// it computes on the way: for files made here rather than copied from
+// another repository.
+func (r *Repo) AddContent(h *ostree.FileHeader, size int64, content io.Reader) (ostree.Checksum, error) {
+	return r.writeContent(nil, h, size, content)
+}
+
+// writeContent writes a content object and names it by what it hashes
+// to, which must be *want if want is set.
+func (r *Repo) writeContent(want *ostree.Checksum, h *ostree.FileHeader, size int64, content io.Reader) (ostree.Checksum, error) {
+	// A new object's fan-out directory is known only once it is hashed;
+	// its temp file goes one level up, on the same filesystem.
+	name, tmpDir := "new content object", filepath.Join(r.dir, "objects")
+	if want != nil {
+		name, tmpDir = "content object "+want.String(), filepath.Dir(r.objectPath(*want, ostree.ObjFileZ))
 	}
-	final := r.objectPath(c, ostree.ObjFileZ)
-	f, err := r.createTemp(filepath.Dir(final), true)
+	if err := h.Validate(); err != nil {
+		return ostree.Checksum{}, fmt.Errorf("%s: %w", name, err)
+	}
+	f, err := r.createTemp(tmpDir, true)
 	if err != nil {
-		return fmt.Errorf("write content object %s: %w", c, err)
+		return ostree.Checksum{}, fmt.Errorf("write %s: %w", name, err)
 	}
 	defer f.discard()
 	bw := r.bufferedWriter(f)
 	defer r.buffers.Put(bw)
 	if _, err := bw.Write(h.ArchiveHeader(uint64(size))); err != nil {
-		return fmt.Errorf("write content object %s: %w", c, err)
+		return ostree.Checksum{}, fmt.Errorf("write %s: %w", name, err)
 	}
 	sum := ostree.NewContentHash(h)
 	if !h.IsSymlink() {
@@ -199,23 +218,24 @@ func (r *Repo) WriteContent(c ostree.Checksum, h *ostree.FileHeader, size int64,
 		}
 		r.writers.Put(zw)
 		if err != nil {
-			return fmt.Errorf("write content object %s: %w", c, err)
+			return ostree.Checksum{}, fmt.Errorf("write %s: %w", name, err)
 		}
 		if n != size {
-			return fmt.Errorf("content object %s: got %d bytes, header says %d: %w", c, n, size, io.ErrUnexpectedEOF)
+			return ostree.Checksum{}, fmt.Errorf("%s: got %d bytes, header says %d: %w", name, n, size, io.ErrUnexpectedEOF)
 		}
 	}
-	if got := ostree.SumHash(sum); got != c {
-		return fmt.Errorf("content object %s: %w (data hashes to %s)", c, ErrChecksum, got)
+	c := ostree.SumHash(sum)
+	if want != nil && c != *want {
+		return ostree.Checksum{}, fmt.Errorf("%s: %w (data hashes to %s)", name, ErrChecksum, c)
 	}
 	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("write content object %s: %w", c, err)
+		return ostree.Checksum{}, fmt.Errorf("write %s: %w", name, err)
 	}
-	if err := f.publish(final); err != nil {
-		return fmt.Errorf("write content object %s: %w", c, err)
+	if err := f.publish(r.objectPath(c, ostree.ObjFileZ)); err != nil {
+		return ostree.Checksum{}, fmt.Errorf("write %s: %w", name, err)
 	}
 	r.have.Store(objectKey{c, ostree.ObjFileZ}, struct{}{})
-	return nil
+	return c, nil
 }
 
 func (r *Repo) bufferedWriter(w io.Writer) *bufio.Writer {
@@ -275,10 +295,18 @@ func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
 var refName = regexp.MustCompile(`^[\w\d][-._\w\d]*(/[\w\d][-._\w\d]*)*$`)
 
-// SetRef points refs/heads/name at c.
-func (r *Repo) SetRef(name string, c ostree.Checksum) error {
+// CheckRefName rejects a name libostree would not accept as a ref.
+func CheckRefName(name string) error {
 	if !refName.MatchString(name) {
 		return fmt.Errorf("invalid ref name %q: use letters, digits, '-', '_', '.', separated by '/'", name)
+	}
+	return nil
+}
+
+// SetRef points refs/heads/name at c.
+func (r *Repo) SetRef(name string, c ostree.Checksum) error {
+	if err := CheckRefName(name); err != nil {
+		return err
 	}
 	p := filepath.Join(r.dir, "refs", "heads", filepath.FromSlash(name))
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {

@@ -172,9 +172,12 @@ func (c *cluster) createPod(ctx context.Context) error {
 // podFor is the builder pod, pinned by nodeSelector.
 func (c *cluster) podFor(nodeSelector map[string]string) *corev1.Pod {
 	o := c.opts
-	args := []string{"--source", o.Source, "--arch", o.Arch, "--version", o.Version, "--ref", o.Ref,
+	args := []string{"--source", o.Source, "--arch", o.Arch, "--version", o.Version,
 		"--tls-verify=" + strconv.FormatBool(o.TLSVerify), "--work-dir", builder.ImageWork,
 		"--listen", ":" + strconv.Itoa(builder.ImagePort)}
+	if o.Ref != "" {
+		args = append(args, "--ref", o.Ref)
+	}
 	if o.Destination != "" {
 		args = append(args, "--destination", o.Destination)
 	}

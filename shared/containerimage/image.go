@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -190,6 +191,23 @@ func (im *Image) Labels() map[string]string { return im.config.Config.Labels }
 
 // Architecture returns the config's architecture.
 func (im *Image) Architecture() string { return im.config.Architecture }
+
+// Created returns the config's creation time, zero if it has none.
+func (im *Image) Created() time.Time {
+	if im.config.Created == nil {
+		return time.Time{}
+	}
+	return *im.config.Created
+}
+
+// ManifestDigest returns the digest of the (single-architecture) manifest.
+func (im *Image) ManifestDigest(ctx context.Context) (digest.Digest, error) {
+	raw, _, err := im.img.Manifest(ctx)
+	if err != nil {
+		return "", fmt.Errorf("read manifest of %s: %w", im.ref, err)
+	}
+	return manifest.Digest(raw)
+}
 
 // Layer describes one layer of the image.
 type Layer struct {

@@ -1,15 +1,16 @@
-// Package convert turns an OCK OSTree container image into a verified
-// OSTree archive repository. It is the builder's core: the same code runs
-// in-process for `create --local` and inside the builder pod.
 package convert
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ocne-image/ocne-image/shared/archiverepo"
@@ -31,9 +32,11 @@ const (
 
 // Options configure a conversion.
 type Options struct {
-	Image   containerimage.Options
-	Ref     string // default DefaultRef
-	Workers int    // compression goroutines; default one per CPU
+	Image containerimage.Options
+	// Ref is the ref to serve the commit as. "" picks the one ref the
+	// commit is bound to (ostree.ref-binding), else DefaultRef.
+	Ref     string
+	Workers int // compression goroutines; default one per CPU
 	// Progress, if set, is told the blob bytes to fetch, then each read.
 	Progress Progress
 	// Log receives warnings and, with verbosity, details. nil discards.
@@ -72,9 +75,6 @@ func ToArchive(ctx context.Context, src, dir string, opts Options) (res *Result,
 	if opts.Log == nil {
 		opts.Log = io.Discard
 	}
-	if opts.Ref == "" {
-		opts.Ref = DefaultRef
-	}
 	if ref.SignatureRemote != "" {
 		fmt.Fprintf(opts.Log, "warning: %s: signatures of OSTree remote %q are not checked; every object is still verified against its checksum\n", src, ref.SignatureRemote)
 	}
@@ -91,6 +91,7 @@ func ToArchive(ctx context.Context, src, dir string, opts Options) (res *Result,
 	if err != nil {
 		return nil, err
 	}
+	derived := img.Layers()[len(layers):]
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return nil, fmt.Errorf("create output directory: %w", err)
 	}
@@ -106,7 +107,7 @@ func ToArchive(ctx context.Context, src, dir string, opts Options) (res *Result,
 	im := ostreeext.NewImporter(repo, ostreeext.WithWorkers(opts.Workers))
 	if opts.Progress != nil {
 		var total int64
-		for _, l := range layers {
+		for _, l := range img.Layers() {
 			total += max(l.Size, 0)
 		}
 		opts.Progress.Start(total)
@@ -116,9 +117,23 @@ func ToArchive(ctx context.Context, src, dir string, opts Options) (res *Result,
 			return nil, fmt.Errorf("%s: %w", ref, err)
 		}
 	}
-	c, err := im.Finish(commit, opts.Ref)
+	c, err := im.Finish(commit)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref, err)
+	}
+	objects := im.Objects()
+	if len(derived) == 0 {
+		opts.Ref, err = servedRef(c, commit, opts.Ref, opts.Log)
+	} else {
+		var n int
+		commit, c, n, err = merge(ctx, img, repo, commit, c, derived, &opts)
+		objects += n
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ref, err)
+	}
+	if err := repo.SetRef(opts.Ref, commit); err != nil {
+		return nil, err
 	}
 	return &Result{
 		Source:  ref.String(),
@@ -127,11 +142,29 @@ func ToArchive(ctx context.Context, src, dir string, opts Options) (res *Result,
 		Ref:     opts.Ref,
 		Version: img.Labels()[LabelVersion],
 		Arch:    img.Architecture(),
-		Objects: im.Objects(),
+		Objects: objects,
 	}, nil
 }
 
 func importLayer(ctx context.Context, img *containerimage.Image, im *ostreeext.Importer, l containerimage.Layer, p Progress) error {
+	var st ostreeext.LayerStats
+	err := readLayer(ctx, img, l, p, func(r io.Reader) (err error) {
+		st, err = im.ImportLayer(ctx, r)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("layer %d (%s): %w", l.Index+1, l.Digest, err)
+	}
+	if st.Objects == 0 && st.Files > 0 {
+		// Importing it as an ostree layer would drop every file in it.
+		return fmt.Errorf("layer %d (%s) holds %d file(s) but no OSTree objects, so it is a derived layer, yet the image's diff ID labels (or, without them, its place as the first layer) make it an ostree layer: the image is inconsistent", l.Index+1, l.Digest, st.Files)
+	}
+	return nil
+}
+
+// readLayer has read consume layer l's uncompressed tar and checks the
+// layer's digests once it is done.
+func readLayer(ctx context.Context, img *containerimage.Image, l containerimage.Layer, p Progress, read func(io.Reader) error) error {
 	var onRead func(int)
 	if p != nil {
 		onRead = p.Add
@@ -140,20 +173,51 @@ func importLayer(ctx context.Context, img *containerimage.Image, im *ostreeext.I
 	if err != nil {
 		return err
 	}
-	err = im.ImportLayer(ctx, r)
+	err = read(r)
 	if cerr := r.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil {
-		return fmt.Errorf("layer %d (%s): %w", l.Index+1, l.Digest, err)
-	}
-	return nil
+	return err
 }
 
-// ostreeLayers picks the layers that hold the OSTree repository. ostree-ext
-// marks the last of them with a diff ID label; any layer after it is a
-// derived layer of ordinary files, which an archive cannot represent
-// without committing a new tree.
+// servedRef is the ref to serve commit c as. libostree checks a commit's
+// ref bindings on every pull by default, as Anaconda's does, so serving it
+// under any other name fails only at install time, on the node: refuse
+// here instead. want is the ref asked for, "" if none.
+func servedRef(c *ostree.Commit, commit ostree.Checksum, want string, log io.Writer) (string, error) {
+	bound, err := c.RefBindings()
+	if err != nil {
+		return "", fmt.Errorf("commit %s: %w", commit, err)
+	}
+	if len(bound) == 0 || slices.Contains(bound, want) {
+		return cmp.Or(want, DefaultRef), nil
+	}
+	if want == "" {
+		if slices.Contains(bound, DefaultRef) {
+			return DefaultRef, nil
+		}
+		if len(bound) == 1 {
+			fmt.Fprintf(log, "note: serving the commit as ref %q, the only ref it is bound to (%s); give Kickstart files that ref\n", bound[0], ostree.MetaRefBinding)
+			return bound[0], nil
+		}
+		want = DefaultRef
+	}
+	return "", fmt.Errorf("commit %s is bound to ref(s) %s (%s), and libostree refuses to pull it as %q: pass one of them as --ref", commit, quoteAll(bound), ostree.MetaRefBinding, want)
+}
+
+func quoteAll(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = strconv.Quote(s)
+	}
+	return strings.Join(q, ", ")
+}
+
+// ostreeLayers picks the layers that hold the OSTree repository, the first
+// ones: ostree-ext marks the last of them with a diff ID label. Images
+// written before those labels existed (2021) have none; then only the first
+// layer is the ostree layer, as upstream's importer assumed. Any later
+// layer is a derived layer of ordinary files.
 func ostreeLayers(img *containerimage.Image) ([]containerimage.Layer, ostree.Checksum, error) {
 	labels := img.Labels()
 	ref := img.Reference()
@@ -166,7 +230,7 @@ func ostreeLayers(img *containerimage.Image) ([]containerimage.Layer, ostree.Che
 		return nil, ostree.Checksum{}, fmt.Errorf("%s: label %s: %w", ref, LabelCommit, err)
 	}
 	layers := img.Layers()
-	last := len(layers) - 1
+	last := 0
 	for _, key := range []string{LabelFinalDiffID, LabelDiffID} {
 		d, ok := labels[key]
 		if !ok {
@@ -183,8 +247,8 @@ func ostreeLayers(img *containerimage.Image) ([]containerimage.Layer, ostree.Che
 		}
 		break
 	}
-	if derived := len(layers) - 1 - last; derived > 0 {
-		return nil, ostree.Checksum{}, fmt.Errorf("%s is a derived image with %d layer(s) on top of the OSTree commit: converting derived images is not supported; use the base OCK image", ref, derived)
+	if len(layers) == 0 {
+		return nil, ostree.Checksum{}, fmt.Errorf("%s: %w (it has no layers)", ref, ErrNotOSTree)
 	}
 	return layers[:last+1], commit, nil
 }

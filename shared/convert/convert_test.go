@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"context"
 	"errors"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/ocne-image/ocne-image/shared/archiveserver"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 	"github.com/ocne-image/ocne-image/shared/ostreeext"
 	"github.com/ocne-image/ocne-image/test/fixture"
@@ -148,6 +150,19 @@ func TestBadImages(t *testing.T) {
 			return ociRef(dir)
 		}
 	}
+	derived := func(entries ...fixture.LayerEntry) prep {
+		return func(t *testing.T, dir string) string {
+			b := encapsulate(t, ostreeext.ExportOptions{})
+			defer b.RemoveLayerFiles()
+			if err := fixture.AppendLayer(&b, t.TempDir(), containerimage.Gzip, entries...); err != nil {
+				t.Fatal(err)
+			}
+			if err := fixture.WriteImage(ctx, ociRef(dir), b); err != nil {
+				t.Fatal(err)
+			}
+			return ociRef(dir)
+		}
+	}
 	isBigFile := func(h *tar.Header) bool {
 		return strings.HasSuffix(h.Name, ".file") && h.Size == 3<<20
 	}
@@ -246,6 +261,37 @@ func TestBadImages(t *testing.T) {
 			is:      errWrongDiffID,
 		},
 		{
+			name: "derived layer labelled as the last ostree layer",
+			prep: func(t *testing.T, dir string) string {
+				b := encapsulate(t, ostreeext.ExportOptions{})
+				defer b.RemoveLayerFiles()
+				if err := fixture.AppendLayer(&b, t.TempDir(), containerimage.Gzip, fixture.File("usr/share/anewfile", 0o644, "new\n")); err != nil {
+					t.Fatal(err)
+				}
+				b.Config.Config.Labels[LabelFinalDiffID] = b.Layers[1].DiffID.String()
+				if err := fixture.WriteImage(ctx, ociRef(dir), b); err != nil {
+					t.Fatal(err)
+				}
+				return ociRef(dir)
+			},
+			wantErr: "layer 2 (sha256:",
+		},
+		{
+			name:    "device node in a derived layer",
+			prep:    derived(fixture.LayerEntry{Header: tar.Header{Typeflag: tar.TypeChar, Name: "usr/lib/null", Mode: 0o666}}),
+			wantErr: `tar entry "usr/lib/null": a character device: an OSTree commit holds only files`,
+		},
+		{
+			name:    "hard link to nothing in a derived layer",
+			prep:    derived(fixture.HardLink("usr/bin/x", "usr/bin/no-such-file")),
+			wantErr: `tar entry "usr/bin/x": hard link to "usr/bin/no-such-file", which is not a file of the merged tree`,
+		},
+		{
+			name:    "../ path in a derived layer",
+			prep:    derived(fixture.File("usr/../../etc/evil", 0o644, "x")),
+			wantErr: "escapes the image root",
+		},
+		{
 			name:    "unknown transport",
 			prep:    func(*testing.T, string) string { return "ftp://example.com/ock:1.31" },
 			wantErr: "invalid image reference",
@@ -342,5 +388,89 @@ func TestManifestListPicksArch(t *testing.T) {
 		if res.Arch != arch {
 			t.Errorf("converted the %s image, want %s", res.Arch, arch)
 		}
+	}
+}
+
+// served serves the archive at dir with our own archive server and
+// returns its URL.
+func served(t *testing.T, dir string) string {
+	t.Helper()
+	s, err := archiveserver.New(archiveserver.Options{Root: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s.Handler())
+	t.Cleanup(func() { hs.Close(); s.Close() })
+	return hs.URL
+}
+
+// pull pulls ref from url as Anaconda does (default options, so libostree
+// checks the commit's ref bindings), has ostree fsck the result and
+// returns the client repository.
+func pull(t *testing.T, url, ref string) string {
+	t.Helper()
+	repo := filepath.Join(t.TempDir(), "client")
+	harness.Run(t, "ostree", "--repo="+repo, "init", "--mode=bare-user")
+	harness.Run(t, "ostree", "--repo="+repo, "remote", "add", "--no-gpg-verify", "srv", url)
+	harness.Run(t, "ostree", "--repo="+repo, "pull", "srv", ref)
+	harness.Run(t, "ostree", "--repo="+repo, "fsck")
+	return repo
+}
+
+// TestRefBinding converts a commit bound to a ref other than the default:
+// unset, the ref is the bound one and a default pull works; set to another
+// ref, the conversion is refused, naming the binding.
+func TestRefBinding(t *testing.T) {
+	ctx := context.Background()
+	fc := fixtureSource(t)
+	const bound = "exampleos/custom"
+	commit, err := fixture.Commit(ctx, fc.repo, fixture.DefaultMode, filepath.Join(fc.dir, "tree"), bound)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := fixture.Encapsulate(ctx, fc.repo, commit, ostreeext.ExportOptions{TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.RemoveLayerFiles()
+	src := t.TempDir()
+	if err := fixture.WriteImage(ctx, ociRef(src), b); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, ref, want, wantErr string
+	}{
+		{name: "unset: the bound ref", ref: "", want: bound},
+		{name: "the bound ref", ref: bound, want: bound},
+		{name: "another ref", ref: DefaultRef, wantErr: `commit ` + commit + ` is bound to ref(s) "` + bound + `" (ostree.ref-binding), and libostree refuses to pull it as "ock": pass one of them as --ref`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "archive")
+			var log strings.Builder
+			res, err := ToArchive(ctx, ociRef(src), out, Options{Ref: tt.ref, Log: &log})
+			if tt.wantErr != "" {
+				if err == nil || !strings.HasSuffix(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "\n") {
+					t.Fatalf("error %v, want one line ending %q", err, tt.wantErr)
+				}
+				if _, err := os.Lstat(out); !os.IsNotExist(err) {
+					t.Errorf("output %s left behind (%v)", out, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Ref != tt.want || res.Commit.String() != commit {
+				t.Fatalf("served %s as %q, want %s as %q", res.Commit, res.Ref, commit, tt.want)
+			}
+			if tt.ref == "" && !strings.Contains(log.String(), `serving the commit as ref "`+bound+`"`) {
+				t.Errorf("log %q does not say which ref is served", log.String())
+			}
+			client := pull(t, served(t, out), tt.want)
+			if got := harness.Run(t, "ostree", "--repo="+client, "rev-parse", "srv:"+tt.want); got != commit {
+				t.Errorf("pulled %s, want %s", got, commit)
+			}
+		})
 	}
 }

@@ -24,6 +24,16 @@ func (x Xattrs) Sorted() Xattrs {
 	return s
 }
 
+// Get returns the value of the named attribute.
+func (x Xattrs) Get(name string) ([]byte, bool) {
+	for _, a := range x {
+		if a.Name == name {
+			return a.Value, true
+		}
+	}
+	return nil, false
+}
+
 // Marshal serialises the list in the order given.
 func (x Xattrs) Marshal() []byte {
 	elems := make([][]byte, len(x))
@@ -197,6 +207,33 @@ func BoolVariant(v bool) Variant {
 	return Variant{Type: "b", Data: []byte{0}}
 }
 
+// StringsVariant returns a variant of type "as".
+func StringsVariant(ss []string) Variant {
+	elems := make([][]byte, len(ss))
+	for i, s := range ss {
+		elems[i] = encodeString(s)
+	}
+	return Variant{Type: "as", Data: encodeArray(1, elems)}
+}
+
+// Strings returns the value of a string-array variant.
+func (v Variant) Strings() ([]string, bool) {
+	if v.Type != "as" {
+		return nil, false
+	}
+	elems, err := decodeArray(v.Data, 1)
+	if err != nil {
+		return nil, false
+	}
+	out := make([]string, len(elems))
+	for i, e := range elems {
+		if out[i], err = decodeString(e); err != nil {
+			return nil, false
+		}
+	}
+	return out, true
+}
+
 // String returns the value of a string variant.
 func (v Variant) String() (string, bool) {
 	if v.Type != "s" {
@@ -270,6 +307,25 @@ func ParseMetadata(b []byte) (Metadata, error) {
 type RelatedObject struct {
 	Name     string
 	Checksum Checksum
+}
+
+// MetaRefBinding is the commit metadata key listing the refs a commit may
+// be pulled as (`ostree commit -b` writes it by default); libostree refuses
+// a pull through any other ref unless told not to check.
+const MetaRefBinding = "ostree.ref-binding"
+
+// RefBindings returns the refs the commit is bound to; nil if it is not
+// bound, so any ref may point at it.
+func (c *Commit) RefBindings() ([]string, error) {
+	v, ok := c.Metadata.Get(MetaRefBinding)
+	if !ok {
+		return nil, nil
+	}
+	refs, ok := v.Strings()
+	if !ok {
+		return nil, fmt.Errorf("commit metadata %s: value of type %q, want a string array", MetaRefBinding, v.Type)
+	}
+	return refs, nil
 }
 
 // Commit is (a{sv}aya(say)sstayay).

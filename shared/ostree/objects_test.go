@@ -54,7 +54,11 @@ func TestRoundTrips(t *testing.T) {
 		many.Files = append(many.Files, TreeFile{Name: string(rune('a'+i%26)) + string(rune(0x4e00+i)), Checksum: SumBytes([]byte{byte(i)})})
 	}
 	commit := &Commit{
-		Metadata:  Metadata{{Key: "ostree.bootable", Value: BoolVariant(true)}, {Key: "version", Value: StringVariant("1.31")}},
+		Metadata: Metadata{
+			{Key: "ostree.bootable", Value: BoolVariant(true)},
+			{Key: MetaRefBinding, Value: StringsVariant([]string{"ock", "exampleos"})},
+			{Key: "version", Value: StringVariant("1.31")},
+		},
 		Parent:    SumBytes([]byte("p")),
 		Subject:   "subject",
 		Body:      "body",
@@ -120,4 +124,28 @@ func mustParse(t *testing.T, s string) Checksum {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestRefBindings reads bindings as the real `ostree commit` (2022.7)
+// wrote them: `-b ock` gave the metadata {'ostree.ref-binding': <['ock']>}.
+func TestRefBindings(t *testing.T) {
+	tests := []struct {
+		name string
+		meta Metadata
+		want []string
+		err  bool
+	}{
+		{"unbound", Metadata{{Key: "version", Value: StringVariant("1")}}, nil, false},
+		{"one", Metadata{{Key: MetaRefBinding, Value: Variant{Type: "as", Data: []byte("ock\x00\x04")}}}, []string{"ock"}, false},
+		{"two", Metadata{{Key: MetaRefBinding, Value: StringsVariant([]string{"a", "exampleos"})}}, []string{"a", "exampleos"}, false},
+		{"wrong type", Metadata{{Key: MetaRefBinding, Value: StringVariant("ock")}}, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := (&Commit{Metadata: tt.meta}).RefBindings()
+			if (err != nil) != tt.err || !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("RefBindings() = %q, %v; want %q (error %v)", got, err, tt.want, tt.err)
+			}
+		})
+	}
 }

@@ -46,6 +46,17 @@ type Importer struct {
 	commits []ostree.Checksum
 	objects int
 	bufPool sync.Pool
+	layer   LayerStats // of the layer being read
+}
+
+// LayerStats counts what one layer held.
+type LayerStats struct {
+	// Objects is how many OSTree objects (metadata and content) it held.
+	Objects int
+	// Files is how many non-directory entries it held outside sysroot/:
+	// the checked-out tree. A layer with files and no objects
+	// is not an ostree layer but a derived one, whatever labels say.
+	Files int
 }
 
 // ImporterOption configures an Importer.
@@ -92,8 +103,9 @@ type job struct {
 
 // ImportLayer reads one uncompressed layer tar stream. Entries that are not
 // part of the OSTree repository (the checked-out tree, directories, the
-// repo config) are skipped.
-func (im *Importer) ImportLayer(ctx context.Context, r io.Reader) error {
+// repo config) are skipped, and counted: see LayerStats.
+func (im *Importer) ImportLayer(ctx context.Context, r io.Reader) (LayerStats, error) {
+	im.layer = LayerStats{}
 	g, ctx := errgroup.WithContext(ctx)
 	jobs := make(chan job, 2*im.workers)
 	for i := 0; i < im.workers; i++ {
@@ -110,7 +122,8 @@ func (im *Importer) ImportLayer(ctx context.Context, r io.Reader) error {
 		defer close(jobs)
 		return im.readTar(ctx, r, jobs)
 	})
-	return g.Wait()
+	err := g.Wait()
+	return im.layer, err
 }
 
 func (im *Importer) write(j job) error {
@@ -173,6 +186,9 @@ func (im *Importer) readTar(ctx context.Context, r io.Reader, jobs chan<- job) e
 func (im *Importer) handle(ctx context.Context, tr *tar.Reader, hdr *tar.Header, name string, e entry, jobs chan<- job) error {
 	switch e.kind {
 	case kindNone:
+		if hdr.Typeflag != tar.TypeDir && hdr.Typeflag != tar.TypeXGlobalHeader && !strings.HasPrefix(name, sysrootPrefix) {
+			im.layer.Files++
+		}
 		return nil
 	case kindXattrs, kindV0Xattrs:
 		if hdr.Typeflag == tar.TypeLink {
@@ -206,6 +222,7 @@ func (im *Importer) handle(ctx context.Context, tr *tar.Reader, hdr *tar.Header,
 			return err
 		}
 		im.objects++
+		im.layer.Objects++
 		if e.objType == ostree.ObjCommit {
 			im.commits = append(im.commits, e.checksum)
 		}
@@ -255,13 +272,18 @@ func (im *Importer) xattrsFor(sum ostree.Checksum, hdr *tar.Header) (ostree.Xatt
 		delete(im.pending, sum)
 		return ostree.ParseXattrs(im.xattrs[xs])
 	}
+	return paxXattrs(hdr), nil
+}
+
+// paxXattrs returns the xattrs a tar entry carries as PAX records.
+func paxXattrs(hdr *tar.Header) ostree.Xattrs {
 	var x ostree.Xattrs
 	for k, v := range hdr.PAXRecords {
 		if name, ok := strings.CutPrefix(k, paxXattrPrefix); ok {
 			x = append(x, ostree.Xattr{Name: name, Value: []byte(v)})
 		}
 	}
-	return x.Sorted(), nil
+	return x.Sorted()
 }
 
 func (im *Importer) dispatchContent(ctx context.Context, tr *tar.Reader, hdr *tar.Header, name string, sum ostree.Checksum, jobs chan<- job) error {
@@ -286,6 +308,7 @@ func (im *Importer) dispatchContent(ctx context.Context, tr *tar.Reader, hdr *ta
 	}
 	h.Xattrs = x
 	im.objects++
+	im.layer.Objects++
 	if im.repo.Has(sum, ostree.ObjFileZ) {
 		return nil
 	}
@@ -348,9 +371,8 @@ func (eof) Read([]byte) (int, error) { return 0, io.EOF }
 // ErrIncomplete reports a commit whose closure the image does not hold.
 var ErrIncomplete = errors.New("object missing from the image")
 
-// Finish checks that the image held commit and every object it reaches,
-// then points ref at it.
-func (im *Importer) Finish(commit ostree.Checksum, ref string) (*ostree.Commit, error) {
+// Finish checks that the image held commit and every object it reaches.
+func (im *Importer) Finish(commit ostree.Checksum) (*ostree.Commit, error) {
 	for c := range im.pending {
 		return nil, fmt.Errorf("xattrs link for content object %s, but the image has no such object: %w", c, ErrIncomplete)
 	}
@@ -373,5 +395,5 @@ func (im *Importer) Finish(commit ostree.Checksum, ref string) (*ostree.Commit, 
 	if err != nil {
 		return nil, err
 	}
-	return c, im.repo.SetRef(ref, commit)
+	return c, nil
 }

@@ -1,6 +1,7 @@
 // Package ostreeext converts between ostree-ext container image layers (an
 // OSTree commit encapsulated in tar layers, as ostree-rs-ext and bootc write
-// them) and OSTree archive repositories.
+// them) and OSTree archive repositories: Importer and Export, plus Merger,
+// which commits the derived layers of an image built on top of one.
 package ostreeext
 
 import (
@@ -14,7 +15,8 @@ import (
 // Paths inside an ostree-ext layer. v0 images keep the repo config at
 // sysroot/config and xattrs under repoPrefix+"xattrs/".
 const (
-	repoPrefix    = "sysroot/ostree/repo/"
+	sysrootPrefix = "sysroot/"
+	repoPrefix    = sysrootPrefix + "ostree/repo/"
 	objectsPrefix = repoPrefix + "objects/"
 	v0XattrsDir   = repoPrefix + "xattrs/"
 )

@@ -97,6 +97,9 @@ func TestCreateBadInput(t *testing.T) {
 		{name: "bad config file", args: []string{"--config", badConfig}, wantCode: 2, wantErr: "cluster.yaml"},
 		{name: "bad registries.conf", args: []string{"--registries-conf", badRegistries}, wantCode: 2, wantErr: "--registries-conf: registries.conf " + badRegistries},
 		{name: "missing registries.conf", args: []string{"--registries-conf", "/nonexistent/registries.conf"}, wantCode: 2, wantErr: "no such file"},
+		{name: "ref the commit is not bound to", args: []string{"--os-registry", "oci:" + layout, "--ref", "custom"}, wantCode: 1,
+			wantErr: `is bound to ref(s) "ock" (ostree.ref-binding), and libostree refuses to pull it as "custom": pass one of them as --ref`},
+		{name: "bad ref", args: []string{"--ref", "a ref"}, wantCode: 2, wantErr: `--ref: invalid ref name "a ref"`},
 		{name: "unknown flag", args: []string{"--no-such-flag"}, wantCode: 2, wantErr: "unknown flag"},
 	}
 	for _, tt := range tests {

@@ -117,6 +117,12 @@ func writeSampleImage(t *testing.T, dest string, opts ostreeext.ExportOptions) {
 // it the documented way and has libostree pull and fsck the commit.
 func verifyArchive(t *testing.T, tarPath, commit string) {
 	t.Helper()
+	verifyArchiveRef(t, tarPath, "ock", commit)
+}
+
+// verifyArchiveRef is verifyArchive for a commit served as ref.
+func verifyArchiveRef(t *testing.T, tarPath, ref, commit string) {
+	t.Helper()
 	p := harness.NewPodman(t)
 	p.Run("load", "-i", tarPath)
 	port := harness.FreePort(t)
@@ -126,8 +132,8 @@ func verifyArchive(t *testing.T, tarPath, commit string) {
 	repo := filepath.Join(t.TempDir(), "repo")
 	harness.Run(t, "ostree", "--repo="+repo, "init", "--mode=bare-user")
 	harness.Run(t, "ostree", "--repo="+repo, "remote", "add", "--no-gpg-verify", "ock", base+"/ostree")
-	harness.Run(t, "ostree", "--repo="+repo, "pull", "ock", "ock")
-	if got := harness.Run(t, "ostree", "--repo="+repo, "rev-parse", "ock:ock"); got != commit {
+	harness.Run(t, "ostree", "--repo="+repo, "pull", "ock", ref)
+	if got := harness.Run(t, "ostree", "--repo="+repo, "rev-parse", "ock:"+ref); got != commit {
 		t.Errorf("pulled commit %s, want %s", got, commit)
 	}
 	harness.Run(t, "ostree", "--repo="+repo, "fsck")

@@ -307,6 +307,7 @@ func TestInClusterServeFaults(t *testing.T) {
 			{[]string{"--image", image, "--kickstart", "/nonexistent/ock.ks"}, 2, "no such file"},
 			{[]string{"--image", image, "--kickstart", "auto", "--kickstart", "/tmp/x/ock.ks"}, 2, "would both be ock.ks"},
 			{[]string{"--image", image, "--ignition-file", "a/b.ign"}, 2, "invalid --ignition-file"},
+			{[]string{"--image", image, "--kickstart", "auto", "--ref", "a ref"}, 2, `--ref: invalid ref name "a ref"`},
 		}
 		for _, tt := range tests {
 			r := plugin(t, t.TempDir(), append([]string{"serve", "--kubeconfig", c.kubeconfig, "-n", "ocne-serve-bad"}, tt.args...)...)
