@@ -339,7 +339,7 @@ func (o *IgnitionInitOptions) firstNode(ca *clusterpki.CA, apiVersion, minor str
 		Untainted: o.Workers == 0, SkipAddons: !o.KubeadmAddons, KubeProxyMode: n.cfg.KubeProxyMode,
 	}
 	for _, t := range tokens {
-		init.BootstrapTokens = append(init.BootstrapTokens, kubeadm.BootstrapToken{Token: t.String(), TTL: n.TTL, Description: jointoken.Description})
+		init.BootstrapTokens = append(init.BootstrapTokens, kubeadm.BootstrapToken{Token: t.String(), TTL: n.TTL, Group: jointoken.DefaultGroup, Description: jointoken.Description})
 	}
 	node := n.baseNode(o.endpoint, minor)
 	if n.cfg.VirtualIP != "" {

@@ -41,6 +41,7 @@ type Init struct {
 type BootstrapToken struct {
 	Token       string // id.secret
 	TTL         time.Duration
+	Group       string // the group it authenticates as
 	Description string
 }
 
@@ -148,7 +149,7 @@ func (i Init) Marshal() ([]byte, error) {
 	}
 	for _, t := range i.BootstrapTokens {
 		ic.BootstrapTokens = append(ic.BootstrapTokens, bootstrapToken{
-			Token: t.Token, TTL: t.TTL.String(), Groups: []string{DefaultTokenGroup},
+			Token: t.Token, TTL: t.TTL.String(), Groups: []string{t.Group},
 			Usages: []string{"signing", "authentication"}, Description: t.Description,
 		})
 	}
@@ -186,6 +187,3 @@ func (i Init) Marshal() ([]byte, error) {
 	}
 	return bytes.Join(docs, []byte("---\n")), nil
 }
-
-// DefaultTokenGroup is the group kubeadm's join tokens authenticate as.
-const DefaultTokenGroup = "system:bootstrappers:kubeadm:default-node-token"

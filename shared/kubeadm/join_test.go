@@ -3,6 +3,7 @@ package kubeadm
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/yaml"
 )
@@ -68,6 +69,60 @@ func TestMarshal(t *testing.T) {
 		})
 	}
 	if _, err := (Join{APIVersion: "kubeadm.k8s.io/v1beta2"}).Marshal(); err == nil {
+		t.Error("v1beta2 accepted")
+	}
+}
+
+// The init configuration's shape per API version: kubelet arguments as a
+// map or a list, taints only when none are wanted, the tokens, addons.
+func TestInitMarshal(t *testing.T) {
+	base := Init{CertificateKey: "ff", BindPort: 6444, ControlPlaneEndpoint: "192.0.2.100:6443", KubernetesVersion: "1.33.5",
+		ImageRepository: "r.example.com/olcne", EtcdTag: "3.5.23", CoreDNSTag: "current", PodSubnet: "10.244.0.0/16",
+		ServiceSubnet: "10.96.0.0/12", KubeletArgs: DefaultKubeletArgs()}
+	tests := []struct {
+		name       string
+		edit       func(*Init)
+		docs       int
+		want, gone []string
+	}{
+		{"v1beta4, workers coming, ocne's skips", func(i *Init) { i.APIVersion, i.SkipAddons = V1Beta4, true }, 2,
+			[]string{"- name: node-ip\n    value: NODE_IP", "- addon/kube-proxy", "- addon/coredns", "controlPlaneEndpoint: 192.0.2.100:6443",
+				"bindPort: 6444", "certificateKey: ff", "imageTag: 3.5.23", "directory: /etc/ocne/ock/patches", "kind: ClusterConfiguration"},
+			[]string{"taints", "bootstrapTokens", "KubeProxyConfiguration"}},
+		{"v1beta3, alone, with tokens", func(i *Init) {
+			i.APIVersion, i.Untainted = V1Beta3, true
+			i.BootstrapTokens = []BootstrapToken{{Token: "abcdef.0123456789abcdef", TTL: 2 * time.Hour, Group: "system:bootstrappers:kubeadm:default-node-token"}}
+			i.CipherSuites = "TLS_AES_128_GCM_SHA256"
+		}, 3,
+			[]string{"node-ip: NODE_IP", "taints: []", "token: abcdef.0123456789abcdef", "ttl: 2h0m0s", "- system:bootstrappers:kubeadm:default-node-token", "tls-cipher-suites: TLS_AES_128_GCM_SHA256",
+				"cipher-suites: TLS_AES_128_GCM_SHA256", "kind: KubeProxyConfiguration", "mode: iptables"},
+			[]string{"addon/"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			i := base
+			tt.edit(&i)
+			out, err := i.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := string(out)
+			if n := strings.Count(s, "---\n") + 1; n != tt.docs {
+				t.Errorf("%d documents, want %d:\n%s", n, tt.docs, s)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(s, w) {
+					t.Errorf("lacks %q:\n%s", w, s)
+				}
+			}
+			for _, g := range tt.gone {
+				if strings.Contains(s, g) {
+					t.Errorf("has %q:\n%s", g, s)
+				}
+			}
+		})
+	}
+	if _, err := (Init{APIVersion: "kubeadm.k8s.io/v1beta2"}).Marshal(); err == nil {
 		t.Error("v1beta2 accepted")
 	}
 }
