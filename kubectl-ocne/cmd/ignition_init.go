@@ -112,7 +112,7 @@ The files hold secrets: the CA key (first node), tokens (workers).`,
 	f.StringVar(&o.PKIDir, "pki-dir", "", "directory of the cluster CA (ca.crt, ca.key), made if absent (default ~/.ocne/clusters/NAME/pki)")
 	f.StringVar(&o.AdminKubeconfig, "admin-kubeconfig", "", "admin kubeconfig to write, mode 0600 (default ~/.kube/kubeconfig.NAME)")
 	f.IntVar(&o.Workers, "workers", -1, "also write the configs of this many workers (default: config workerNodes, else 0)")
-	f.StringVar(&o.WorkersDir, "workers-dir", "", "directory for worker-N.ign (default: the --output file's, else the current one)")
+	f.StringVar(&o.WorkersDir, "workers-dir", "", "directory for worker-N.ign (default: the --output file's, else the current one; with --publish, none)")
 	f.DurationVar(&n.TTL, "ttl", 24*time.Hour, "how long the workers' join tokens work after the cluster starts; 0 never expires")
 	f.BoolVar(&o.KubeadmAddons, "kubeadm-addons", false, "let kubeadm install kube-proxy and CoreDNS (ocne skips them and installs its own)")
 	f.StringVar(&o.Version, "version", "", "Kubernetes minor version (config kubernetesVersion; default "+ock.DefaultVersion()+")")
@@ -187,7 +187,8 @@ func (o *IgnitionInitOptions) Complete(c *cobra.Command) error {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return cli.Usagef("--admin-kubeconfig: %v", err)
 	}
-	if o.WorkersDir == "" && o.Workers > 0 {
+	// With --publish, files only where asked for, as with -o.
+	if o.WorkersDir == "" && o.Workers > 0 && n.publish.Backend == "" {
 		o.WorkersDir = "."
 		if n.Output != "" {
 			o.WorkersDir = filepath.Dir(n.Output)

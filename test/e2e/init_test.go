@@ -238,6 +238,43 @@ func TestIgnitionInit(t *testing.T) {
 	})
 }
 
+// TestIgnitionInitPublish: with --publish, the configs go to the backend
+// and their URLs are printed, one line each; nothing is written locally
+// but the CA and the kubeconfig.
+func TestIgnitionInitPublish(t *testing.T) {
+	home, ignDir := t.TempDir(), t.TempDir()
+	cfg := writeTemp(t, "name: pub\nloadBalancer: lb.example.com\n")
+	base := "http://192.0.2.5:8080/ignition"
+	r := plugin(t, home, "ignition", "init", "-c", cfg, "--workers", "2", "--publish", "dir", "--publish-opt", "dir="+ignDir, "--publish-opt", "base-url="+base)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("printed %q, want three lines", r.stdout)
+	}
+	for i, want := range []string{"control-plane-1", "worker-1", "worker-2"} {
+		name, url, _ := strings.Cut(lines[i], "\t")
+		if name != want || !strings.HasPrefix(url, base+"/") {
+			t.Errorf("line %d: %q", i, lines[i])
+		}
+		b, err := os.ReadFile(filepath.Join(ignDir, strings.TrimPrefix(url, base+"/")))
+		if err != nil {
+			t.Fatalf("%s not published: %v", url, err)
+		}
+		role := "worker"
+		if i == 0 {
+			role = "control-plane"
+		}
+		if j := index(t, joinCase{role: role}, b); !strings.Contains(*j.units["ocne.service"].Dropins[0].Contents, "ACTION="+map[bool]string{true: "init", false: "join"}[i == 0]) {
+			t.Errorf("%s: wrong ACTION", want)
+		}
+	}
+	if entries, _ := os.ReadDir("."); slices.ContainsFunc(entries, func(e os.DirEntry) bool { return strings.HasPrefix(e.Name(), "worker-") }) {
+		t.Error("worker files written beside the test without --workers-dir")
+	}
+}
+
 func parseCert(t *testing.T, b []byte) *x509.Certificate {
 	t.Helper()
 	blk, _ := pem.Decode(b)
