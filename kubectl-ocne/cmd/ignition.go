@@ -149,29 +149,36 @@ does)); flags win.`,
 	f.StringVarP(&o.Output, "output", "o", "", "file to write the Ignition config to, mode 0600 (default: standard output)")
 	f.DurationVar(&o.TTL, "ttl", 24*time.Hour, "how long the join token works; 0 never expires")
 	f.BoolVar(&o.TokenOnlyPrint, "token-only-print", false, "do not create the token: print the kubeadm token create command that does (config providers.byo.automaticTokenCreation: false)")
-	f.StringVar(&o.IgnitionVersion, "ignition-version", ignition.DefaultVersion, "Ignition spec version to write: "+strings.Join(ignition.Versions, ", "))
 	f.StringVar(&o.APIServer, "api-server", "", "HOST[:PORT] nodes reach the API server at (default: the kubeconfig's, else the cluster-info ConfigMap's; config virtualIp/loadBalancer)")
-	f.StringVar(&o.NetInterface, "net-interface", "", "network interface whose address the node uses (config providers.byo.networkInterface)")
-	f.StringVar(&o.ExtraIgnition, "extra-ignition", "", "Ignition JSON or Butane YAML file, or a directory of them, merged last (config extraIgnition, then extraIgnitionInline)")
+	o.addNodeFlags(c)
 	o.publish.addPublish(c)
 	f.BoolVar(&o.UploadCerts, "upload-certs", false, "control-plane: upload the certificates through a privileged pod on a control-plane node")
 	f.StringVar(&o.UploadImage, "upload-certs-image", "", "image of the --upload-certs pod; it runs the node's own kubeadm (default: config builderImage, else "+builder.DefaultImage(buildinfo.Version)+")")
 	f.StringVarP(&o.ConfigFile, "config", "c", "", "cluster configuration file")
+	o.kube = addKubeFlags(c)
+	c.RegisterFlagCompletionFunc("role", fixedCompletion("worker", "control-plane"))
+	c.MarkFlagFilename("output", "ign", "json")
+	c.MarkFlagFilename("config", "yaml", "yml")
+	return c
+}
+
+// addNodeFlags adds the flags of what every node's config holds, whatever
+// its role: join's and init's.
+func (o *IgnitionJoinOptions) addNodeFlags(c *cobra.Command) {
+	f := c.Flags()
+	f.StringVar(&o.IgnitionVersion, "ignition-version", ignition.DefaultVersion, "Ignition spec version to write: "+strings.Join(ignition.Versions, ", "))
+	f.StringVar(&o.NetInterface, "net-interface", "", "network interface whose address the node uses (config providers.byo.networkInterface)")
+	f.StringVar(&o.ExtraIgnition, "extra-ignition", "", "Ignition JSON or Butane YAML file, or a directory of them, merged last (config extraIgnition, then extraIgnitionInline)")
 	f.StringVar(&o.SSHKeyFile, "ssh-public-key-file", "", "authorized SSH key(s) for the ocne user (config sshPublicKeyPath, sshPublicKey)")
-	f.StringVar(&o.PasswordHash, "password-hash", "", "crypt(3) hash of the ocne user's password, e.g. from `openssl passwd -6` (config password)")
+	f.StringVar(&o.PasswordHash, "password-hash", "", "crypt(3) hash of the ocne user's password, e.g. from 'openssl passwd -6' (config password)")
 	f.StringVar(&o.OSRegistry, "os-registry", "", "OCK OSTree image repository the node updates from, without a tag; an ostree transport may lead (default "+ock.DefaultRegistry+")")
 	f.StringVar(&o.OSTag, "os-tag", "", "tag of the OCK OSTree image the node updates to (config osTag; default: the cluster's minor version)")
 	f.StringVar(&o.Registry, "registry", "", "registry for unqualified container image names (config registry; default "+ignition.DefaultContainerRegistry+")")
 	f.CountVarP(&o.Verbose, "verbose", "v", "print more detail on standard error")
-	o.kube = addKubeFlags(c)
-	c.RegisterFlagCompletionFunc("role", fixedCompletion("worker", "control-plane"))
 	c.RegisterFlagCompletionFunc("ignition-version", fixedCompletion(ignition.Versions...))
 	c.RegisterFlagCompletionFunc("net-interface", interfaceCompletion)
-	c.MarkFlagFilename("output", "ign", "json")
 	c.MarkFlagFilename("extra-ignition", "ign", "json", "bu", "yaml", "yml")
-	c.MarkFlagFilename("config", "yaml", "yml")
 	c.MarkFlagFilename("ssh-public-key-file", "pub")
-	return c
 }
 
 // interfaceCompletion offers this machine's interfaces: often the node's

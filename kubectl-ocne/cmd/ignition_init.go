@@ -111,26 +111,17 @@ The files hold secrets: the CA key (first node), tokens (workers).`,
 	f.StringVarP(&n.Output, "output", "o", "", "file to write the first node's Ignition config to, mode 0600 (default: standard output)")
 	f.StringVar(&o.PKIDir, "pki-dir", "", "directory of the cluster CA (ca.crt, ca.key), made if absent (default ~/.ocne/clusters/NAME/pki)")
 	f.StringVar(&o.AdminKubeconfig, "admin-kubeconfig", "", "admin kubeconfig to write, mode 0600 (default ~/.kube/kubeconfig.NAME)")
-	f.IntVar(&o.Workers, "workers", -1, "also write the configs of this many workers (default: config workerNodes, else 0)")
+	f.IntVar(&o.Workers, "workers", 0, "also write the configs of this many workers (default: config workerNodes)")
 	f.StringVar(&o.WorkersDir, "workers-dir", "", "directory for worker-N.ign (default: the --output file's, else the current one; with --publish, none)")
 	f.DurationVar(&n.TTL, "ttl", 24*time.Hour, "how long the workers' join tokens work after the cluster starts; 0 never expires")
 	f.BoolVar(&o.KubeadmAddons, "kubeadm-addons", false, "let kubeadm install kube-proxy and CoreDNS (ocne skips them and installs its own)")
 	f.StringVar(&o.Version, "version", "", "Kubernetes minor version (config kubernetesVersion; default "+ock.DefaultVersion()+")")
-	f.StringVar(&n.IgnitionVersion, "ignition-version", ignition.DefaultVersion, "Ignition spec version to write")
-	f.StringVar(&n.NetInterface, "net-interface", "", "network interface whose address the node uses (config providers.byo.networkInterface)")
-	f.StringVar(&n.ExtraIgnition, "extra-ignition", "", "Ignition JSON or Butane YAML file, or a directory of them, merged last (config extraIgnition)")
-	f.StringVar(&n.SSHKeyFile, "ssh-public-key-file", "", "authorized SSH key(s) for the ocne user (config sshPublicKeyPath, sshPublicKey)")
-	f.StringVar(&n.PasswordHash, "password-hash", "", "crypt(3) hash of the ocne user's password (config password)")
-	f.StringVar(&n.OSRegistry, "os-registry", "", "OCK OSTree image repository nodes update from, without a tag (default "+ock.DefaultRegistry+")")
-	f.StringVar(&n.OSTag, "os-tag", "", "tag of the OCK OSTree image nodes update to (config osTag; default: the Kubernetes version)")
-	f.StringVar(&n.Registry, "registry", "", "registry for unqualified container image names and the control-plane images (config registry; default "+ignition.DefaultContainerRegistry+")")
-	f.CountVarP(&n.Verbose, "verbose", "v", "print more detail on standard error")
+	n.addNodeFlags(c)
 	n.publish.addPublish(c)
 	// No cluster is talked to; the loader still wants the flags' home.
 	n.kube = genericclioptions.NewConfigFlags(false)
 	c.MarkFlagRequired("config")
 	c.RegisterFlagCompletionFunc("version", fixedCompletion(ock.Versions...))
-	c.RegisterFlagCompletionFunc("net-interface", interfaceCompletion)
 	c.MarkFlagFilename("config", "yaml", "yml")
 	c.MarkFlagFilename("output", "ign", "json")
 	c.MarkFlagDirname("pki-dir")
@@ -164,8 +155,11 @@ func (o *IgnitionInitOptions) Complete(c *cobra.Command) error {
 	if o.release, err = ock.ReleaseOf(o.Version); err != nil {
 		return cli.Usage(err)
 	}
-	if o.Workers < 0 {
+	if !c.Flags().Changed("workers") {
 		o.Workers = cfg.WorkerNodes
+	}
+	if o.Workers < 0 || cfg.WorkerNodes < 0 {
+		return cli.Usagef("--workers %d: want a count of workers, 0 or more", o.Workers)
 	}
 	o.name = cfg.Name
 	if !validName(o.name) {

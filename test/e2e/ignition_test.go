@@ -489,6 +489,7 @@ func TestIgnitionJoinBadInput(t *testing.T) {
 	}{
 		{"no kubeconfig", nil, 1, "no cluster", false},
 		{"no cluster answers", []string{"--server", closed, "--insecure-skip-tls-verify"}, 1, "does not answer", false},
+		{"no cluster yet: a hint at init", []string{"--server", closed, "--insecure-skip-tls-verify"}, 1, "`ignition init --workers N`", false},
 		{"RBAC forbids secrets", []string{"--kubeconfig", nobody}, 1, "not allowed to create secrets in kube-system", false},
 		{"endpoint cannot be determined", []string{"--kubeconfig", kubeconfigWithoutCA(t, j.kubeconfig)}, 1, "cannot determine the API server endpoint", hasClusterInfo},
 		{"extra ignition not JSON", []string{"--kubeconfig", j.kubeconfig, "--extra-ignition", badJSON}, 2, "not valid JSON", false},
