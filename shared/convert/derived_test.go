@@ -277,20 +277,7 @@ func TestDerivedInstall(t *testing.T) {
 	ctx := t.Context()
 	b := encapsulate(t, ostreeext.ExportOptions{Layers: 2})
 	defer b.RemoveLayerFiles()
-	for _, entries := range derivedLayers(t) {
-		if err := fixture.AppendLayer(&b, t.TempDir(), containerimage.Gzip, entries...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	src := ociRef(t.TempDir())
-	if err := fixture.WriteImage(ctx, src, b); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(t.TempDir(), "archive")
-	res, err := ToArchive(ctx, src, out, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	out, res := convertDerived(t, &b, derivedLayers(t)...)
 	sysroot := t.TempDir()
 	// Registered after TempDir's own cleanup, so it runs before it.
 	t.Cleanup(func() {
@@ -324,7 +311,6 @@ func TestDerivedInstall(t *testing.T) {
 // label: their own if they carry one (PAX), else that of what they
 // replace, else their directory's.
 func TestDerivedLabels(t *testing.T) {
-	ctx := context.Background()
 	labelled := func(e fixture.LayerEntry, label string) fixture.LayerEntry {
 		// libselinux stores labels NUL-terminated, and ostree prints them so.
 		e.Header.PAXRecords = map[string]string{"SCHILY.xattr.security.selinux": label + "\x00"}
@@ -333,28 +319,15 @@ func TestDerivedLabels(t *testing.T) {
 	const dirLabel, fileLabel, ownLabel = "system_u:object_r:dir_t:s0", "system_u:object_r:file_t:s0", "system_u:object_r:own_t:s0"
 	b := encapsulate(t, ostreeext.ExportOptions{})
 	defer b.RemoveLayerFiles()
-	for _, entries := range [][]fixture.LayerEntry{{
+	out, res := convertDerived(t, &b, []fixture.LayerEntry{
 		labelled(fixture.Dir("usr/share/labelled", 0o755), dirLabel),
 		labelled(fixture.File("usr/share/labelled/replaced", 0o644, "old\n"), fileLabel),
-	}, {
+	}, []fixture.LayerEntry{
 		fixture.File("usr/share/labelled/replaced", 0o644, "new\n"),
 		fixture.File("usr/share/labelled/new", 0o644, "new\n"),
 		labelled(fixture.File("usr/share/labelled/own", 0o644, "own\n"), ownLabel),
 		fixture.Dir("usr/share/labelled/subdir", 0o755),
-	}} {
-		if err := fixture.AppendLayer(&b, t.TempDir(), containerimage.Gzip, entries...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	src := ociRef(t.TempDir())
-	if err := fixture.WriteImage(ctx, src, b); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(t.TempDir(), "archive")
-	res, err := ToArchive(ctx, src, out, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	for name, want := range map[string]string{"replaced": fileLabel, "new": dirLabel, "own": ownLabel, "subdir": dirLabel} {
 		p := "/usr/share/labelled/" + name
 		got := harness.Run(t, "ostree", "--repo="+out, "ls", "-X", res.Commit.String(), p)
@@ -362,4 +335,25 @@ func TestDerivedLabels(t *testing.T) {
 			t.Errorf("%s: %s, want label %s", p, got, want)
 		}
 	}
+}
+
+// convertDerived appends the derived layers to b, writes the image to an
+// OCI layout and converts it.
+func convertDerived(t *testing.T, b *containerimage.Build, layers ...[]fixture.LayerEntry) (string, *Result) {
+	t.Helper()
+	for _, entries := range layers {
+		if err := fixture.AppendLayer(b, t.TempDir(), containerimage.Gzip, entries...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := ociRef(t.TempDir())
+	if err := fixture.WriteImage(t.Context(), src, *b); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "archive")
+	res, err := ToArchive(t.Context(), src, out, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, res
 }
