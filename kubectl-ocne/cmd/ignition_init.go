@@ -217,7 +217,12 @@ func (o *IgnitionInitOptions) Run(ctx context.Context) (err error) {
 			}
 		}
 	}()
-	ca, created, err := clusterpki.LoadOrCreate(o.PKIDir)
+	ci := n.cfg.CertificateInformation
+	ca, created, err := clusterpki.LoadOrCreate(o.PKIDir, clusterpki.Subject{
+		// ocne's defaults
+		Country: orDefault(ci.Country, "US"), Org: orDefault(ci.Org, "OCNE"),
+		OrgUnit: orDefault(ci.OrgUnit, "OCNE"), State: orDefault(ci.State, "TX"),
+	})
 	if err != nil {
 		return err
 	}

@@ -46,11 +46,32 @@ type CA struct {
 	KeyPEM  []byte
 }
 
+// Subject names who a new CA belongs to, beside its common name
+// (kubeadm's "kubernetes"); ocne's certificateInformation.
+type Subject struct {
+	Country, Org, OrgUnit, State string
+}
+
+func (s Subject) name() pkix.Name {
+	n := pkix.Name{CommonName: "kubernetes"}
+	add := func(dst *[]string, v string) {
+		if v != "" {
+			*dst = []string{v}
+		}
+	}
+	add(&n.Country, s.Country)
+	add(&n.Organization, s.Org)
+	add(&n.OrganizationalUnit, s.OrgUnit)
+	add(&n.Province, s.State)
+	return n
+}
+
 // LoadOrCreate returns the CA kept in dir, or makes one there (the
-// directory 0700, both files 0600) when dir holds none. A directory with
-// only one of the two files, or a key that does not belong to the
-// certificate, is refused: re-running init must never fork a cluster's CA.
-func LoadOrCreate(dir string) (ca *CA, created bool, err error) {
+// directory 0700, both files 0600) for subject when dir holds none. A
+// directory with only one of the two files, or a key that does not belong
+// to the certificate, is refused: re-running init must never fork a
+// cluster's CA.
+func LoadOrCreate(dir string, subject Subject) (ca *CA, created bool, err error) {
 	certPath, keyPath := filepath.Join(dir, CertFile), filepath.Join(dir, KeyFile)
 	certPEM, certErr := os.ReadFile(certPath)
 	keyPEM, keyErr := os.ReadFile(keyPath)
@@ -69,7 +90,7 @@ func LoadOrCreate(dir string) (ca *CA, created bool, err error) {
 	default:
 		return nil, false, fmt.Errorf("the CA in %s is half there (%s without %s); restore the missing file or move the directory away", dir, present(certErr, CertFile, KeyFile), present(keyErr, CertFile, KeyFile))
 	}
-	if ca, err = newCA(); err != nil {
+	if ca, err = newCA(subject); err != nil {
 		return nil, false, err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -97,14 +118,31 @@ func present(err error, ifOK, ifNot string) string {
 
 // newCA makes a CA as kubeadm's would be: CN kubernetes, RSA 2048, ten
 // years.
-func newCA() (*CA, error) {
+func newCA(subject Subject) (*CA, error) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return nil, fmt.Errorf("generate the CA key: %w", err)
 	}
-	cert, err := certutil.NewSelfSignedCACert(certutil.Config{CommonName: "kubernetes"}, key)
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial.Add(serial, big.NewInt(1)),
+		Subject:      subject.name(),
+		NotBefore:    now.Add(-5 * time.Minute).UTC(),
+		NotAfter:     now.Add(10 * 365 * 24 * time.Hour).UTC(),
+		KeyUsage:     x509.KeyUsageKeyEncipherment | x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		IsCA:         true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
 		return nil, fmt.Errorf("make the CA certificate: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
 	}
 	keyPEM, err := keyutil.MarshalPrivateKeyToPEM(key)
 	if err != nil {

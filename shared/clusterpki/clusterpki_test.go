@@ -15,11 +15,11 @@ import (
 // A CA made once is the CA every later run uses; its files are private.
 func TestLoadOrCreate(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "pki")
-	ca, created, err := LoadOrCreate(dir)
+	ca, created, err := LoadOrCreate(dir, Subject{Country: "US", Org: "OCNE", OrgUnit: "OCNE", State: "TX"})
 	if err != nil || !created {
 		t.Fatalf("first run: created %v, %v", created, err)
 	}
-	if !ca.Cert.IsCA || ca.Cert.Subject.CommonName != "kubernetes" {
+	if !ca.Cert.IsCA || ca.Cert.Subject.String() != "CN=kubernetes,OU=OCNE,O=OCNE,ST=TX,C=US" {
 		t.Errorf("CA %s, IsCA %v", ca.Cert.Subject, ca.Cert.IsCA)
 	}
 	for _, f := range []string{CertFile, KeyFile} {
@@ -30,7 +30,7 @@ func TestLoadOrCreate(t *testing.T) {
 	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o700 {
 		t.Errorf("directory mode %v", fi.Mode())
 	}
-	again, created, err := LoadOrCreate(dir)
+	again, created, err := LoadOrCreate(dir, Subject{})
 	if err != nil || created || !again.Cert.Equal(ca.Cert) {
 		t.Errorf("second run: created %v, same %v, %v", created, again != nil && again.Cert.Equal(ca.Cert), err)
 	}
@@ -38,8 +38,8 @@ func TestLoadOrCreate(t *testing.T) {
 
 func TestLoadOrCreateRefuses(t *testing.T) {
 	a, b := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
-	LoadOrCreate(a)
-	LoadOrCreate(b)
+	LoadOrCreate(a, Subject{})
+	LoadOrCreate(b, Subject{})
 	copyTo := func(dir string, files map[string]string) string {
 		os.MkdirAll(dir, 0o700)
 		for name, from := range files {
@@ -60,7 +60,7 @@ func TestLoadOrCreateRefuses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before, _ := os.ReadDir(tt.dir)
-			_, _, err := LoadOrCreate(tt.dir)
+			_, _, err := LoadOrCreate(tt.dir, Subject{})
 			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
 				t.Errorf("error %v, want one line with %q", err, tt.want)
 			}
@@ -73,7 +73,7 @@ func TestLoadOrCreateRefuses(t *testing.T) {
 
 // The admin's group follows kubeadm: kubeadm:cluster-admins from 1.29.
 func TestAdminKubeconfig(t *testing.T) {
-	ca, _, err := LoadOrCreate(filepath.Join(t.TempDir(), "pki"))
+	ca, _, err := LoadOrCreate(filepath.Join(t.TempDir(), "pki"), Subject{})
 	if err != nil {
 		t.Fatal(err)
 	}

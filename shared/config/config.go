@@ -107,6 +107,8 @@ var ocneDefaultsKeys = map[string]bool{
 	"proxy.httpsProxy": true, "proxy.httpProxy": true, "proxy.noProxy": true,
 	"providers.libvirt": true, "providers.oci": true, "providers.olvm": true, "providers.byo": true,
 	"providers.byo.automaticTokenCreation": true, "providers.byo.networkInterface": true,
+	"certificateInformation.country": true, "certificateInformation.org": true,
+	"certificateInformation.orgUnit": true, "certificateInformation.state": true,
 }
 
 // Files names the configuration files; an empty name is skipped.

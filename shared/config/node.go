@@ -46,6 +46,16 @@ type Node struct {
 	// to; ocne's default, and ours, is the file's own directory.
 	Directory string    `yaml:"directory,omitempty"`
 	Providers Providers `yaml:"providers,omitempty"`
+	// CertificateInformation is the subject of a new cluster's CA.
+	CertificateInformation CertificateInformation `yaml:"certificateInformation,omitempty"`
+}
+
+// CertificateInformation is ocne's `certificateInformation:` section.
+type CertificateInformation struct {
+	Country string `yaml:"country,omitempty"`
+	Org     string `yaml:"org,omitempty"`
+	OrgUnit string `yaml:"orgUnit,omitempty"`
+	State   string `yaml:"state,omitempty"`
 }
 
 // Providers holds the per-provider settings; only bring-your-own applies.
@@ -228,6 +238,11 @@ func mergeNode(base, over Node) Node {
 	set(&base.ExtraIgnitionInline, over.ExtraIgnitionInline)
 	set(&base.Directory, over.Directory)
 	set(&base.Providers.BYO.NetworkInterface, over.Providers.BYO.NetworkInterface)
+	ci, oc := &base.CertificateInformation, over.CertificateInformation
+	set(&ci.Country, oc.Country)
+	set(&ci.Org, oc.Org)
+	set(&ci.OrgUnit, oc.OrgUnit)
+	set(&ci.State, oc.State)
 	if over.Providers.BYO.AutomaticTokenCreation != nil {
 		base.Providers.BYO.AutomaticTokenCreation = over.Providers.BYO.AutomaticTokenCreation
 	}

@@ -62,7 +62,8 @@ func TestIgnitionInit(t *testing.T) {
 	home, dir := t.TempDir(), t.TempDir()
 	cfgFile := filepath.Join(dir, "cluster.yaml")
 	os.WriteFile(cfgFile, []byte("name: demo\nkubernetesVersion: 1.33\nvirtualIp: 192.0.2.100\nregistry: mirror.example.com\n"+
-		"sshPublicKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBq2 test\nproviders:\n  byo:\n    networkInterface: enp1s0\n"), 0o644)
+		"sshPublicKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBq2 test\nproviders:\n  byo:\n    networkInterface: enp1s0\n"+
+		"certificateInformation:\n  org: Example\n"), 0o644)
 	out := filepath.Join(dir, "cp1.ign")
 	r := plugin(t, home, "ignition", "init", "-c", cfgFile, "-o", out, "--workers", "2")
 	if r.code != 0 {
@@ -84,6 +85,10 @@ func TestIgnitionInit(t *testing.T) {
 	caPEM, _ := os.ReadFile(filepath.Join(pki, "ca.crt"))
 	keyPEM, _ := os.ReadFile(filepath.Join(pki, "ca.key"))
 	ca := parseCert(t, caPEM)
+	// certificateInformation, with ocne's defaults for the rest.
+	if got := ca.Subject.String(); got != "CN=kubernetes,OU=OCNE,O=Example,ST=TX,C=US" {
+		t.Errorf("CA subject %s", got)
+	}
 	roots := x509.NewCertPool()
 	roots.AddCert(ca)
 
