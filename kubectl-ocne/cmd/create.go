@@ -111,6 +111,7 @@ Without --local the work runs in a pod in the current kubeconfig context
 gets it with builder-image --registry. It tolerates control-plane taints,
 so a cluster of only control-plane nodes runs it too. A proxy: section in
 the config files reaches the pod as HTTPS_PROXY, HTTP_PROXY and NO_PROXY.
+A source that is a file on this machine is always built here.
 
 --os-registry is a registry repository (a tag picks the image, by default
 the Kubernetes version) or an image on this machine: oci:DIR,
@@ -264,8 +265,13 @@ func (o *CreateOptions) Validate() error {
 }
 
 // Run builds in the current kubeconfig context, or on this machine with
-// --local or when no cluster answers.
+// --local, for a source that is a file here, or when no cluster answers.
 func (o *CreateOptions) Run(ctx context.Context) error {
+	if !o.Local && containerimage.IsFileSource(o.source) {
+		// No builder pod can read this machine's files.
+		fmt.Fprintf(o.ErrOut, "%s is a file on this machine: building here\n", o.source)
+		o.Local = true
+	}
 	if !o.Local {
 		cfg, err := kube.Reachable(o.kube)
 		if err == nil {
