@@ -120,7 +120,6 @@ The files hold secrets: the CA key (first node), tokens (workers).`,
 	n.publish.addPublish(c)
 	// No cluster is talked to; the loader still wants the flags' home.
 	n.kube = genericclioptions.NewConfigFlags(false)
-	c.MarkFlagRequired("config")
 	c.RegisterFlagCompletionFunc("version", fixedCompletion(ock.Versions...))
 	c.MarkFlagFilename("config", "yaml", "yml")
 	c.MarkFlagFilename("output", "ign", "json")
@@ -133,6 +132,9 @@ The files hold secrets: the CA key (first node), tokens (workers).`,
 // written.
 func (o *IgnitionInitOptions) Complete(c *cobra.Command) error {
 	n := o.node
+	if n.ConfigFile == "" {
+		return cli.Usagef("--config is required: the cluster configuration file (name, virtualIp or loadBalancer, ...); see '%s --help'", c.CommandPath())
+	}
 	if err := n.Complete(c); err != nil {
 		return err
 	}

@@ -331,6 +331,9 @@ func TestIgnitionInitBadInput(t *testing.T) {
 		{"kubeconfig exists", base + "loadBalancer: lb.example.com\n", []string{"--admin-kubeconfig", cfgExists(t)}, 2, "exists"},
 		{"osRegistry with a tag", base + "loadBalancer: lb.example.com\nosRegistry: r.example.com/ock:1.33\n", nil, 2, "carries a tag"},
 	}
+	if r := plugin(t, t.TempDir(), "ignition", "init"); r.code != 2 || !strings.Contains(r.stderr, "--config is required") {
+		t.Errorf("no --config: exit %d: %s", r.code, r.stderr)
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			home, out := t.TempDir(), t.TempDir()
