@@ -18,6 +18,7 @@ import (
 
 	"github.com/ocne-image/ocne-image/plugins/ignitionhost"
 	"github.com/ocne-image/ocne-image/shared/cli"
+	"github.com/ocne-image/ocne-image/shared/clusterserve"
 	"github.com/ocne-image/ocne-image/shared/config"
 	"github.com/ocne-image/ocne-image/shared/ignitionhosting"
 	"github.com/ocne-image/ocne-image/shared/kube"
@@ -69,7 +70,7 @@ func (h *hostingFlags) addPublish(c *cobra.Command) {
 func completeBackends(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 	cfg, _ := loadConfig("", "", io.Discard, nil)
 	var names []string
-	for _, i := range ignitionhosting.Discover(ignitionhosting.SearchDirs(), cfg.IgnitionPlugins) {
+	for _, i := range ignitionhosting.Discover(ignitionhosting.SearchDirs(), builtinBackends(), cfg.IgnitionPlugins) {
 		if i.Checksum != ignitionhosting.ChecksumMissing {
 			names = append(names, i.Name)
 		}
@@ -117,6 +118,7 @@ func (h *hostingFlags) openWith(ctx context.Context, errOut io.Writer, cfg confi
 		}
 	}
 	o := ignitionhosting.Options{
+		Builtins:       builtinBackends(),
 		Plugins:        cfg.IgnitionPlugins,
 		BackendOptions: opts,
 		Warn:           func(format string, args ...any) { fmt.Fprintf(errOut, "warning: "+format+"\n", args...) },
@@ -128,6 +130,13 @@ func (h *hostingFlags) openWith(ctx context.Context, errOut io.Writer, cfg confi
 	}
 	b, err := ignitionhosting.Open(ctx, h.Backend, o)
 	return b, hostingError(err)
+}
+
+// builtinBackends are the Ignition hosting backends compiled into the
+// plugin. They are wired here, not in ignitionhosting, so the SDK side
+// (plugins/conformance) does not link the cluster backend's client-go.
+func builtinBackends() ignitionhosting.Builtins {
+	return ignitionhosting.Builtins{"dir": ignitionhosting.DirHost{}, "cluster": clusterserve.IgnitionHost{}}
 }
 
 func hostingError(err error) error {

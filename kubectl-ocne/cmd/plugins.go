@@ -69,7 +69,7 @@ func (o *PluginsListOptions) Run() error {
 	if err != nil {
 		return err
 	}
-	infos := ignitionhosting.Discover(ignitionhosting.SearchDirs(), cfg.IgnitionPlugins)
+	infos := ignitionhosting.Discover(ignitionhosting.SearchDirs(), builtinBackends(), cfg.IgnitionPlugins)
 	if o.Output == "json" {
 		return json.NewEncoder(o.Out).Encode(infos)
 	}

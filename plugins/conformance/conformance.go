@@ -25,9 +25,13 @@ import (
 
 // Config says which backend to check and how to reach its server.
 type Config struct {
-	// Plugin is the plugin executable; or Builtin names a built-in backend.
+	// Plugin is the plugin executable; or Builtin names a built-in backend
+	// and Host is its implementation (ignitionhosting.DirHost{},
+	// clusterserve.IgnitionHost{}): passed in, so the suite links no
+	// built-in's dependencies.
 	Plugin  string
 	Builtin string
+	Host    ignitionhost.IgnitionHost
 	// Options are the backend options (--publish-opt).
 	Options map[string]string
 	// Selector is the node selector of the main publication; nil: a
@@ -48,6 +52,7 @@ func Run(t *testing.T, cfg Config) {
 	if cfg.Plugin != "" {
 		b, err = ignitionhosting.OpenPlugin(ctx, cfg.Plugin, o)
 	} else {
+		o.Builtins = ignitionhosting.Builtins{cfg.Builtin: cfg.Host}
 		b, err = ignitionhosting.Open(ctx, cfg.Builtin, o)
 	}
 	if err != nil {

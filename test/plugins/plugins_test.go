@@ -88,7 +88,7 @@ func TestConformanceShippedBackends(t *testing.T) {
 		name string
 		cfg  conformance.Config
 	}{
-		{"dir behind nginx", conformance.Config{Builtin: "dir", Options: map[string]string{"dir": openDir, "base-url": dav.Base + "/open/"}}},
+		{"dir behind nginx", conformance.Config{Builtin: "dir", Host: ignitionhosting.DirHost{}, Options: map[string]string{"dir": openDir, "base-url": dav.Base + "/open/"}}},
 		{"http-put basic auth", conformance.Config{Plugin: shipped(t, "http-put"), Options: map[string]string{"base-url": dav.Base + "/basic/", "username": dav.User, "password": dav.Password}}},
 		{"http-put bearer token", conformance.Config{Plugin: shipped(t, "http-put"), Options: map[string]string{"base-url": dav.Base + "/token/", "token": dav.Token}}},
 		{"example behind nginx", conformance.Config{Plugin: testPlugin(t, "example"), Options: map[string]string{"dir": openDir, "base-url": dav.Base + "/open/"}}},
