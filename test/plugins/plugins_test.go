@@ -71,6 +71,7 @@ func misbehaving(t *testing.T, dir, mode string) string {
 }
 
 func TestMain(m *testing.M) {
+	harness.ExitIfShort("every test runs plugins against real nginx or matchbox")
 	code := m.Run()
 	if dir, _ := buildTestPlugins(); dir != "" {
 		os.RemoveAll(dir)
