@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ocne-image/ocne-image/shared/ignitionhosting"
+	"github.com/ocne-image/ocne-image/shared/pluginhost"
 )
 
 var (
@@ -46,7 +46,7 @@ func TestConformance(t *testing.T) {
 		if cfg.Builtin != "dir" {
 			t.Fatalf("-builtin %s: only dir can be checked here; pass -plugin PATH for a plugin", cfg.Builtin)
 		}
-		cfg.Host = ignitionhosting.DirHost{}
+		cfg.Host = pluginhost.DirHost{}
 	}
 	if len(selFlag) > 0 {
 		cfg.Selector = selFlag

@@ -17,7 +17,7 @@ import (
 // `kubectl ocne-image serve` runs, which serves it at /ignition/ from every
 // replica. Options: namespace (default ocne-system), name (default
 // ock-ostree: serve's --name), address (serve's --address), kubeconfig and
-// context (default: kubectl's). It lives here, not in ignitionhosting, so
+// context (default: kubectl's). It lives here, not in pluginhost, so
 // that the plugin host and the conformance suite link no Kubernetes code
 // unless a command injects this backend.
 type IgnitionHost struct{}

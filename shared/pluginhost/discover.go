@@ -1,10 +1,12 @@
-// Package ignitionhosting is the host side of Ignition hosting: it finds
+// Package pluginhost is the host side of Ignition hosting (the host of
+// plugins, in go-plugin's terms; plugins are written with the SDK,
+// plugins/ignitionhost): it finds
 // backends (the built-ins its caller passes and ocne-ignition-<name>
 // plugins), checks plugin checksums, launches plugins with
 // hashicorp/go-plugin, and publishes through any of them behind the one
 // ignitionhost.IgnitionHost interface. It holds the `dir` built-in
 // (DirHost); the `cluster` one is clusterserve.IgnitionHost.
-package ignitionhosting
+package pluginhost
 
 import (
 	"crypto/sha256"
