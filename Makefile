@@ -1,5 +1,6 @@
 # ocne-image: `make demo` sets up and runs the main job, `make test` runs
-# every test. Both install what they need (see test/scripts/deps.sh).
+# every test (make test-unit, lint, test-e2e). Both install what they need
+# (see test/scripts/deps.sh).
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
@@ -20,7 +21,7 @@ SERVER_SRC := $(shell find kubectl-ocne/archive-server shared/archiveserver shar
 # krew wants a semver: the exact tag, else v0.0.0-<commit>.
 DIST_VERSION ?= $(shell git describe --tags --exact-match 2>/dev/null || echo v0.0.0-$$(git rev-parse --short HEAD))
 
-.PHONY: build deps test vet bench loadtest demo dist builder-image generate clean FORCE
+.PHONY: build deps test test-unit test-e2e lint vet bench loadtest demo dist builder-image generate clean FORCE
 
 build: bin/kubectl-ocne_image bin/podman-ocne bin/ocne-ignition-http-put bin/ocne-ignition-matchbox
 
@@ -89,12 +90,32 @@ IGNITION_TOOLS := .cache/tools/ignition .cache/tools/ignition-validate
 podman5: deps
 	test/tools/podman5/build.sh
 
+# staticcheck, pinned in its own module for `make lint`.
+STATICCHECK := .cache/tools/staticcheck
+$(STATICCHECK): test/tools/staticcheck/go.mod
+	cd test/tools/staticcheck && GOFLAGS=-buildvcs=false go build -o $(CURDIR)/$@ honnef.co/go/tools/cmd/staticcheck
+
 vet: $(PAYLOAD)
 	go vet ./...
 
-# Every test; the in-cluster ones run on the real cluster test/scripts/test.sh
-# starts (and always stops).
-test: deps build vet podman5 $(KREW) $(MATCHBOX) $(IGNITION_TOOLS)
+# Three tiers; the README's one command runs them all, fastest first.
+test: test-unit lint test-e2e
+
+# Go only, no external process (registry, Podman, ostree, skopeo, kubeadm,
+# a cluster): tests that start one skip under -short. Well under a minute.
+test-unit: $(PAYLOAD)
+	go test -short -count=1 ./...
+
+# gofmt, go vet, staticcheck and the dependency budgets (test/depcheck).
+lint: vet $(STATICCHECK)
+	@unformatted=$$(gofmt -l kubectl-ocne podman-helper plugins shared test); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt -l: not formatted: $$unformatted" >&2; exit 1; fi
+	$(STATICCHECK) ./...
+	go test -count=1 ./test/depcheck
+
+# Every test, the real peers included; the in-cluster ones run on the real
+# cluster test/scripts/test.sh starts (and always stops).
+test-e2e: deps build podman5 $(KREW) $(MATCHBOX) $(IGNITION_TOOLS)
 	test/scripts/test.sh
 
 demo: deps build bin/ock-sample

@@ -22,11 +22,11 @@ import (
 	"github.com/ocne-image/ocne-image/shared/cli"
 	"github.com/ocne-image/ocne-image/shared/config"
 	"github.com/ocne-image/ocne-image/shared/ignition"
-	"github.com/ocne-image/ocne-image/shared/ignitionhosting"
 	"github.com/ocne-image/ocne-image/shared/jointoken"
 	"github.com/ocne-image/ocne-image/shared/kube"
 	"github.com/ocne-image/ocne-image/shared/kubeadm"
 	"github.com/ocne-image/ocne-image/shared/ock"
+	"github.com/ocne-image/ocne-image/shared/pluginhost"
 )
 
 // NewCmdIgnition returns the `ignition` parent command; each subcommand
@@ -400,7 +400,7 @@ func (o *IgnitionJoinOptions) Run(ctx context.Context) (err error) {
 		return err
 	}
 
-	var host *ignitionhosting.Backend
+	var host *pluginhost.Backend
 	if o.publish.Backend != "" {
 		// Before the token exists: an unknown backend or a bad option
 		// must not leave a token behind.
@@ -436,7 +436,7 @@ func (o *IgnitionJoinOptions) Run(ctx context.Context) (err error) {
 			return err
 		}
 	} else {
-		e, err := host.Publish(ctx, out, ignitionhosting.Publication{Expires: tok.Expires})
+		e, err := host.Publish(ctx, out, pluginhost.Publication{Expires: tok.Expires})
 		if err != nil {
 			return hostingError(err)
 		}

@@ -23,10 +23,10 @@ import (
 	"github.com/ocne-image/ocne-image/shared/cli"
 	"github.com/ocne-image/ocne-image/shared/clusterpki"
 	"github.com/ocne-image/ocne-image/shared/ignition"
-	"github.com/ocne-image/ocne-image/shared/ignitionhosting"
 	"github.com/ocne-image/ocne-image/shared/jointoken"
 	"github.com/ocne-image/ocne-image/shared/kubeadm"
 	"github.com/ocne-image/ocne-image/shared/ock"
+	"github.com/ocne-image/ocne-image/shared/pluginhost"
 )
 
 const ignitionInitExample = `  # The first control-plane node of a new cluster behind a virtual IP
@@ -264,7 +264,7 @@ func (o *IgnitionInitOptions) Run(ctx context.Context) (err error) {
 		return err
 	}
 
-	var host *ignitionhosting.Backend
+	var host *pluginhost.Backend
 	if n.publish.Backend != "" {
 		n.publish.ConfigFile, n.publish.Verbose = n.ConfigFile, n.Verbose
 		if host, err = n.publish.openWith(ctx, n.ErrOut, n.cfg); err != nil {
@@ -282,7 +282,7 @@ func (o *IgnitionInitOptions) Run(ctx context.Context) (err error) {
 	}()
 	emit := func(what, path string, data []byte) error {
 		if host != nil {
-			e, err := host.Publish(ctx, data, ignitionhosting.Publication{})
+			e, err := host.Publish(ctx, data, pluginhost.Publication{})
 			if err != nil {
 				return hostingError(err)
 			}

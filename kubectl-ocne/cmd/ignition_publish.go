@@ -18,9 +18,10 @@ import (
 
 	"github.com/ocne-image/ocne-image/plugins/ignitionhost"
 	"github.com/ocne-image/ocne-image/shared/cli"
+	"github.com/ocne-image/ocne-image/shared/clusterserve"
 	"github.com/ocne-image/ocne-image/shared/config"
-	"github.com/ocne-image/ocne-image/shared/ignitionhosting"
 	"github.com/ocne-image/ocne-image/shared/kube"
+	"github.com/ocne-image/ocne-image/shared/pluginhost"
 )
 
 const ignitionPublishExample = `  # Into the directory a web server exposes; prints the URL a node boots with
@@ -58,7 +59,7 @@ func (h *hostingFlags) add(c *cobra.Command) {
 // Verbose before open. Join then publishes with
 //
 //	b, err := h.openWith(ctx, errOut, cfg); defer b.Close()
-//	e, err := b.Publish(ctx, config, ignitionhosting.Publication{Expires: tokenExpiry})
+//	e, err := b.Publish(ctx, config, pluginhost.Publication{Expires: tokenExpiry})
 func (h *hostingFlags) addPublish(c *cobra.Command) {
 	f := c.Flags()
 	f.StringVar(&h.Backend, "publish", "", "publish the config through this Ignition hosting backend and print its URL; see 'plugins list'")
@@ -69,8 +70,8 @@ func (h *hostingFlags) addPublish(c *cobra.Command) {
 func completeBackends(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 	cfg, _ := loadConfig("", "", io.Discard, nil)
 	var names []string
-	for _, i := range ignitionhosting.Discover(ignitionhosting.SearchDirs(), cfg.IgnitionPlugins) {
-		if i.Checksum != ignitionhosting.ChecksumMissing {
+	for _, i := range pluginhost.Discover(pluginhost.SearchDirs(), builtinBackends(), cfg.IgnitionPlugins) {
+		if i.Checksum != pluginhost.ChecksumMissing {
 			names = append(names, i.Name)
 		}
 	}
@@ -91,7 +92,7 @@ func parseKV(flag string, values []string) (map[string]string, error) {
 }
 
 // open reads the configuration files and starts the backend.
-func (h *hostingFlags) open(ctx context.Context, errOut io.Writer) (*ignitionhosting.Backend, error) {
+func (h *hostingFlags) open(ctx context.Context, errOut io.Writer) (*pluginhost.Backend, error) {
 	cfg, err := loadConfig("", h.ConfigFile, errOut, nil)
 	if err != nil {
 		return nil, err
@@ -102,7 +103,7 @@ func (h *hostingFlags) open(ctx context.Context, errOut io.Writer) (*ignitionhos
 // openWith starts the backend with the configuration a command already
 // read. Usage mistakes (unknown backend, a bad or missing option) exit 2;
 // the rest 1.
-func (h *hostingFlags) openWith(ctx context.Context, errOut io.Writer, cfg config.Config) (*ignitionhosting.Backend, error) {
+func (h *hostingFlags) openWith(ctx context.Context, errOut io.Writer, cfg config.Config) (*pluginhost.Backend, error) {
 	if h.Backend == "" {
 		return nil, cli.Usagef("--backend is required; see 'kubectl ocne-image plugins list'")
 	}
@@ -116,7 +117,8 @@ func (h *hostingFlags) openWith(ctx context.Context, errOut io.Writer, cfg confi
 			opts["kubeconfig"] = p
 		}
 	}
-	o := ignitionhosting.Options{
+	o := pluginhost.Options{
+		Builtins:       builtinBackends(),
 		Plugins:        cfg.IgnitionPlugins,
 		BackendOptions: opts,
 		Warn:           func(format string, args ...any) { fmt.Fprintf(errOut, "warning: "+format+"\n", args...) },
@@ -126,12 +128,19 @@ func (h *hostingFlags) openWith(ctx context.Context, errOut io.Writer, cfg confi
 		keys := slices.Sorted(maps.Keys(opts))
 		fmt.Fprintf(errOut, "backend %s, options set: %s\n", h.Backend, strings.Join(keys, ", "))
 	}
-	b, err := ignitionhosting.Open(ctx, h.Backend, o)
+	b, err := pluginhost.Open(ctx, h.Backend, o)
 	return b, hostingError(err)
 }
 
+// builtinBackends are the Ignition hosting backends compiled into the
+// plugin. They are wired here, not in pluginhost, so the SDK side
+// (plugins/conformance) does not link the cluster backend's client-go.
+func builtinBackends() pluginhost.Builtins {
+	return pluginhost.Builtins{"dir": pluginhost.DirHost{}, "cluster": clusterserve.IgnitionHost{}}
+}
+
 func hostingError(err error) error {
-	if errors.Is(err, ignitionhosting.ErrUnknownBackend) || errors.Is(err, ignitionhost.ErrInvalidOptions) {
+	if errors.Is(err, pluginhost.ErrUnknownBackend) || errors.Is(err, ignitionhost.ErrInvalidOptions) {
 		return cli.Usage(err)
 	}
 	return err
@@ -216,7 +225,7 @@ func (o *IgnitionPublishOptions) Run(ctx context.Context) error {
 		return err
 	}
 	defer b.Close()
-	pub := ignitionhosting.Publication{Name: o.Name, Selector: selector}
+	pub := pluginhost.Publication{Name: o.Name, Selector: selector}
 	if o.TTL > 0 {
 		pub.Expires = time.Now().Add(o.TTL).UTC().Truncate(time.Second)
 	}

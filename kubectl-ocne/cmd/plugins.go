@@ -9,7 +9,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/ocne-image/ocne-image/shared/cli"
-	"github.com/ocne-image/ocne-image/shared/ignitionhosting"
+	"github.com/ocne-image/ocne-image/shared/pluginhost"
 )
 
 const pluginsListExample = `  # Built-in backends and ocne-ignition-* plugins in ~/.ocne/plugins and on PATH
@@ -69,7 +69,7 @@ func (o *PluginsListOptions) Run() error {
 	if err != nil {
 		return err
 	}
-	infos := ignitionhosting.Discover(ignitionhosting.SearchDirs(), cfg.IgnitionPlugins)
+	infos := pluginhost.Discover(pluginhost.SearchDirs(), builtinBackends(), cfg.IgnitionPlugins)
 	if o.Output == "json" {
 		return json.NewEncoder(o.Out).Encode(infos)
 	}

@@ -20,14 +20,18 @@ import (
 	"time"
 
 	"github.com/ocne-image/ocne-image/plugins/ignitionhost"
-	"github.com/ocne-image/ocne-image/shared/ignitionhosting"
+	"github.com/ocne-image/ocne-image/shared/pluginhost"
 )
 
 // Config says which backend to check and how to reach its server.
 type Config struct {
-	// Plugin is the plugin executable; or Builtin names a built-in backend.
+	// Plugin is the plugin executable; or Builtin names a built-in backend
+	// and Host is its implementation (pluginhost.DirHost{},
+	// clusterserve.IgnitionHost{}): passed in, so the suite links no
+	// built-in's dependencies.
 	Plugin  string
 	Builtin string
+	Host    ignitionhost.IgnitionHost
 	// Options are the backend options (--publish-opt).
 	Options map[string]string
 	// Selector is the node selector of the main publication; nil: a
@@ -42,13 +46,14 @@ type Config struct {
 func Run(t *testing.T, cfg Config) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	o := ignitionhosting.Options{BackendOptions: cfg.Options}
-	var b *ignitionhosting.Backend
+	o := pluginhost.Options{BackendOptions: cfg.Options}
+	var b *pluginhost.Backend
 	var err error
 	if cfg.Plugin != "" {
-		b, err = ignitionhosting.OpenPlugin(ctx, cfg.Plugin, o)
+		b, err = pluginhost.OpenPlugin(ctx, cfg.Plugin, o)
 	} else {
-		b, err = ignitionhosting.Open(ctx, cfg.Builtin, o)
+		o.Builtins = pluginhost.Builtins{cfg.Builtin: cfg.Host}
+		b, err = pluginhost.Open(ctx, cfg.Builtin, o)
 	}
 	if err != nil {
 		t.Fatalf("open backend: %v", err)
@@ -110,7 +115,7 @@ func Run(t *testing.T, cfg Config) {
 		}
 	})
 	t.Run("UnpublishUnknownIsNotFound", func(t *testing.T) {
-		err := b.Unpublish(ctx, ignitionhosting.RandomName())
+		err := b.Unpublish(ctx, pluginhost.RandomName())
 		if !errors.Is(err, ignitionhost.ErrNotFound) {
 			t.Errorf("Unpublish of a name never published: %v; want an error wrapping ErrNotFound (gRPC NOT_FOUND)", err)
 		}
@@ -118,7 +123,7 @@ func Run(t *testing.T, cfg Config) {
 }
 
 type checker struct {
-	b         *ignitionhosting.Backend
+	b         *pluginhost.Backend
 	cfg       Config
 	published []string
 }
@@ -132,7 +137,7 @@ func (c *checker) publish(t *testing.T, ctx context.Context, name string, select
 		selector = map[string]string{"mac": randomMAC()}
 	}
 	config := sampleConfig()
-	e, err := c.b.Publish(ctx, config, ignitionhosting.Publication{Name: name, Selector: selector, Expires: expires})
+	e, err := c.b.Publish(ctx, config, pluginhost.Publication{Name: name, Selector: selector, Expires: expires})
 	if err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
@@ -194,7 +199,7 @@ func (c *checker) cleanup(t *testing.T, ctx context.Context) {
 
 // sampleConfig is a small Ignition config, different every call.
 func sampleConfig() []byte {
-	marker := ignitionhosting.RandomName()
+	marker := pluginhost.RandomName()
 	return fmt.Appendf(nil, `{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"/etc/ocne-conformance","mode":384,"contents":{"source":"data:,%s"}}]}}`, marker)
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/ocne-image/ocne-image/shared/pluginhost"
 )
 
 var (
@@ -38,6 +40,14 @@ func TestConformance(t *testing.T) {
 		t.Skip("name the backend: -plugin PATH (or -builtin dir) and its -opt KEY=VALUE")
 	}
 	cfg := Config{Plugin: *pluginFlag, Builtin: *builtinFlag, Options: optFlag}
+	if cfg.Plugin == "" {
+		// Only dir: the cluster built-in would link client-go into the
+		// suite; check it from a Go test with Host: clusterserve.IgnitionHost{}.
+		if cfg.Builtin != "dir" {
+			t.Fatalf("-builtin %s: only dir can be checked here; pass -plugin PATH for a plugin", cfg.Builtin)
+		}
+		cfg.Host = pluginhost.DirHost{}
+	}
 	if len(selFlag) > 0 {
 		cfg.Selector = selFlag
 	}

@@ -19,7 +19,7 @@ import (
 	"github.com/ocne-image/ocne-image/shared/cli"
 	"github.com/ocne-image/ocne-image/shared/kickstart"
 	"github.com/ocne-image/ocne-image/shared/podman"
-	"github.com/ocne-image/ocne-image/shared/serverimage"
+	"github.com/ocne-image/ocne-image/shared/serverimage/layout"
 )
 
 const serveExample = `  # Serve the loaded image on port 8080 with ~/.ocne/serve/ock-ostree/{ks,ignition}
@@ -85,7 +85,7 @@ logs and stop find it by --name. On failure nothing is left running.`,
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&o.Image, "image", serverimage.Repository+":latest", "archive server image, as 'podman-ocne load' named it")
+	f.StringVar(&o.Image, "image", layout.Repository+":latest", "archive server image, as 'podman-ocne load' named it")
 	f.StringVar(&o.Name, "name", DefaultName, "container name")
 	f.IntVarP(&o.Port, "port", "p", 8080, "host port to publish the server on")
 	f.BoolVar(&o.Replace, "replace", false, "replace a podman-ocne container of the same name")
@@ -109,7 +109,7 @@ logs and stop find it by --name. On failure nothing is left running.`,
 	c.RegisterFlagCompletionFunc("kickstart", fixedCompletion("auto"))
 	c.RegisterFlagCompletionFunc("output", fixedCompletion("text", "json"))
 	c.RegisterFlagCompletionFunc("image", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return []string{serverimage.Repository + ":latest"}, cobra.ShellCompDirectiveNoFileComp
+		return []string{layout.Repository + ":latest"}, cobra.ShellCompDirectiveNoFileComp
 	})
 	return c
 }

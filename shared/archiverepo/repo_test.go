@@ -59,6 +59,9 @@ func realCommit(t *testing.T) (string, ostree.Checksum) {
 // checks our encoders reproduce its bytes, copies it through our writer and
 // has libostree verify and pull the copy.
 func TestCopyRealRepository(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds its repository with ostree")
+	}
 	for _, named := range []bool{false, true} {
 		t.Run(map[bool]string{false: "anonymous temp files", true: "named temp files"}[named], func(t *testing.T) {
 			testCopyRealRepository(t, named)

@@ -18,6 +18,9 @@ import (
 // buildISO builds an ISO with the real xorriso.
 func buildISO(t *testing.T, files map[string][]byte, mkisofsArgs ...string) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: builds its ISO with xorriso")
+	}
 	if _, err := exec.LookPath("xorriso"); err != nil {
 		t.Skip("xorriso not installed (test/scripts/deps.sh installs it)")
 	}

@@ -193,6 +193,7 @@ var adminGroupSince = version.MustParseGeneric("1.29.0")
 func AdminGroup(kubeVersion string) (string, error) {
 	v, err := version.ParseGeneric(kubeVersion)
 	if err != nil {
+		//lint:ignore ST1005 Kubernetes is a name
 		return "", fmt.Errorf("Kubernetes version %q: %w", kubeVersion, err)
 	}
 	if v.AtLeast(adminGroupSince) {

@@ -33,7 +33,7 @@ import (
 
 	"github.com/ocne-image/ocne-image/shared/archiveserver"
 	"github.com/ocne-image/ocne-image/shared/kube"
-	"github.com/ocne-image/ocne-image/shared/serverimage"
+	"github.com/ocne-image/ocne-image/shared/serverimage/layout"
 )
 
 // FieldManager owns the fields this package applies.
@@ -50,8 +50,8 @@ const (
 
 // Where the files are mounted and served, beside the repository.
 const (
-	KickstartPath = serverimage.KsPath
-	IgnitionPath  = serverimage.WebRoot + "/ignition"
+	KickstartPath = layout.KsPath
+	IgnitionPath  = layout.WebRoot + "/ignition"
 	// The server listens above 1024: the pod runs as non-root with no
 	// capabilities, so it may not bind port 80. The Service maps 80 to it.
 	containerPort = 8080
@@ -312,7 +312,7 @@ func (s *server) applyDeployment(ctx context.Context, ks map[string][]byte) erro
 			WithPeriodSeconds(5).WithTimeoutSeconds(2)
 	}
 	container := corev1ac.Container().WithName("server").WithImage(s.opts.Image).
-		WithArgs("--root", serverimage.WebRoot, "--listen", fmt.Sprintf(":%d", containerPort),
+		WithArgs("--root", layout.WebRoot, "--listen", fmt.Sprintf(":%d", containerPort),
 			"--drain-delay", drainDelay.String()).
 		WithPorts(corev1ac.ContainerPort().WithName("http").WithContainerPort(containerPort).WithProtocol(corev1.ProtocolTCP)).
 		// Ready once the repository itself answers, not just the process.

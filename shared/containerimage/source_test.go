@@ -118,6 +118,9 @@ func dockerArchive(t *testing.T, file string, images map[string]string) {
 // image, and picks by name, tag or digest among several; every resolved
 // reference must open with containers/image as the image asked for.
 func TestResolveSource(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: runs skopeo")
+	}
 	if _, err := exec.LookPath("skopeo"); err != nil {
 		t.Skip("skopeo not installed (make deps)")
 	}
@@ -219,6 +222,9 @@ func TestResolveSourceUpstream(t *testing.T) {
 // several names, in both an OCI index and a docker manifest.json) and
 // refuses one of several images.
 func TestArchiveReference(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: runs tar")
+	}
 	d := t.TempDir()
 	two := filepath.Join(d, "two")
 	writeImage(t, "oci:"+two+":1.31", "A")

@@ -35,6 +35,7 @@ var source = sync.OnceValues(func() (*fixtureCommit, error) {
 type fixtureCommit struct{ dir, repo, commit string }
 
 func TestMain(m *testing.M) {
+	harness.ExitIfShort("every test runs ostree (and skopeo, the registry)")
 	code := m.Run()
 	if fc, err := source(); err == nil {
 		os.RemoveAll(fc.dir)

@@ -269,6 +269,7 @@ func toIgnition(extra []byte) ([]byte, error) {
 		return nil, fmt.Errorf("neither Ignition JSON nor Butane YAML: %s", oneLine(err, rpt))
 	}
 	if rpt.IsFatal() {
+		//lint:ignore ST1005 Butane is a name
 		return nil, fmt.Errorf("Butane config: %s", oneLine(nil, rpt))
 	}
 	return out, nil

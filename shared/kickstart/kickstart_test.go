@@ -213,6 +213,9 @@ func TestRenderRefuses(t *testing.T) {
 // that each command gets exactly the arguments meant, with values at the
 // edge of what is allowed.
 func TestRenderTokens(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: runs python3's shlex")
+	}
 	py, err := exec.LookPath("python3")
 	if err != nil {
 		t.Skip("python3 not installed (test/scripts/deps.sh installs it)")

@@ -163,7 +163,7 @@ func (m *Merger) apply(tr *tar.Reader, hdr *tar.Header) error {
 	switch hdr.Typeflag {
 	case tar.TypeDir:
 		return m.setDir(parent, base, hdr)
-	case tar.TypeReg, tar.TypeRegA:
+	case tar.TypeReg:
 		return m.setFile(parent, base, hdr, ostree.ModeRegular|uint32(hdr.Mode)&0o7777, tr)
 	case tar.TypeSymlink:
 		// libostree stores every symlink as 0777, whatever the tar says.

@@ -38,7 +38,7 @@ type spooled struct {
 // the data of a later hard link.
 func (m *Merger) filter(top string, tr *tar.Reader, hdr *tar.Header) error {
 	name, _ := cleanName(hdr.Name)
-	if !strings.HasPrefix(name, objectsPrefix) || (hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeRegA) {
+	if !strings.HasPrefix(name, objectsPrefix) || hdr.Typeflag != tar.TypeReg {
 		m.filtered[top]++
 		return nil
 	}

@@ -291,7 +291,7 @@ func (im *Importer) dispatchContent(ctx context.Context, tr *tar.Reader, hdr *ta
 	// v1 tar modes carry only permission bits; v0 ones also the type.
 	perm := uint32(hdr.Mode) & 0o7777
 	switch hdr.Typeflag {
-	case tar.TypeReg, tar.TypeRegA:
+	case tar.TypeReg:
 		h.Mode = ostree.ModeRegular | perm
 	case tar.TypeSymlink:
 		// libostree stores every symlink as 0777, whatever the tar says.

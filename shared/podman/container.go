@@ -20,7 +20,7 @@ import (
 	spec "github.com/opencontainers/runtime-spec/specs-go"
 	nettypes "go.podman.io/common/libnetwork/types"
 
-	"github.com/ocne-image/ocne-image/shared/serverimage"
+	"github.com/ocne-image/ocne-image/shared/serverimage/layout"
 )
 
 // LabelRole marks the containers podman-ocne runs; status, logs, stop and
@@ -126,7 +126,7 @@ func (c *Client) Run(s RunSpec, probeHost string) (ctr *Container, err error) {
 	sg.PortMappings = []nettypes.PortMapping{{HostPort: uint16(s.Port), ContainerPort: 80, Protocol: "tcp"}}
 	for _, sub := range slices.Sorted(maps.Keys(s.Mounts)) {
 		sg.Mounts = append(sg.Mounts, spec.Mount{
-			Type: "bind", Source: s.Mounts[sub], Destination: serverimage.WebRoot + "/" + sub,
+			Type: "bind", Source: s.Mounts[sub], Destination: layout.WebRoot + "/" + sub,
 			// z: the host directory gets a shared SELinux label, or the
 			// server may not read it on an enforcing host (OCK's own).
 			Options: []string{"ro", "z"},

@@ -20,16 +20,7 @@ import (
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/ocne-image/ocne-image/shared/containerimage"
-)
-
-// Where things live in the image; the paths of the nginx image it replaces.
-const (
-	WebRoot    = "/usr/share/nginx/html"
-	RepoPath   = WebRoot + "/ostree"
-	KsPath     = WebRoot + "/ks"
-	ServerPath = "/usr/bin/ocne-archive-server"
-	Port       = "80/tcp"
-	Repository = "localhost/ock-ostree" // what `podman load` names it
+	"github.com/ocne-image/ocne-image/shared/serverimage/layout"
 )
 
 // ServerGODEBUG is the server's GODEBUG in the image. A static file server
@@ -105,10 +96,10 @@ func Build(archiveDir string, opts Options) (b containerimage.Build, err error) 
 		Created:  &opts.Created,
 		Platform: imgspecv1.Platform{OS: "linux", Architecture: opts.Arch},
 		Config: imgspecv1.ImageConfig{
-			Entrypoint:   []string{ServerPath},
-			Cmd:          []string{"--root", WebRoot, "--listen", ":80"},
+			Entrypoint:   []string{layout.ServerPath},
+			Cmd:          []string{"--root", layout.WebRoot, "--listen", ":80"},
 			Env:          []string{"GODEBUG=" + ServerGODEBUG},
-			ExposedPorts: map[string]struct{}{Port: {}},
+			ExposedPorts: map[string]struct{}{layout.Port: {}},
 			StopSignal:   "SIGTERM",
 			Labels:       labels,
 		},
@@ -144,10 +135,10 @@ func serverLayer(dir string, server io.Reader, mtime time.Time) (containerimage.
 	}
 	data, err := io.ReadAll(server)
 	if err == nil {
-		err = tl.File(ServerPath, 0o755, int64(len(data)), bytes.NewReader(data))
+		err = tl.File(layout.ServerPath, 0o755, int64(len(data)), bytes.NewReader(data))
 	}
 	if err == nil { // the Kickstart mount point, and a /tmp for good measure
-		err = tl.Dir(KsPath, 0o755)
+		err = tl.Dir(layout.KsPath, 0o755)
 	}
 	if err == nil {
 		err = tl.Dir("/tmp", 0o1777)
@@ -181,7 +172,7 @@ func repoLayer(dir, archiveDir string, mtime time.Time) (containerimage.BlobLaye
 			}
 			return nil
 		}
-		name := path.Join(RepoPath, rel)
+		name := path.Join(layout.RepoPath, rel)
 		if d.IsDir() {
 			return tl.Dir(name, 0o755)
 		}
@@ -197,9 +188,9 @@ func repoLayer(dir, archiveDir string, mtime time.Time) (containerimage.BlobLaye
 // Names returns the names `podman load` gives the image: latest and the
 // Kubernetes version.
 func Names(version string) []string {
-	names := []string{Repository + ":latest"}
+	names := []string{layout.Repository + ":latest"}
 	if version != "" {
-		names = append(names, Repository+":"+version)
+		names = append(names, layout.Repository+":"+version)
 	}
 	return names
 }

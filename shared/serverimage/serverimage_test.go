@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/ocne-image/ocne-image/shared/serverimage/layout"
 )
 
 // TestBuildConfig checks what a container runtime starts the server with.
@@ -32,8 +34,8 @@ func TestBuildConfig(t *testing.T) {
 		what      string
 		got, want []string
 	}{
-		{"entrypoint", c.Entrypoint, []string{ServerPath}},
-		{"cmd", c.Cmd, []string{"--root", WebRoot, "--listen", ":80"}},
+		{"entrypoint", c.Entrypoint, []string{layout.ServerPath}},
+		{"cmd", c.Cmd, []string{"--root", layout.WebRoot, "--listen", ":80"}},
 		// The runtime setting that halves the server's CPU per request
 		// under load; see ServerGODEBUG.
 		{"env", c.Env, []string{"GODEBUG=schedtrace=2147483647"}},
@@ -42,8 +44,8 @@ func TestBuildConfig(t *testing.T) {
 			t.Errorf("%s = %q, want %q", tc.what, tc.got, tc.want)
 		}
 	}
-	if _, ok := c.ExposedPorts[Port]; !ok {
-		t.Errorf("exposed ports %v lack %s", c.ExposedPorts, Port)
+	if _, ok := c.ExposedPorts[layout.Port]; !ok {
+		t.Errorf("exposed ports %v lack %s", c.ExposedPorts, layout.Port)
 	}
 	if len(b.Layers) != 2 {
 		t.Errorf("%d layers, want 2 (server, archive)", len(b.Layers))

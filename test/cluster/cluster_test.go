@@ -93,9 +93,10 @@ func buildHello(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
+	// go test puts its own GOROOT/bin first in PATH.
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		t.Fatalf("build hello: %v", err)
 	}
 	out := filepath.Join(dir, "hello")
 	cmd := exec.Command(goBin, "build", "-trimpath", "-ldflags=-s -w", "-o", out, ".")
@@ -155,6 +156,9 @@ func pushHello(ctx context.Context, t *testing.T, bin, registry string) string {
 }
 
 func TestPodRunsImageFromLocalRegistry(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: needs the test cluster")
+	}
 	cs := client(t)
 	hostRegistry, podRegistry := registries()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

@@ -74,6 +74,7 @@ var buildSample = sync.OnceValues(func() (*sample, error) {
 })
 
 func TestMain(m *testing.M) {
+	harness.ExitIfShort("end-to-end tests run the binaries against real peers")
 	code := m.Run()
 	if s, err := buildSample(); err == nil {
 		os.RemoveAll(s.dir)

@@ -69,7 +69,6 @@ func withProxy(c joinCase) bool {
 	return c.proxy
 }
 func vipControlPlane(c joinCase) bool { return c.vip && c.role == "control-plane" }
-func controlPlane(c joinCase) bool    { return c.role == "control-plane" }
 
 var proxiedUnits = []string{"crio.service", "kubelet.service", "ocne-update.service", "rpm-ostreed.service"}
 

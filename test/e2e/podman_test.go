@@ -21,7 +21,7 @@ import (
 
 	"github.com/ocne-image/ocne-image/shared/kickstart"
 	"github.com/ocne-image/ocne-image/shared/ostreeext"
-	"github.com/ocne-image/ocne-image/shared/serverimage"
+	"github.com/ocne-image/ocne-image/shared/serverimage/layout"
 	"github.com/ocne-image/ocne-image/test/fixture"
 	"github.com/ocne-image/ocne-image/test/harness"
 )
@@ -571,7 +571,7 @@ func testPodmanOcneServerFails(t *testing.T, p *harness.Podman, url string) {
 	// than the published one (it runs, but never answers). The ENTRYPOINT
 	// again: Podman 5's commit drops it when CMD changes (4.3 keeps it).
 	p.Run("create", "--name", "base", "localhost/ock-ostree:latest")
-	entrypoint := `ENTRYPOINT ["` + serverimage.ServerPath + `"]`
+	entrypoint := `ENTRYPOINT ["` + layout.ServerPath + `"]`
 	p.Run("commit", "--change", entrypoint, "--change", `CMD ["--root", "/nope", "--listen", ":80"]`, "base", "localhost/broken:1")
 	p.Run("commit", "--change", entrypoint, "--change", `CMD ["--root", "/usr/share/nginx/html", "--listen", ":81"]`, "base", "localhost/deaf:1")
 	p.Run("rm", "base")

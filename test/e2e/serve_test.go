@@ -511,7 +511,7 @@ func TestInClusterPublish(t *testing.T) {
 	opts := map[string]string{"kubeconfig": c.kubeconfig, "namespace": ns}
 
 	t.Run("conformance", func(t *testing.T) {
-		conformance.Run(t, conformance.Config{Builtin: "cluster", Options: opts})
+		conformance.Run(t, conformance.Config{Builtin: "cluster", Host: clusterserve.IgnitionHost{}, Options: opts})
 	})
 
 	t.Run("join --publish cluster", func(t *testing.T) {

@@ -4,6 +4,7 @@
 package harness
 
 import (
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -16,6 +17,17 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 )
+
+// ExitIfShort is for the TestMain of a package whose every test starts
+// real processes: under -short (make test-unit: Go only) it prints why in
+// one line and exits 0 before any test runs.
+func ExitIfShort(why string) {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Printf("skipped: -short: %s\n", why)
+		os.Exit(0)
+	}
+}
 
 // FreePort returns a loopback TCP port nobody listens on.
 func FreePort(t *testing.T) int {

@@ -20,14 +20,14 @@ import (
 
 	"github.com/ocne-image/ocne-image/plugins/conformance"
 	"github.com/ocne-image/ocne-image/plugins/ignitionhost"
-	"github.com/ocne-image/ocne-image/shared/ignitionhosting"
+	"github.com/ocne-image/ocne-image/shared/pluginhost"
 	"github.com/ocne-image/ocne-image/test/harness"
 )
 
 // shipped returns bin/ocne-ignition-<name>, which `make build` writes.
 func shipped(t *testing.T, name string) string {
 	t.Helper()
-	p := filepath.Join(harness.RepoRoot(t), "bin", ignitionhosting.Prefix+name)
+	p := filepath.Join(harness.RepoRoot(t), "bin", pluginhost.Prefix+name)
 	if _, err := os.Stat(p); err != nil {
 		t.Fatalf("%s missing: run `make build` first (make test does)", p)
 	}
@@ -63,7 +63,7 @@ func testPlugin(t *testing.T, name string) string {
 func misbehaving(t *testing.T, dir, mode string) string {
 	t.Helper()
 	bin := testPlugin(t, "misbehave")
-	p := filepath.Join(dir, ignitionhosting.Prefix+mode)
+	p := filepath.Join(dir, pluginhost.Prefix+mode)
 	if err := os.Symlink(bin, p); err != nil {
 		t.Fatal(err)
 	}
@@ -71,6 +71,7 @@ func misbehaving(t *testing.T, dir, mode string) string {
 }
 
 func TestMain(m *testing.M) {
+	harness.ExitIfShort("every test runs plugins against real nginx or matchbox")
 	code := m.Run()
 	if dir, _ := buildTestPlugins(); dir != "" {
 		os.RemoveAll(dir)
@@ -88,7 +89,7 @@ func TestConformanceShippedBackends(t *testing.T) {
 		name string
 		cfg  conformance.Config
 	}{
-		{"dir behind nginx", conformance.Config{Builtin: "dir", Options: map[string]string{"dir": openDir, "base-url": dav.Base + "/open/"}}},
+		{"dir behind nginx", conformance.Config{Builtin: "dir", Host: pluginhost.DirHost{}, Options: map[string]string{"dir": openDir, "base-url": dav.Base + "/open/"}}},
 		{"http-put basic auth", conformance.Config{Plugin: shipped(t, "http-put"), Options: map[string]string{"base-url": dav.Base + "/basic/", "username": dav.User, "password": dav.Password}}},
 		{"http-put bearer token", conformance.Config{Plugin: shipped(t, "http-put"), Options: map[string]string{"base-url": dav.Base + "/token/", "token": dav.Token}}},
 		{"example behind nginx", conformance.Config{Plugin: testPlugin(t, "example"), Options: map[string]string{"dir": openDir, "base-url": dav.Base + "/open/"}}},
@@ -144,36 +145,36 @@ func TestConformanceCommand(t *testing.T) {
 func TestHostSurvivesPluginFaults(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	opts := ignitionhosting.Options{Dirs: []string{dir}}
+	opts := pluginhost.Options{Dirs: []string{dir}}
 
-	b, err := ignitionhosting.Open(ctx, filepath.Base(misbehaving(t, dir, "crash"))[len(ignitionhosting.Prefix):], opts)
+	b, err := pluginhost.Open(ctx, filepath.Base(misbehaving(t, dir, "crash"))[len(pluginhost.Prefix):], opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Health(ctx); err != nil {
 		t.Fatalf("health before the crash: %v", err)
 	}
-	_, err = b.Publish(ctx, []byte(`{}`), ignitionhosting.Publication{})
+	_, err = b.Publish(ctx, []byte(`{}`), pluginhost.Publication{})
 	b.Close()
 	if !errors.Is(err, ignitionhost.ErrPluginGone) || !strings.Contains(err.Error(), "panic: deliberate crash in Publish") || strings.Contains(err.Error(), "\n") {
 		t.Errorf("crash mid-call: %v", err)
 	}
 
 	misbehaving(t, dir, "wrongversion")
-	_, err = ignitionhosting.Open(ctx, "wrongversion", opts)
+	_, err = pluginhost.Open(ctx, "wrongversion", opts)
 	if err == nil || !strings.Contains(err.Error(), "Plugin version: 99") || !strings.Contains(err.Error(), "protocol 1") || strings.Contains(err.Error(), "\n") {
 		t.Errorf("wrong protocol version: %v", err)
 	}
 
 	dav := harness.StartWebDAV(t)
 	opts.BackendOptions = map[string]string{"base-url": dav.Base + "/open/", "ledger-dir": t.TempDir()}
-	os.Symlink(shipped(t, "http-put"), filepath.Join(dir, ignitionhosting.Prefix+"http-put"))
-	good, err := ignitionhosting.Open(ctx, "http-put", opts)
+	os.Symlink(shipped(t, "http-put"), filepath.Join(dir, pluginhost.Prefix+"http-put"))
+	good, err := pluginhost.Open(ctx, "http-put", opts)
 	if err != nil {
 		t.Fatalf("a good plugin after the faulty ones: %v", err)
 	}
 	defer good.Close()
-	e, err := good.Publish(ctx, []byte(`{"ignition":{"version":"3.4.0"}}`), ignitionhosting.Publication{})
+	e, err := good.Publish(ctx, []byte(`{"ignition":{"version":"3.4.0"}}`), pluginhost.Publication{})
 	if err != nil {
 		t.Fatalf("publish after the faulty plugins: %v", err)
 	}

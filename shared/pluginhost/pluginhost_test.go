@@ -1,4 +1,4 @@
-package ignitionhosting
+package pluginhost
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"github.com/ocne-image/ocne-image/plugins/ignitionhost"
 	"github.com/ocne-image/ocne-image/shared/config"
 )
+
+var dirOnly = Builtins{"dir": DirHost{}}
 
 func TestDiscover(t *testing.T) {
 	first, second := t.TempDir(), t.TempDir()
@@ -27,7 +29,9 @@ func TestDiscover(t *testing.T) {
 	write(second, "ocne-ignition-c", 0o644) // not executable: not a plugin
 	write(second, "other-tool", 0o755)
 	sumA, _ := fileSHA256(a)
-	infos := Discover([]string{first, second, first}, map[string]config.IgnitionPlugin{
+	// Discover reads only the built-ins' names.
+	builtins := Builtins{"dir": DirHost{}, "cluster": DirHost{}}
+	infos := Discover([]string{first, second, first}, builtins, map[string]config.IgnitionPlugin{
 		"a": {SHA256: strings.ToUpper(sumA)}, "b": {SHA256: sumA}, "missing": {SHA256: sumA},
 	})
 	got := map[string]Info{}
@@ -62,7 +66,7 @@ func TestDiscover(t *testing.T) {
 func TestDirBackend(t *testing.T) {
 	ctx := context.Background()
 	served, ledgerDir := t.TempDir(), t.TempDir()
-	b, err := Open(ctx, "dir", Options{BackendOptions: map[string]string{"dir": served, "base-url": "http://192.0.2.1:8080/ignition/", "ledger-dir": ledgerDir}})
+	b, err := Open(ctx, "dir", Options{Builtins: dirOnly, BackendOptions: map[string]string{"dir": served, "base-url": "http://192.0.2.1:8080/ignition/", "ledger-dir": ledgerDir}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +104,7 @@ func TestDirBackend(t *testing.T) {
 		{"dir": served, "base-url": "ftp://x/"},
 		{"dir": filepath.Join(served, "nope"), "base-url": "http://x/"},
 	} {
-		bad, _ := Open(ctx, "dir", Options{BackendOptions: opts})
+		bad, _ := Open(ctx, "dir", Options{Builtins: dirOnly, BackendOptions: opts})
 		if _, err := bad.Publish(ctx, []byte(`{}`), Publication{}); !errors.Is(err, ignitionhost.ErrInvalidOptions) {
 			t.Errorf("options %v: %v", opts, err)
 		}
@@ -116,6 +120,7 @@ func TestUnknownBackend(t *testing.T) {
 
 func TestConfiguredOptionsUnderFlags(t *testing.T) {
 	b, _ := Open(context.Background(), "dir", Options{
+		Builtins:       dirOnly,
 		Plugins:        map[string]config.IgnitionPlugin{"dir": {Options: map[string]string{"dir": "/a", "base-url": "http://x/"}}},
 		BackendOptions: map[string]string{"dir": "/b"},
 	})

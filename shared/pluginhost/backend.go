@@ -1,4 +1,4 @@
-package ignitionhosting
+package pluginhost
 
 import (
 	"context"
@@ -21,6 +21,10 @@ var ErrUnknownBackend = errors.New("unknown Ignition hosting backend")
 
 // Options configure Open.
 type Options struct {
+	// Builtins are the backends compiled into the program, by name. The
+	// command layer passes them, so this package links none of their
+	// dependencies (the cluster backend's client-go) into plugin tests.
+	Builtins Builtins
 	// Plugins is ignitionPlugins from the config files: checksums and
 	// default backend options.
 	Plugins map[string]config.IgnitionPlugin
@@ -54,13 +58,18 @@ type Publication struct {
 	Expires time.Time
 }
 
-// Open finds and starts the backend called name.
+// Builtins maps a built-in backend's name to its implementation, which
+// stands behind the same interface as a plugin.
+type Builtins map[string]ignitionhost.IgnitionHost
+
+// Open finds and starts the backend called name: a built-in of
+// o.Builtins, else a plugin.
 func Open(ctx context.Context, name string, o Options) (*Backend, error) {
 	opts := map[string]string{}
 	maps.Copy(opts, o.Plugins[name].Options)
 	maps.Copy(opts, o.BackendOptions)
-	if mk, ok := builtins[name]; ok {
-		return &Backend{Name: name, options: opts, host: mk()}, nil
+	if host, ok := o.Builtins[name]; ok {
+		return &Backend{Name: name, options: opts, host: host}, nil
 	}
 	dirs := o.Dirs
 	if dirs == nil {

@@ -1,4 +1,4 @@
-package ignitionhosting
+package pluginhost
 
 import (
 	"context"
@@ -14,19 +14,12 @@ import (
 	"github.com/ocne-image/ocne-image/plugins/ignitionhost/ledger"
 )
 
-// builtins are the backends compiled in, behind the same interface as
-// plugins.
-var builtins = map[string]func() ignitionhost.IgnitionHost{
-	"dir":     func() ignitionhost.IgnitionHost { return dirHost{} },
-	"cluster": func() ignitionhost.IgnitionHost { return clusterHost{} },
-}
-
-// dirHost writes configs into a directory a web server exposes (such as
+// DirHost is the built-in `dir` backend: it writes configs into a directory a web server exposes (such as
 // the one `podman-ocne serve` serves at /ignition/). Options: dir, base-url
 // (what the directory is served as), ledger-dir (default ~/.ocne/published).
-type dirHost struct{}
+type DirHost struct{}
 
-func (dirHost) open(options map[string]string) (dir, base string, l *ledger.Ledger, err error) {
+func (DirHost) open(options map[string]string) (dir, base string, l *ledger.Ledger, err error) {
 	if dir, err = ignitionhost.Option(options, "dir"); err != nil {
 		return
 	}
@@ -44,7 +37,7 @@ func (dirHost) open(options map[string]string) (dir, base string, l *ledger.Ledg
 	return dir, strings.TrimSuffix(base, "/"), l, err
 }
 
-func (h dirHost) Publish(_ context.Context, r ignitionhost.PublishRequest) (string, error) {
+func (h DirHost) Publish(_ context.Context, r ignitionhost.PublishRequest) (string, error) {
 	dir, base, l, err := h.open(r.Options)
 	if err != nil {
 		return "", err
@@ -59,7 +52,7 @@ func (h dirHost) Publish(_ context.Context, r ignitionhost.PublishRequest) (stri
 	return e.URL, l.Put(e)
 }
 
-func (h dirHost) Unpublish(_ context.Context, name string, options map[string]string) error {
+func (h DirHost) Unpublish(_ context.Context, name string, options map[string]string) error {
 	dir, _, l, err := h.open(options)
 	if err != nil {
 		return err
@@ -81,7 +74,7 @@ func (h dirHost) Unpublish(_ context.Context, name string, options map[string]st
 	return l.Delete(name)
 }
 
-func (h dirHost) List(_ context.Context, options map[string]string) ([]ignitionhost.Entry, error) {
+func (h DirHost) List(_ context.Context, options map[string]string) ([]ignitionhost.Entry, error) {
 	_, _, l, err := h.open(options)
 	if err != nil {
 		return nil, err
@@ -89,7 +82,7 @@ func (h dirHost) List(_ context.Context, options map[string]string) ([]ignitionh
 	return l.Entries()
 }
 
-func (h dirHost) Health(_ context.Context, options map[string]string) error {
+func (h DirHost) Health(_ context.Context, options map[string]string) error {
 	dir, _, _, err := h.open(options)
 	if err != nil {
 		return err

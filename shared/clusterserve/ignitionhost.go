@@ -1,4 +1,4 @@
-package ignitionhosting
+package clusterserve
 
 import (
 	"context"
@@ -10,18 +10,20 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/ocne-image/ocne-image/plugins/ignitionhost"
-	"github.com/ocne-image/ocne-image/shared/clusterserve"
 )
 
-// clusterHost publishes into the Ignition Secret of an archive server that
+// IgnitionHost is the built-in `cluster` Ignition hosting backend: it
+// publishes into the Ignition Secret of an archive server that
 // `kubectl ocne-image serve` runs, which serves it at /ignition/ from every
 // replica. Options: namespace (default ocne-system), name (default
 // ock-ostree: serve's --name), address (serve's --address), kubeconfig and
-// context (default: kubectl's).
-type clusterHost struct{}
+// context (default: kubectl's). It lives here, not in pluginhost, so
+// that the plugin host and the conformance suite link no Kubernetes code
+// unless a command injects this backend.
+type IgnitionHost struct{}
 
-func (clusterHost) open(options map[string]string) (kubernetes.Interface, clusterserve.Target, error) {
-	t := clusterserve.Target{Namespace: "ocne-system", Name: "ock-ostree", Address: options["address"]}
+func (IgnitionHost) open(options map[string]string) (kubernetes.Interface, Target, error) {
+	t := Target{Namespace: "ocne-system", Name: "ock-ostree", Address: options["address"]}
 	if v := options["namespace"]; v != "" {
 		t.Namespace = v
 	}
@@ -40,32 +42,32 @@ func (clusterHost) open(options map[string]string) (kubernetes.Interface, cluste
 	return cs, t, err
 }
 
-func (h clusterHost) Publish(ctx context.Context, r ignitionhost.PublishRequest) (string, error) {
+func (h IgnitionHost) Publish(ctx context.Context, r ignitionhost.PublishRequest) (string, error) {
 	cs, t, err := h.open(r.Options)
 	if err != nil {
 		return "", err
 	}
-	return clusterserve.PutIgnition(ctx, cs, t, r.Name, r.Config, r.Expires)
+	return PutIgnition(ctx, cs, t, r.Name, r.Config, r.Expires)
 }
 
-func (h clusterHost) Unpublish(ctx context.Context, name string, options map[string]string) error {
+func (h IgnitionHost) Unpublish(ctx context.Context, name string, options map[string]string) error {
 	cs, t, err := h.open(options)
 	if err != nil {
 		return err
 	}
-	err = clusterserve.DeleteIgnition(ctx, cs, t, name)
-	if clusterserve.IsNotPublished(err) {
+	err = DeleteIgnition(ctx, cs, t, name)
+	if IsNotPublished(err) {
 		return fmt.Errorf("%v: %w", err, ignitionhost.ErrNotFound)
 	}
 	return err
 }
 
-func (h clusterHost) List(ctx context.Context, options map[string]string) ([]ignitionhost.Entry, error) {
+func (h IgnitionHost) List(ctx context.Context, options map[string]string) ([]ignitionhost.Entry, error) {
 	cs, t, err := h.open(options)
 	if err != nil {
 		return nil, err
 	}
-	files, err := clusterserve.ListIgnition(ctx, cs, t)
+	files, err := ListIgnition(ctx, cs, t)
 	if err != nil {
 		return nil, err
 	}
@@ -76,13 +78,13 @@ func (h clusterHost) List(ctx context.Context, options map[string]string) ([]ign
 	return entries, nil
 }
 
-func (h clusterHost) Health(ctx context.Context, options map[string]string) error {
+func (h IgnitionHost) Health(ctx context.Context, options map[string]string) error {
 	cs, t, err := h.open(options)
 	if err != nil {
 		return err
 	}
-	err = clusterserve.CheckServer(ctx, cs, t)
-	if errors.Is(err, clusterserve.ErrNoServer) {
+	err = CheckServer(ctx, cs, t)
+	if errors.Is(err, ErrNoServer) {
 		return fmt.Errorf("%v: %w", err, ignitionhost.ErrInvalidOptions)
 	}
 	return err

@@ -1,4 +1,4 @@
-package ignitionhosting
+package pluginhost
 
 import (
 	"bufio"

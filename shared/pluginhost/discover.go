@@ -1,8 +1,12 @@
-// Package ignitionhosting is the host side of Ignition hosting: it finds
-// backends (built-ins and ocne-ignition-<name> plugins), checks plugin
-// checksums, launches plugins with hashicorp/go-plugin, and publishes
-// through any of them behind the one ignitionhost.IgnitionHost interface.
-package ignitionhosting
+// Package pluginhost is the host side of Ignition hosting (the host of
+// plugins, in go-plugin's terms; plugins are written with the SDK,
+// plugins/ignitionhost): it finds
+// backends (the built-ins its caller passes and ocne-ignition-<name>
+// plugins), checks plugin checksums, launches plugins with
+// hashicorp/go-plugin, and publishes through any of them behind the one
+// ignitionhost.IgnitionHost interface. It holds the `dir` built-in
+// (DirHost); the `cluster` one is clusterserve.IgnitionHost.
+package pluginhost
 
 import (
 	"crypto/sha256"
@@ -81,7 +85,7 @@ func isExecutable(p string) bool {
 
 // Discover lists the built-in backends, every plugin found in dirs, and
 // plugins configured but not found, sorted by name.
-func Discover(dirs []string, plugins map[string]config.IgnitionPlugin) []Info {
+func Discover(dirs []string, builtins Builtins, plugins map[string]config.IgnitionPlugin) []Info {
 	names := map[string]bool{}
 	for _, d := range dirs {
 		matches, _ := filepath.Glob(filepath.Join(d, Prefix+"*"))
