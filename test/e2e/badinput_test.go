@@ -276,8 +276,11 @@ func truncateBiggestBlob(t *testing.T, layout string) {
 
 // TestCreateWithoutCluster: no kubeconfig, or an API server that never
 // answers, must not stop the user: create says so in one line and builds
-// on this machine, quickly.
+// on this machine, quickly. A source that is a file here is built here
+// without asking any cluster.
 func TestCreateWithoutCluster(t *testing.T) {
+	reg := harness.StartRegistry(t)
+	writeSampleImage(t, "docker://"+reg+"/olcne/ock-ostree:1.31", ostreeext.ExportOptions{})
 	layout := t.TempDir()
 	writeSampleImage(t, "oci:"+layout+":1.31", ostreeext.ExportOptions{})
 	silent, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never answers
@@ -290,14 +293,17 @@ func TestCreateWithoutCluster(t *testing.T) {
 		args    []string
 		wantMsg string
 	}{
-		{"no kubeconfig", nil, "no kubeconfig"},
-		{"server that does not answer", []string{"--server", "https://" + silent.Addr().String(), "--insecure-skip-tls-verify"}, "No reachable cluster"},
+		{"no kubeconfig", []string{"--os-registry", reg + "/olcne/ock-ostree", "--tls-verify=false"}, "no kubeconfig"},
+		{"server that does not answer", []string{"--os-registry", reg + "/olcne/ock-ostree", "--tls-verify=false",
+			"--server", "https://" + silent.Addr().String(), "--insecure-skip-tls-verify"}, "No reachable cluster"},
+		{"file source", []string{"--os-registry", "oci:" + layout, "--server", "https://" + silent.Addr().String(), "--insecure-skip-tls-verify"},
+			"oci:" + layout + " is a file on this machine: building here"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "ock.tar")
 			start := time.Now()
-			r := plugin(t, t.TempDir(), append([]string{"create", "--version", "1.31", "--os-registry", "oci:" + layout, "--output", out}, tt.args...)...)
+			r := plugin(t, t.TempDir(), append([]string{"create", "--version", "1.31", "--output", out}, tt.args...)...)
 			if r.code != 0 || !strings.Contains(r.stderr, tt.wantMsg) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 				t.Errorf("exit %d, stderr %q", r.code, r.stderr)
 			}
