@@ -149,7 +149,7 @@ does)); flags win.`,
 	f.StringVarP(&o.Output, "output", "o", "", "file to write the Ignition config to, mode 0600 (default: standard output)")
 	f.DurationVar(&o.TTL, "ttl", 24*time.Hour, "how long the join token works; 0 never expires")
 	f.BoolVar(&o.TokenOnlyPrint, "token-only-print", false, "do not create the token: print the kubeadm token create command that does (config providers.byo.automaticTokenCreation: false)")
-	f.StringVar(&o.APIServer, "api-server", "", "HOST[:PORT] nodes reach the API server at (default: the kubeconfig's, else the cluster-info ConfigMap's; config virtualIp/loadBalancer)")
+	f.StringVar(&o.APIServer, "api-server", "", "HOST[:PORT] nodes reach the API server at (default: config virtualIp or loadBalancer, else the kubeconfig's, else the cluster-info ConfigMap's; the port defaults to kubeApiServerBindPort, 6443)")
 	o.addNodeFlags(c)
 	o.publish.addPublish(c)
 	f.BoolVar(&o.UploadCerts, "upload-certs", false, "control-plane: upload the certificates through a privileged pod on a control-plane node")
