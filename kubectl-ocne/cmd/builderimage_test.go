@@ -83,7 +83,9 @@ func readOCIArchive(t *testing.T, path string) (map[string]string, imgspecv1.Ima
 	if len(index.Manifests) != 1 {
 		t.Fatalf("index.json: %d manifests, want 1", len(index.Manifests))
 	}
-	blob := func(d imgspecv1.Descriptor) string { return blobs["blobs/"+d.Digest.Algorithm().String()+"/"+d.Digest.Encoded()] }
+	blob := func(d imgspecv1.Descriptor) string {
+		return blobs["blobs/"+d.Digest.Algorithm().String()+"/"+d.Digest.Encoded()]
+	}
 	var m imgspecv1.Manifest
 	unmarshal(t, blob(index.Manifests[0]), &m)
 	var cfg imgspecv1.Image
