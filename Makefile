@@ -23,7 +23,7 @@ DIST_VERSION ?= $(shell git describe --tags --exact-match 2>/dev/null || echo v0
 
 .PHONY: build deps test test-unit test-e2e lint vet bench loadtest demo dist builder-image generate clean FORCE
 
-build: bin/kubectl-ocne_image bin/podman-ocne bin/ocne-ignition-http-put bin/ocne-ignition-matchbox
+build: bin/kubectl-ocne_image bin/ocne-image-builder bin/podman-ocne bin/ocne-ignition-http-put bin/ocne-ignition-matchbox
 
 # The plugin embeds the archive servers, so it can build server images for
 # either architecture without a network or a base image.
@@ -32,6 +32,10 @@ shared/serverimage/payload/archive-server-%: $(SERVER_SRC)
 
 bin/kubectl-ocne_image: $(PAYLOAD) FORCE
 	$(GOBUILD) -o $@ ./kubectl-ocne
+
+# The builder pod's program, beside the plugin, where builder-image finds it.
+bin/ocne-image-builder: FORCE
+	$(GOBUILD) -o $@ ./kubectl-ocne/builder
 
 # The Ignition hosting plugins we ship (plugins/README.md).
 bin/ocne-ignition-%: FORCE
@@ -133,9 +137,10 @@ bench: deps build podman5 bin/ock-sample
 loadtest: deps build
 	test/bench/loadtest.sh
 
-# The builder image `create` runs in the cluster: FROM scratch, the plugin
-# and this host's CA bundle, as an OCI archive tagged with the default
-# reference (bin/kubectl-ocne_image builder-image --registry R pushes it).
+# The builder image `create` runs in the cluster: FROM scratch,
+# bin/ocne-image-builder and this host's CA bundle, as an OCI archive
+# tagged with the default reference (bin/kubectl-ocne_image builder-image
+# --registry R pushes it).
 builder-image: build
 	bin/kubectl-ocne_image builder-image --output bin/ocne-image-builder.tar
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the release archives for every krew platform into dist/ and writes
 # dist/ocne-image.yaml, the krew manifest with their URLs and sha256 filled in.
+# The Linux plugin archives also hold ocne-image-builder, the program of the
+# builder image.
 # For the Linux platforms it also archives podman-ocne (the Podman companion)
 # and the Ignition hosting plugins we ship, which are installed by hand
 # (README), and writes dist/SHA256SUMS for every archive.
@@ -19,6 +21,11 @@ for platform in ${PLATFORMS:-linux/amd64 linux/arm64 darwin/amd64 darwin/arm64};
   stage=$dist/stage-${os}-${arch}
   mkdir -p "$stage"
   GOOS=$os GOARCH=$arch go build -trimpath -ldflags "$ldflags" -o "$stage/kubectl-ocne_image" ./kubectl-ocne
+  # The builder image runs Linux only: builder-image packs this program
+  # from beside the plugin, where krew installs the whole archive.
+  if [[ $os == linux ]]; then
+    GOOS=$os GOARCH=$arch go build -trimpath -ldflags "$ldflags" -o "$stage/ocne-image-builder" ./kubectl-ocne/builder
+  fi
   cp krew/kubectl_complete-ocne_image README.md "$stage/"
   archive=$dist/kubectl-ocne_image_${version}_${os}_${arch}.tar.gz
   # Fixed owner and mtime: the same commit yields the same archive.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 
@@ -19,9 +20,10 @@ import (
 // hostCABundles are where Linux distributions keep their CA bundle.
 var hostCABundles = []string{"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"}
 
-// NewCmdBuilderImage returns `builder-image`, which packages this very
-// binary as the builder image, so a cluster without internet access gets
-// it from the user, not from a download.
+// NewCmdBuilderImage returns `builder-image`, which packages the builder
+// program shipped beside this binary (or else this very binary) as the
+// builder image, so a cluster without internet access gets it from the
+// user, not from a download.
 func NewCmdBuilderImage(streams genericiooptions.IOStreams) *cobra.Command {
 	var output, dest, registry, caFile string
 	tlsVerify := true
@@ -29,8 +31,10 @@ func NewCmdBuilderImage(streams genericiooptions.IOStreams) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "builder-image (--registry REGISTRY | --destination TRANSPORT:REFERENCE | --output FILE)",
 		Short: "Write the builder image that create runs in the cluster",
-		Long: `Package this plugin binary as the builder image create runs in the cluster:
-FROM scratch, the binary and this host's CA bundle, non-root.
+		Long: `Package the builder as the image create runs in the cluster: FROM scratch,
+the builder program and this host's CA bundle, non-root. The program is
+` + builder.BinaryName + ` from this plugin's directory (krew installs it there),
+or else this plugin binary itself, which runs the same builder.
 
 create runs ` + builder.DefaultImage(buildinfo.Version) + `
 unless told otherwise. An air-gapped cluster gets it from you: --registry
@@ -73,7 +77,11 @@ reference, for nodes that import it (ctr -n k8s.io images import).`,
 			if runtime.GOOS != "linux" {
 				return fmt.Errorf("the builder image holds this binary, which is for %s: run builder-image from a linux build of the plugin", runtime.GOOS)
 			}
-			return writeBuilderImage(c.Context(), output, ref, caFile, tlsVerify, streams)
+			self, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("find this binary: %w", err)
+			}
+			return writeBuilderImage(c.Context(), self, output, ref, caFile, tlsVerify, streams)
 		},
 	}
 	c.Flags().StringVarP(&output, "output", "o", "", "write the image as an OCI archive file")
@@ -84,12 +92,20 @@ reference, for nodes that import it (ctr -n k8s.io images import).`,
 	return c
 }
 
-// writeBuilderImage writes the image to output, or else pushes it to ref.
-func writeBuilderImage(ctx context.Context, output string, ref *containerimage.Reference, caFile string, tlsVerify bool, streams genericiooptions.IOStreams) error {
-	self, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("find this binary: %w", err)
+// builderBinary is the program the image of plugin self holds: the builder
+// program beside self, else self (plugin true).
+func builderBinary(self string) (path string, plugin bool) {
+	beside := filepath.Join(filepath.Dir(self), builder.BinaryName)
+	if fi, err := os.Stat(beside); err == nil && fi.Mode().IsRegular() {
+		return beside, false
 	}
+	return self, true
+}
+
+// writeBuilderImage writes the image of plugin self to output, or else
+// pushes it to ref.
+func writeBuilderImage(ctx context.Context, self, output string, ref *containerimage.Reference, caFile string, tlsVerify bool, streams genericiooptions.IOStreams) error {
+	binary, plugin := builderBinary(self)
 	if caFile == "" {
 		for _, p := range hostCABundles {
 			if _, err := os.Stat(p); err == nil {
@@ -103,7 +119,7 @@ func writeBuilderImage(ctx context.Context, output string, ref *containerimage.R
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	b, err := builder.Image(builder.ImageOptions{Binary: self, CAFile: caFile, Arch: runtime.GOARCH, Version: buildinfo.Version, TempDir: tmp})
+	b, err := builder.Image(builder.ImageOptions{Binary: binary, Plugin: plugin, CAFile: caFile, Arch: runtime.GOARCH, Version: buildinfo.Version, TempDir: tmp})
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/ocne-image/ocne-image/kubectl-ocne/cmd/buildercmd"
 	"github.com/ocne-image/ocne-image/shared/buildinfo"
 	"github.com/ocne-image/ocne-image/shared/cli"
 	"github.com/ocne-image/ocne-image/shared/config"
@@ -39,7 +40,7 @@ Kickstart "ostreesetup" installs nodes from.`,
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
 	root.AddCommand(NewCmdCreate(streams), NewCmdUpload(streams), NewCmdEncapsulate(streams), NewCmdVersion(streams),
-		NewCmdBuilderImage(streams), NewCmdBuilder(streams), NewCmdServe(streams), NewCmdKickstart(streams),
+		NewCmdBuilderImage(streams), buildercmd.NewCommand(streams.ErrOut), NewCmdServe(streams), NewCmdKickstart(streams),
 		NewCmdPlugins(streams), NewCmdIgnition(streams))
 	return root
 }

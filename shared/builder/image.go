@@ -10,9 +10,14 @@ import (
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 )
 
+// BinaryName is the builder program (kubectl-ocne/builder), shipped beside
+// the plugin.
+const BinaryName = "ocne-image-builder"
+
 // Paths and identity inside the builder image.
 const (
-	ImageBinary = "/usr/bin/kubectl-ocne_image"
+	ImageBinary = "/usr/bin/" + BinaryName
+	ImagePlugin = "/usr/bin/kubectl-ocne_image"        // the fallback: the whole plugin
 	ImageCAFile = "/etc/ssl/certs/ca-certificates.crt" // where Go looks first on Linux
 	ImageWork   = "/work"
 	ImageUser   = "65532:65532"
@@ -55,23 +60,33 @@ func imageTag(version string) string {
 
 // ImageOptions shape the builder image.
 type ImageOptions struct {
-	Binary  string // a static linux binary of this plugin for Arch
+	Binary string // a static linux build of the builder program for Arch
+	// Plugin says Binary is the whole plugin, which runs the builder as
+	// its `builder` command, instead of the builder program.
+	Plugin  bool
 	CAFile  string // PEM bundle of trusted CAs; "" for none
 	Arch    string
 	Version string
 	TempDir string
 }
 
-// Image builds the builder image: FROM scratch, the plugin binary and the
-// CA bundle, run as a non-root user. Call RemoveLayerFiles when done.
+// Image builds the builder image: FROM scratch, the builder program (or the
+// plugin) and the CA bundle, run as a non-root user. Call RemoveLayerFiles
+// when done.
 func Image(opts ImageOptions) (containerimage.Build, error) {
 	var b containerimage.Build
+	// The pod gives only arguments: the entrypoint makes either binary
+	// take them the same way.
+	path, entrypoint := ImageBinary, []string{ImageBinary}
+	if opts.Plugin {
+		path, entrypoint = ImagePlugin, []string{ImagePlugin, "builder"}
+	}
 	created := time.Now().UTC().Truncate(time.Second)
 	tl, err := containerimage.NewTarLayer(opts.TempDir, containerimage.Gzip, created)
 	if err != nil {
 		return b, err
 	}
-	err = tl.CopyFile(ImageBinary, opts.Binary, 0o755)
+	err = tl.CopyFile(path, opts.Binary, 0o755)
 	if err == nil && opts.CAFile != "" {
 		err = tl.CopyFile(ImageCAFile, opts.CAFile, 0o644)
 	}
@@ -97,7 +112,7 @@ func Image(opts ImageOptions) (containerimage.Build, error) {
 		Platform: imgspecv1.Platform{OS: "linux", Architecture: opts.Arch},
 		Config: imgspecv1.ImageConfig{
 			User:         ImageUser,
-			Entrypoint:   []string{ImageBinary, "builder"},
+			Entrypoint:   entrypoint,
 			WorkingDir:   ImageWork,
 			Env:          []string{"HOME=/tmp", "TMPDIR=/tmp"},
 			ExposedPorts: map[string]struct{}{fmt.Sprintf("%d/tcp", ImagePort): {}},

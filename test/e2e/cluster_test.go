@@ -7,11 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	authv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,6 +21,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/ocne-image/ocne-image/shared/builder"
 	"github.com/ocne-image/ocne-image/shared/clusterbuild"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 	"github.com/ocne-image/ocne-image/shared/ostreeext"
@@ -39,8 +42,18 @@ type testCluster struct {
 func needCluster(t *testing.T) *testCluster {
 	t.Helper()
 	c := clusterOnly(t)
-	// The builder image: this very plugin, pushed where the node pulls from.
-	r := plugin(t, t.TempDir(), "builder-image", "--destination", "docker://"+c.registry+"/ocne/builder:test", "--tls-verify=false")
+	// The builder image: the builder program beside this plugin (make
+	// build puts it there), pushed where the node pulls from.
+	c.builder = c.pushBuilderImage(t, pluginBinary(t), "ocne/builder:test", []string{builder.ImageBinary})
+	return c
+}
+
+// pushBuilderImage runs the plugin binary bin's builder-image into the
+// registry as repo (PATH:TAG), checks the image's entrypoint, and returns
+// the image as pods pull it.
+func (c *testCluster) pushBuilderImage(t *testing.T, bin, repo string, entrypoint []string) string {
+	t.Helper()
+	r := runPlugin(t, bin, t.TempDir(), nil, "builder-image", "--destination", "docker://"+c.registry+"/"+repo, "--tls-verify=false")
 	if r.code != 0 {
 		t.Fatalf("builder-image: %s", r.stderr)
 	}
@@ -49,8 +62,13 @@ func needCluster(t *testing.T) *testCluster {
 	if !ok {
 		t.Fatalf("builder-image printed %q, want REF@DIGEST", r.stdout)
 	}
-	c.builder = c.podReg + "/ocne/builder@" + digest
-	return c
+	ref := c.registry + "/" + strings.Split(repo, ":")[0] + "@" + digest
+	var cfg imgspecv1.Image
+	json.Unmarshal([]byte(harness.Run(t, "skopeo", "inspect", "--tls-verify=false", "--config", "docker://"+ref)), &cfg)
+	if !slices.Equal(cfg.Config.Entrypoint, entrypoint) {
+		t.Fatalf("builder image from %s runs %q, want %q", bin, cfg.Config.Entrypoint, entrypoint)
+	}
+	return c.podReg + "/" + strings.Split(repo, ":")[0] + "@" + digest
 }
 
 // clusterOnly is the test cluster without a builder image.
@@ -124,6 +142,21 @@ func TestInClusterCreate(t *testing.T) {
 		t.Errorf("left in the cluster: %v", left)
 	}
 
+	t.Run("the plugin as the builder", func(t *testing.T) {
+		// No builder program beside the plugin: builder-image packs the
+		// plugin, whose hidden builder command the pod runs instead.
+		alone := filepath.Join(t.TempDir(), "kubectl-ocne_image")
+		copyFile(t, pluginBinary(t), alone)
+		os.Chmod(alone, 0o755)
+		image := c.pushBuilderImage(t, alone, "ocne/builder-plugin:test", []string{builder.ImagePlugin, "builder"})
+		out := filepath.Join(t.TempDir(), "ock.tar")
+		r := plugin(t, t.TempDir(), "create", "--kubeconfig", c.kubeconfig, "--version", "1.31", "--builder-image", image,
+			"--os-registry", c.podReg+"/olcne/ock-ostree", "--tls-verify=false", "--output", out)
+		if r.code != 0 {
+			t.Fatalf("create with the plugin as the builder: exit %d: %s", r.code, r.stderr)
+		}
+		verifyArchive(t, out, s.commit)
+	})
 	t.Run("connection cut mid-transfer", func(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "ock.tar")
 		r := plugin(t, t.TempDir(), "create", "--kubeconfig", c.kubeconfig, "--version", "1.31", "--builder-image", c.builder,

@@ -44,7 +44,13 @@ func plugin(t *testing.T, home string, args ...string) result {
 // pluginEnv is plugin with the environment variables env (NAME=VALUE).
 func pluginEnv(t *testing.T, home string, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(pluginBinary(t), args...)
+	return runPlugin(t, pluginBinary(t), home, env, args...)
+}
+
+// runPlugin is pluginEnv with the plugin binary bin (e.g. a copy of it).
+func runPlugin(t *testing.T, bin, home string, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	// Only clusters and configuration files a test names: never the
 	// developer's own.
 	cmd.Env = append(append(os.Environ(), "HOME="+home, "KUBECONFIG=", "OCNE_DEFAULTS=", "OCNE_IMAGE_CONFIG="), env...)

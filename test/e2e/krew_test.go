@@ -1,12 +1,17 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/ocne-image/ocne-image/shared/builder"
 	"github.com/ocne-image/ocne-image/test/harness"
 )
 
@@ -67,6 +72,32 @@ func TestKrewInstall(t *testing.T) {
 	out, err = ver.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), version) {
 		t.Fatalf("kubectl ocne-image version: %v: %s", err, out)
+	}
+
+	// The builder program is installed beside the plugin, and
+	// builder-image packs it: the image runs it, not the plugin.
+	store := filepath.Join(krewRoot, "store", "ocne-image", version)
+	builderBin := filepath.Join(store, builder.BinaryName)
+	out, err = exec.Command(builderBin).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "--source, --arch and --version are required") {
+		t.Errorf("%s without flags: %v: %s (want exit 2 and the usage error)", builderBin, err, out)
+	}
+	image := filepath.Join(work, "builder.tar")
+	bi := exec.Command("kubectl", "ocne-image", "builder-image", "--output", image)
+	bi.Env = env
+	if out, err := bi.CombinedOutput(); err != nil {
+		t.Fatalf("kubectl ocne-image builder-image: %v: %s", err, out)
+	}
+	out, err = exec.Command("skopeo", "inspect", "--config", "oci-archive:"+image).Output()
+	if err != nil {
+		t.Fatalf("skopeo inspect --config: %v", err)
+	}
+	var cfg imgspecv1.Image
+	if err := json.Unmarshal(out, &cfg); err != nil {
+		t.Fatalf("skopeo inspect --config: %v: %s", err, out)
+	}
+	if !slices.Equal(cfg.Config.Entrypoint, []string{builder.ImageBinary}) {
+		t.Errorf("builder image from the krew install runs %q, want %s", cfg.Config.Entrypoint, builder.ImageBinary)
 	}
 
 	// kubectl's plugin completion runs kubectl_complete-ocne_image from PATH.

@@ -1,9 +1,14 @@
-package cmd
+// Package buildercmd is the command the builder pod runs. It is its own
+// package so that the builder binary (kubectl-ocne/builder) links it without
+// the plugin's Kubernetes clients, and the plugin keeps it as its hidden
+// `builder` command for a builder image made from the plugin itself.
+package buildercmd
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -11,15 +16,14 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/ocne-image/ocne-image/shared/builder"
 	"github.com/ocne-image/ocne-image/shared/cli"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 )
 
-// BuilderOptions are the inputs of the builder pod's command.
-type BuilderOptions struct {
+// Options are the inputs of the builder pod's command.
+type Options struct {
 	Source         string
 	Arch           string
 	Version        string
@@ -33,13 +37,15 @@ type BuilderOptions struct {
 	TerminationLog string
 	CutAfter       int64
 
-	genericiooptions.IOStreams
+	// ErrOut gets the build's log and warnings; the status goes over HTTP.
+	ErrOut io.Writer
 }
 
-// NewCmdBuilder returns the command the builder pod runs. It is hidden:
+// NewCommand returns the command the builder pod runs, as the plugin's
+// hidden `builder` command; the builder binary renames it. It is hidden:
 // users run `create`, which starts the pod.
-func NewCmdBuilder(streams genericiooptions.IOStreams) *cobra.Command {
-	o := &BuilderOptions{IOStreams: streams}
+func NewCommand(errOut io.Writer) *cobra.Command {
+	o := &Options{ErrOut: errOut}
 	c := &cobra.Command{
 		Use:    "builder --source REF --arch ARCH --version V",
 		Short:  "Build the archive server image inside a pod (run by create)",
@@ -72,7 +78,7 @@ func NewCmdBuilder(streams genericiooptions.IOStreams) *cobra.Command {
 }
 
 // Run builds, then pushes the result or serves it until terminated.
-func (o *BuilderOptions) Run(ctx context.Context) error {
+func (o *Options) Run(ctx context.Context) error {
 	if o.Source == "" || o.Arch == "" || o.Version == "" {
 		return cli.Usagef("--source, --arch and --version are required")
 	}
