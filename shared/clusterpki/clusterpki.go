@@ -123,19 +123,12 @@ func newCA(subject Subject) (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("generate the CA key: %w", err)
 	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	tmpl, err := template(subject.name(), 10*365*24*time.Hour)
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: serial.Add(serial, big.NewInt(1)),
-		Subject:      subject.name(),
-		NotBefore:    now.Add(-5 * time.Minute).UTC(),
-		NotAfter:     now.Add(10 * 365 * 24 * time.Hour).UTC(),
-		KeyUsage:     x509.KeyUsageKeyEncipherment | x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		IsCA:         true, BasicConstraintsValid: true,
-	}
+	tmpl.KeyUsage = x509.KeyUsageKeyEncipherment | x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign
+	tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
 		return nil, fmt.Errorf("make the CA certificate: %w", err)
@@ -183,6 +176,23 @@ func publicKeysEqual(a, b crypto.PublicKey) bool {
 	return ok && ea.Equal(b)
 }
 
+// template is a certificate for subject valid from a few minutes ago (the
+// clocks of this machine and the nodes differ) for validity, with a random
+// serial.
+func template(subject pkix.Name, validity time.Duration) (*x509.Certificate, error) {
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	if err != nil {
+		return nil, fmt.Errorf("make a serial number: %w", err)
+	}
+	now := time.Now()
+	return &x509.Certificate{
+		SerialNumber: serial.Add(serial, big.NewInt(1)),
+		Subject:      subject,
+		NotBefore:    now.Add(-5 * time.Minute).UTC(),
+		NotAfter:     now.Add(validity).UTC(),
+	}, nil
+}
+
 // adminGroupSince: kubeadm 1.29 split the admin's system:masters into
 // admin.conf (group kubeadm:cluster-admins, bound to cluster-admin during
 // init) and super-admin.conf.
@@ -214,19 +224,12 @@ func (ca *CA) AdminKubeconfig(clusterName, server, kubeVersion string) ([]byte, 
 	if err != nil {
 		return nil, fmt.Errorf("generate the admin key: %w", err)
 	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	tmpl, err := template(pkix.Name{CommonName: "kubernetes-admin", Organization: []string{group}}, 365*24*time.Hour)
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: serial.Add(serial, big.NewInt(1)),
-		Subject:      pkix.Name{CommonName: "kubernetes-admin", Organization: []string{group}},
-		NotBefore:    now.Add(-5 * time.Minute).UTC(), // clock skew between here and the node
-		NotAfter:     now.Add(365 * 24 * time.Hour).UTC(),
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment
+	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.Key)
 	if err != nil {
 		return nil, fmt.Errorf("sign the admin certificate: %w", err)
