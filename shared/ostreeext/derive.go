@@ -2,7 +2,6 @@ package ostreeext
 
 import (
 	"archive/tar"
-	"bufio"
 	"cmp"
 	"context"
 	"fmt"
@@ -96,25 +95,12 @@ func (m *Merger) ApplyLayer(ctx context.Context, r io.Reader) error {
 	m.made = map[string]bool{}
 	m.sysroot = sysrootFiles{spooled: map[string]spooled{}, linked: map[string]ostree.Checksum{}}
 	defer m.sysroot.release(m.filtered)
-	tr := tar.NewReader(bufio.NewReaderSize(r, 256<<10))
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read layer tar: %w (truncated or corrupt layer)", err)
-		}
-		if _, err := cleanName(hdr.Name); err != nil {
-			return err // it names the entry
-		}
+	return eachEntry(ctx, r, func(tr *tar.Reader, hdr *tar.Header, _ string) error {
 		if err := m.apply(tr, hdr); err != nil {
 			return fmt.Errorf("tar entry %q: %w", hdr.Name, err)
 		}
-	}
+		return nil
+	})
 }
 
 // treePath maps a layer path to its path in the commit ("" for the root).

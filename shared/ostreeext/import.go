@@ -149,7 +149,9 @@ func (im *Importer) write(j job) error {
 	return nil
 }
 
-func (im *Importer) readTar(ctx context.Context, r io.Reader, jobs chan<- job) error {
+// eachEntry calls fn for every entry of a layer tar stream, with its name
+// checked (cleanName), until the end, an error or ctx is done.
+func eachEntry(ctx context.Context, r io.Reader, fn func(tr *tar.Reader, hdr *tar.Header, name string) error) error {
 	// tar reads headers 512 bytes at a time; an uncompressed layer would
 	// otherwise cost a system call per header.
 	tr := tar.NewReader(bufio.NewReaderSize(r, 256<<10))
@@ -166,8 +168,16 @@ func (im *Importer) readTar(ctx context.Context, r io.Reader, jobs chan<- job) e
 		}
 		name, err := cleanName(hdr.Name)
 		if err != nil {
+			return err // it names the entry
+		}
+		if err := fn(tr, hdr, name); err != nil {
 			return err
 		}
+	}
+}
+
+func (im *Importer) readTar(ctx context.Context, r io.Reader, jobs chan<- job) error {
+	return eachEntry(ctx, r, func(tr *tar.Reader, hdr *tar.Header, name string) error {
 		if hdr.Typeflag == tar.TypeLink {
 			if _, err := cleanName(hdr.Linkname); err != nil {
 				return err
@@ -177,10 +187,8 @@ func (im *Importer) readTar(ctx context.Context, r io.Reader, jobs chan<- job) e
 		if err != nil {
 			return err
 		}
-		if err := im.handle(ctx, tr, hdr, name, e, jobs); err != nil {
-			return err
-		}
-	}
+		return im.handle(ctx, tr, hdr, name, e, jobs)
+	})
 }
 
 func (im *Importer) handle(ctx context.Context, tr *tar.Reader, hdr *tar.Header, name string, e entry, jobs chan<- job) error {
