@@ -116,7 +116,7 @@ func testCopyRealRepository(t *testing.T, namedTemps bool) {
 		defer obj.Close()
 		return dst.WriteContent(c, obj.Header, obj.Size, obj)
 	}
-	cm, err := src.Walk(commit, copyObj)
+	cm, err := Walk(src, commit, copyObj)
 	if err != nil {
 		t.Fatal(err)
 	}
