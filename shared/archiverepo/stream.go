@@ -32,6 +32,8 @@ type Stream struct {
 	mtime  time.Time
 	tmpDir string
 	spools sync.Pool // *spool
+	// spoolLimit is spoolMemory but for tests.
+	spoolLimit int
 
 	mu      sync.Mutex // guards tw and the maps, so entries never interleave
 	tw      *tar.Writer
@@ -42,9 +44,10 @@ type Stream struct {
 	refs    map[string]ostree.Checksum
 }
 
-// spoolLimit is how much of one compressed object is held in memory before
-// the rest goes to a temp file; an OCK tree has a few files above it.
-const spoolLimit = 8 << 20
+// spoolMemory is how much of one compressed object is held in memory
+// before the rest goes to a temp file; an OCK tree has a few files above
+// it. Each compressing goroutine holds one.
+const spoolMemory = 8 << 20
 
 // NewStream starts a repository at prefix (a relative slash path) in w,
 // with every entry stamped mtime. Objects too large to hold in memory
@@ -52,7 +55,7 @@ const spoolLimit = 8 << 20
 func NewStream(w io.Writer, prefix string, mtime time.Time, tmpDir string, opts ...Option) (*Stream, error) {
 	s := &Stream{
 		enc: newEncoder(opts), prefix: strings.Trim(path.Clean("/"+prefix), "/"),
-		mtime: mtime.Truncate(time.Second), tmpDir: tmpDir, tw: tar.NewWriter(w),
+		mtime: mtime.Truncate(time.Second), tmpDir: tmpDir, spoolLimit: spoolMemory, tw: tar.NewWriter(w),
 		dirs: map[string]bool{}, meta: map[objectKey][]byte{},
 		content: map[ostree.Checksum]*ostree.FileHeader{}, refs: map[string]ostree.Checksum{},
 	}
@@ -188,7 +191,7 @@ func (s *Stream) spool() *spool {
 	if sp, ok := s.spools.Get().(*spool); ok {
 		return sp
 	}
-	return &spool{dir: s.tmpDir, limit: spoolLimit}
+	return &spool{dir: s.tmpDir, limit: s.spoolLimit}
 }
 
 // ContentHeader returns the header of a content object written before.
