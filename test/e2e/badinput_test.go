@@ -164,15 +164,24 @@ func testCreateInterrupted(t *testing.T, sig syscall.Signal) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Interrupt once the work directory exists and data is flowing.
+	// Interrupt once the archive is being written and objects are flowing
+	// into it: it grows past what it held when first seen (the server
+	// layer, written before any blob is read).
 	deadline := time.Now().Add(20 * time.Second)
+	first := int64(-1)
 	for {
-		if m, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".ocne-image-work-*", "archive", "objects", "*", "*")); len(m) > 0 {
-			break
+		if m, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".ocne-image-work-*", ".ock.tar.tmp-*")); len(m) > 0 {
+			if fi, err := os.Stat(m[0]); err == nil {
+				if first < 0 {
+					first = fi.Size()
+				} else if fi.Size() > first {
+					break
+				}
+			}
 		}
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
-			t.Fatalf("conversion never started; stderr: %s", stderr.String())
+			t.Fatalf("conversion never started (archive size %d when first seen); stderr: %s", first, stderr.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
