@@ -47,7 +47,7 @@ type Stream struct {
 // spoolMemory is how much of one compressed object is held in memory
 // before the rest goes to a temp file; an OCK tree has a few files above
 // it. Each compressing goroutine holds one.
-const spoolMemory = 8 << 20
+const spoolMemory = 4 << 20
 
 // NewStream starts a repository at prefix (a relative slash path) in w,
 // with every entry stamped mtime. Objects too large to hold in memory
