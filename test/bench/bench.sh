@@ -30,8 +30,9 @@
 #
 # Knobs (environment):
 #   BENCH_RUNS (3) timed runs per command; BENCH_SCALES ("1 2") tree sizes;
-#   BENCH_MEDIA ("tmpfs disk"): where outputs go, tmpfs = /dev/shm/ocne-bench,
-#     disk = BENCH_OUT (default .cache/bench/out);
+#   BENCH_MEDIA ("tmpfs disk"): where outputs go, tmpfs = BENCH_TMPFS (default
+#     /dev/shm/ocne-bench), disk = BENCH_OUT (default .cache/bench/out); give
+#     each checkout that benchmarks at the same time its own;
 #   BENCH_PROFILE (1: always print CPU profiles of our gzip convert and of
 #     the full create, run in-process by convbench; 0: never; default: when
 #     one of our time ratios misses its target), on the first medium and scale;
@@ -58,7 +59,7 @@ RUNS=${BENCH_RUNS:-3}
 read -ra SCALES <<<"${BENCH_SCALES:-1 2}"
 read -ra MEDIA <<<"${BENCH_MEDIA:-tmpfs disk}"
 PROFILE=${BENCH_PROFILE:-auto}
-declare -A OUTROOT=([tmpfs]=/dev/shm/ocne-bench [disk]=${BENCH_OUT:-$CACHE/out})
+declare -A OUTROOT=([tmpfs]=${BENCH_TMPFS:-/dev/shm/ocne-bench} [disk]=${BENCH_OUT:-$CACHE/out})
 
 SIDES=(libostree-nofsync libostree gzip none create)
 FLOORS=(floor-gunzip floor-gzip6 floor-ours)
