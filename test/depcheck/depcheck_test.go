@@ -35,7 +35,7 @@ func TestDependencyBudgets(t *testing.T) {
 		{pkgs: "./plugins/ignitionhost/...", deny: append([]string{module + "shared/"}, heavy...)},
 		{pkgs: "./shared/ostree", only: []string{"golang.org/x/sys/"}},
 		{pkgs: "./shared/archiveserver", only: []string{"golang.org/x/sys/"}},
-		{pkgs: "./kubectl-ocne/archive-server", only: []string{"golang.org/x/sys/"}},
+		{pkgs: "./shared/serverimage/archive-server", only: []string{"golang.org/x/sys/"}},
 		// The builder pod needs no cluster client: that is what halves
 		// the builder image.
 		{pkgs: "./kubectl-ocne/builder", deny: []string{"k8s.io/client-go/", "k8s.io/cli-runtime/"}},
