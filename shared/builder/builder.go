@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 
 	"github.com/ocne-image/ocne-image/shared/archiverepo"
+	"github.com/ocne-image/ocne-image/shared/builder/wire"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 	"github.com/ocne-image/ocne-image/shared/convert"
 	"github.com/ocne-image/ocne-image/shared/serverimage"
@@ -33,17 +34,9 @@ type Options struct {
 	Log      io.Writer // details; nil discards
 }
 
-// Result describes what was built.
-type Result struct {
-	Output  string   `json:"output"`
-	Source  string   `json:"source"`
-	Commit  string   `json:"commit"`
-	Ref     string   `json:"ref"`
-	Version string   `json:"version"`
-	Arch    string   `json:"arch"`
-	Objects int      `json:"objects"`
-	Names   []string `json:"names"`
-}
+// Result describes what was built; the builder pod reports it as it is
+// (wire.Status).
+type Result = wire.Result
 
 // Build converts opts.Source and writes the archive server image to
 // opts.Output in one pass: each layer of the source is read once, and

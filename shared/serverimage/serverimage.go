@@ -2,6 +2,10 @@
 // HTTP server and an OSTree archive repository, FROM scratch. It is a
 // drop-in for the nginx-based image of the old tooling: the repository is
 // at /usr/share/nginx/html/ostree and the server listens on port 80.
+//
+// The server is the archive-server program (./archive-server), which
+// `make` builds for each architecture into payload/ and this package
+// embeds, so a server image needs no network and no base image.
 package serverimage
 
 import (
