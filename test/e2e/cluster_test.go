@@ -228,7 +228,7 @@ func TestInClusterFaults(t *testing.T) {
 	t.Run("builder pod deleted mid-build", func(t *testing.T) {
 		// Pods reach this host through the pod network's gateway.
 		gw, _, _ := strings.Cut(c.podReg, ":")
-		slow := slowProxy(t, c.registry, gw)
+		slow, _ := slowProxy(t, c.registry, gw)
 		out := filepath.Join(t.TempDir(), "ock.tar")
 		cmd := exec.Command(pluginBinary(t), "create", "--kubeconfig", c.kubeconfig, "--version", "1.31", "--tls-verify=false",
 			"--os-registry", slow+"/olcne/ock-ostree", "--builder-image", c.builder, "--output", out)
