@@ -1,8 +1,11 @@
 package archiverepo
 
 import (
+	"bytes"
 	"fmt"
+	"hash"
 	"io"
+	"runtime"
 	"sync"
 
 	"github.com/klauspost/compress/flate"
@@ -34,7 +37,11 @@ func (e *encoder) encode(w io.Writer, want *ostree.Checksum, h *ostree.FileHeade
 		return ostree.Checksum{}, fmt.Errorf("write: %w", err)
 	}
 	sum := ostree.NewContentHash(h)
-	if !h.IsSymlink() {
+	if !h.IsSymlink() && size >= 2*chunkSize {
+		if err := e.deflateChunks(w, sum, size, content); err != nil {
+			return ostree.Checksum{}, err
+		}
+	} else if !h.IsSymlink() {
 		zw := e.flateWriter(w)
 		n, err := io.Copy(io.MultiWriter(sum, zw), content)
 		if err == nil {
@@ -53,6 +60,97 @@ func (e *encoder) encode(w io.Writer, want *ostree.Checksum, h *ostree.FileHeade
 		return ostree.Checksum{}, fmt.Errorf("%w (data hashes to %s)", ErrChecksum, c)
 	}
 	return c, nil
+}
+
+// Large objects are deflated in chunks of chunkSize on all CPUs at once,
+// as pigz does: each chunk is compressed on its own with the 32 KiB before
+// it as the dictionary and ended with a sync flush (the last one with the
+// final block), so the chunks' outputs laid end to end are one deflate
+// stream, hardly larger than a sequential one. One large file (a kubelet,
+// an initramfs) would otherwise keep one core busy while the rest wait.
+const (
+	chunkSize  = 1 << 20
+	dictWindow = 32 << 10
+)
+
+type chunk struct {
+	in, dict []byte
+	last     bool
+	out      bytes.Buffer
+	err      error
+	done     chan struct{}
+}
+
+// deflateChunks reads size bytes of content, hashing them into sum in
+// order, and writes them deflated to w.
+func (e *encoder) deflateChunks(w io.Writer, sum hash.Hash, size int64, content io.Reader) error {
+	// At most this many chunks are read and not yet written.
+	queue := make(chan *chunk, runtime.GOMAXPROCS(0)+1)
+	written := make(chan error, 1)
+	go func() {
+		var err error
+		for c := range queue {
+			<-c.done
+			if err == nil {
+				err = c.err
+			}
+			if err == nil {
+				_, err = c.out.WriteTo(w)
+			}
+		}
+		written <- err
+	}()
+	var dict []byte
+	var readErr error
+	for off := int64(0); off < size; {
+		c := &chunk{in: make([]byte, min(chunkSize, size-off)), dict: dict, done: make(chan struct{})}
+		n, err := io.ReadFull(content, c.in)
+		if err != nil {
+			readErr = fmt.Errorf("got %d bytes, header says %d: %w", off+int64(n), size, io.ErrUnexpectedEOF)
+			break
+		}
+		sum.Write(c.in)
+		off += int64(n)
+		c.last = off == size
+		// The dictionary is a copy: the chunk it comes from may be
+		// written and dropped before this one is compressed.
+		dict = bytes.Clone(c.in[max(0, len(c.in)-dictWindow):])
+		queue <- c
+		go e.deflateChunk(c)
+	}
+	close(queue)
+	err := <-written
+	if readErr != nil {
+		return readErr
+	}
+	if err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	// Content beyond size is an error, as for small objects.
+	if n, _ := io.Copy(io.Discard, content); n > 0 {
+		return fmt.Errorf("got %d bytes, header says %d: %w", size+n, size, io.ErrUnexpectedEOF)
+	}
+	return nil
+}
+
+func (e *encoder) deflateChunk(c *chunk) {
+	defer close(c.done)
+	zw := e.flateWriter(&c.out)
+	if c.dict != nil {
+		zw.ResetDict(&c.out, c.dict)
+	}
+	defer func() {
+		// A pooled writer must not keep the dictionary: Reset reuses it.
+		zw.ResetDict(nil, nil)
+		e.writers.Put(zw)
+	}()
+	_, c.err = zw.Write(c.in)
+	if c.err == nil && c.last {
+		c.err = zw.Close()
+	} else if c.err == nil {
+		c.err = zw.Flush()
+	}
+	c.in = nil
 }
 
 func (e *encoder) flateWriter(w io.Writer) *flate.Writer {

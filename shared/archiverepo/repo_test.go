@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/flate"
+
 	"github.com/ocne-image/ocne-image/shared/ostree"
 	"github.com/ocne-image/ocne-image/test/harness"
 )
@@ -27,7 +29,12 @@ func realCommit(t *testing.T) (string, ostree.Checksum) {
 			t.Fatal(err)
 		}
 	}
-	files := map[string]string{"a/f": "hello\n", "a/empty": "", "a/ünï/x": strings.Repeat("abc", 100000)}
+	// a/big is deflated in chunks (see deflateChunks); libostree must read it.
+	var big strings.Builder
+	for i := 0; big.Len() < 2*chunkSize+777; i++ {
+		fmt.Fprintf(&big, "%d %x\n", i%1000, i*2654435761)
+	}
+	files := map[string]string{"a/f": "hello\n", "a/empty": "", "a/ünï/x": strings.Repeat("abc", 100000), "a/big": big.String()}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(tree, name), []byte(data), 0o644); err != nil {
 			t.Fatal(err)
@@ -122,8 +129,8 @@ func testCopyRealRepository(t *testing.T, namedTemps bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if files != 4 || dirs != 6 {
-		t.Errorf("walked %d files and %d dirs, want 4 and 6", files, dirs)
+	if files != 5 || dirs != 6 {
+		t.Errorf("walked %d files and %d dirs, want 5 and 6", files, dirs)
 	}
 	if v, _ := cm.Metadata.Get("version"); v.Type != "s" {
 		t.Errorf("version metadata = %+v", v)
@@ -237,5 +244,74 @@ func testRejectsCorruptObjects(t *testing.T, repo store, leftovers func() []stri
 	}
 	if err := repo.WriteContent(sum, h, 4, strings.NewReader("data")); err != nil {
 		t.Fatalf("good object: %v", err)
+	}
+}
+
+// TestLargeObjectsChunked: an object large enough to be deflated in chunks
+// on all CPUs inflates back to its content, barely larger than deflated in
+// one go, and leaves no dictionary behind in the pooled writers (the next
+// small object must inflate on its own).
+func TestLargeObjectsChunked(t *testing.T) {
+	repo, err := Create(filepath.Join(t.TempDir(), "r"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Compressible, with matches across chunk boundaries, and some noise.
+	var data bytes.Buffer
+	for i := 0; data.Len() < 5*chunkSize+12345; i++ {
+		fmt.Fprintf(&data, "line %d of a large file, %x\n", i%977, i*2654435761)
+	}
+	for _, size := range []int{2 * chunkSize, 2*chunkSize + 1, data.Len()} {
+		h := &ostree.FileHeader{Mode: ostree.ModeRegular | 0o644}
+		sum, err := repo.AddContent(h, int64(size), bytes.NewReader(data.Bytes()[:size]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, small := range []string{"", "x", "small object after a large one"} {
+			ssum, err := repo.AddContent(h, int64(len(small)), strings.NewReader(small))
+			if err != nil {
+				t.Fatal(err)
+			}
+			readBack(t, repo, ssum, []byte(small))
+		}
+		readBack(t, repo, sum, data.Bytes()[:size])
+		var seq bytes.Buffer
+		zw, _ := flate.NewWriter(&seq, DefaultLevel)
+		zw.Write(data.Bytes()[:size])
+		zw.Close()
+		if fi, err := os.Stat(repo.objectPath(sum, ostree.ObjFileZ)); err != nil || float64(fi.Size()) > 1.01*float64(seq.Len())+1024 {
+			t.Errorf("size %d: object of %d bytes, deflated in one go %d (%v)", size, fi.Size(), seq.Len(), err)
+		}
+		want := ostree.NewContentHash(h)
+		want.Write(data.Bytes()[:size])
+		if ostree.SumHash(want) != sum {
+			t.Errorf("size %d: checksum %s, want %s", size, sum, ostree.SumHash(want))
+		}
+	}
+	h := &ostree.FileHeader{Mode: ostree.ModeRegular | 0o644}
+	for _, tc := range []struct {
+		name string
+		size int64
+		data []byte
+	}{
+		{"short", int64(3 * chunkSize), data.Bytes()[:3*chunkSize-1]},
+		{"long", int64(3 * chunkSize), data.Bytes()[:3*chunkSize+1]},
+	} {
+		if _, err := repo.AddContent(h, tc.size, bytes.NewReader(tc.data)); !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("%s content: %v, want ErrUnexpectedEOF", tc.name, err)
+		}
+	}
+}
+
+func readBack(t *testing.T, repo *Repo, sum ostree.Checksum, want []byte) {
+	t.Helper()
+	c, err := repo.OpenContent(sum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	got, err := io.ReadAll(c)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Errorf("object %s: read back %d bytes (%v), want %d", sum, len(got), err, len(want))
 	}
 }
