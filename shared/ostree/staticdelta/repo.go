@@ -7,8 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 
 	"github.com/ocne-image/ocne-image/shared/archiverepo"
 	"github.com/ocne-image/ocne-image/shared/ostree"
@@ -49,8 +47,9 @@ func (d DirSink) WriteFile(name string, size int64, r io.Reader) error {
 
 // FromRepo writes the from-scratch delta of ref's commit into the archive
 // repository dir, and a summary listing every ref of the repository and
-// the delta. Content goes into the parts in breadth-first order of the
-// directories (see the package documentation).
+// the delta. Content goes into the parts depth first, in dirtree order, so
+// that most subtrees fit in one part with their dirtrees (see the package
+// documentation).
 func FromRepo(dir, ref string, opts Options) (*Delta, error) {
 	repo, err := archiverepo.Open(dir)
 	if err != nil {
@@ -90,15 +89,6 @@ func FromRepo(dir, ref string, opts Options) (*Delta, error) {
 	}); err != nil {
 		return nil, err
 	}
-	// Shallow directories first, each directory's files together.
-	depth := func(p string) int { return strings.Count(p, "/") }
-	sort.SliceStable(files, func(i, j int) bool {
-		di, dj := depth(files[i].path), depth(files[j].path)
-		if di != dj {
-			return di < dj
-		}
-		return filepath.Dir(files[i].path) < filepath.Dir(files[j].path)
-	})
 	for _, f := range files {
 		if err := addContent(w, repo, f.c); err != nil {
 			return nil, fmt.Errorf("%s: %w", f.path, err)

@@ -100,8 +100,11 @@ type objectKey struct {
 }
 
 // Writer writes a from-scratch static delta for one commit: every object
-// reachable from it, content in parts as it arrives, metadata in the last
-// parts (see the package documentation for why that order). Objects may
+// reachable from it, content in parts as it arrives, each dirtree in the
+// part that completes its subtree if there is one, else in the last parts
+// (see the package documentation for why). Metadata added before the
+// content it names is placed best. Content objects over MaxInline become
+// fallbacks: their content is not read. Objects may
 // come in any order and more than once; the output depends only on the
 // sequence of calls, so the same input gives byte-identical files. Its
 // methods are safe for concurrent use. After an error the Writer is
@@ -388,7 +391,7 @@ func (w *Writer) Close() (*Delta, error) {
 		w.err = fmt.Errorf("static delta superblock: %w", err)
 		return nil, w.err
 	}
-	index := ostree.DeltaIndex(w.deltaList())
+	index := ostree.DeltaIndex(DeltaList(&w.delta))
 	if err := w.sink.WriteFile(ostree.DeltaIndexPath(w.to), int64(len(index)), bytes.NewReader(index)); err != nil {
 		w.err = fmt.Errorf("static delta index: %w", err)
 		return nil, w.err
@@ -397,9 +400,6 @@ func (w *Writer) Close() (*Delta, error) {
 	d := w.delta
 	return &d, nil
 }
-
-// deltaList is the a{sv} a summary or an index lists this delta in.
-func (w *Writer) deltaList() ostree.Metadata { return DeltaList(&w.delta) }
 
 // DeltaList is the a{sv} (delta name -> superblock sha256) that a summary
 // or a delta index lists deltas in. A from-scratch delta is named by its
