@@ -23,14 +23,13 @@ import (
 	"github.com/ocne-image/ocne-image/shared/builder"
 	"github.com/ocne-image/ocne-image/shared/buildinfo"
 	"github.com/ocne-image/ocne-image/shared/cli"
+	"github.com/ocne-image/ocne-image/shared/cli/kubeflags"
 	"github.com/ocne-image/ocne-image/shared/clusterbuild"
 	"github.com/ocne-image/ocne-image/shared/config"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 	"github.com/ocne-image/ocne-image/shared/convert"
 	"github.com/ocne-image/ocne-image/shared/ignition"
-	"github.com/ocne-image/ocne-image/shared/kube"
 	"github.com/ocne-image/ocne-image/shared/ock"
-	"github.com/ocne-image/ocne-image/shared/progress"
 )
 
 const createExample = `  # Build in the cluster of the current kubeconfig context, with the builder
@@ -160,26 +159,20 @@ else the files' kubeconfig key, else ~/.kube/config.
 	f.DurationVar(&o.StartTimeout, "start-timeout", 5*time.Minute, "how long the builder pod may take to be scheduled and pulled")
 	f.StringArrayVar(&o.BuilderArgs, "builder-arg", nil, "extra argument for the builder pod (debugging)")
 	f.MarkHidden("builder-arg")
-	o.kube = addKubeFlags(c)
+	o.kube = kubeflags.Add(c)
 	f.StringVarP(&o.Output, "output", "o", "", "file to write (default ~/.ocne/images/ock-VERSION-ARCH-ostree.tar)")
 	f.StringVar(&o.Format, "output-format", "text", "how to print the result: text or json")
 	f.StringVarP(&o.ConfigFile, "config", "c", "", "cluster configuration file")
 	f.StringVar(&o.Ref, "ref", "", "OSTree ref to serve the commit as, Kickstart's ostreesetup --ref (default: the ref the commit is bound to, else "+convert.DefaultRef+")")
 	f.CountVarP(&o.Verbose, "verbose", "v", "print more detail (repeat for more)")
-	c.RegisterFlagCompletionFunc("type", fixedCompletion("ostree"))
-	c.RegisterFlagCompletionFunc("arch", fixedCompletion(ock.Arches...))
-	c.RegisterFlagCompletionFunc("version", fixedCompletion(ock.Versions...))
-	c.RegisterFlagCompletionFunc("output-format", fixedCompletion("text", "json"))
+	c.RegisterFlagCompletionFunc("type", cli.FixedCompletion("ostree"))
+	c.RegisterFlagCompletionFunc("arch", cli.FixedCompletion(ock.Arches...))
+	c.RegisterFlagCompletionFunc("version", cli.FixedCompletion(ock.Versions...))
+	c.RegisterFlagCompletionFunc("output-format", cli.FixedCompletion("text", "json"))
 	c.MarkFlagFilename("output", "tar")
 	c.MarkFlagFilename("config", "yaml", "yml")
 	c.MarkFlagFilename("registries-conf", "conf")
 	return c
-}
-
-func fixedCompletion(values ...string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-	return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return values, cobra.ShellCompDirectiveNoFileComp
-	}
 }
 
 // Complete fills what the flags left unset from the configuration files,
@@ -273,7 +266,7 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 		o.Local = true
 	}
 	if !o.Local {
-		cfg, err := kube.Reachable(o.kube)
+		cfg, err := kubeflags.Reachable(o.kube)
 		if err == nil {
 			return o.runInCluster(ctx, cfg)
 		}
@@ -286,13 +279,13 @@ func (o *CreateOptions) runInCluster(ctx context.Context, cfg *rest.Config) erro
 	if o.BuilderImage == "" {
 		return cli.Usagef("--builder-image must not be empty")
 	}
-	ns := kube.Namespace(o.kube, DefaultNamespace)
+	ns := kubeflags.Namespace(o.kube, DefaultNamespace)
 	logw := io.Discard
 	if o.Verbose > 0 {
 		logw = o.ErrOut
 	}
-	pull := progress.New(o.ErrOut, "pull+convert")
-	fetch := progress.New(o.ErrOut, "fetch")
+	pull := cli.NewProgressBar(o.ErrOut, "pull+convert")
+	fetch := cli.NewProgressBar(o.ErrOut, "fetch")
 	res, err := clusterbuild.Run(ctx, cfg, clusterbuild.Options{
 		Namespace: ns, BuilderImage: o.BuilderImage, PullPolicy: builderPullPolicy(o.BuilderImage, buildinfo.Version), Proxy: podProxy(o.proxy),
 		Source: o.source, Arch: o.Arch, Version: o.Version, Ref: o.Ref,
@@ -344,7 +337,7 @@ func (o *CreateOptions) runLocal(ctx context.Context) error {
 		logw = o.ErrOut
 	}
 	fmt.Fprintf(logw, "Converting %s (%s)\n", o.source, o.Arch)
-	bar := progress.New(o.ErrOut, "pull+convert")
+	bar := cli.NewProgressBar(o.ErrOut, "pull+convert")
 	res, err := builder.Build(ctx, builder.Options{
 		Source: o.source, Arch: o.Arch, Version: o.Version, Ref: o.Ref, Output: o.Output,
 		Image: containerimage.Options{Arch: o.Arch, TLSVerify: o.TLSVerify, Proxy: o.proxy, AuthFile: o.RegistryAuth,

@@ -73,9 +73,9 @@ and write it to any containers-transports(5) destination.`,
 	f.BoolVar(&o.TLSVerify, "tls-verify", true, "require HTTPS and verified certificates from the registry")
 	f.StringVar(&o.Format, "output-format", "text", "how to print the result: text or json")
 	c.MarkFlagDirname("repo")
-	c.RegisterFlagCompletionFunc("compression", fixedCompletion("gzip", "zstd", "none"))
-	c.RegisterFlagCompletionFunc("arch", fixedCompletion(ock.Arches...))
-	c.RegisterFlagCompletionFunc("output-format", fixedCompletion("text", "json"))
+	c.RegisterFlagCompletionFunc("compression", cli.FixedCompletion("gzip", "zstd", "none"))
+	c.RegisterFlagCompletionFunc("arch", cli.FixedCompletion(ock.Arches...))
+	c.RegisterFlagCompletionFunc("output-format", cli.FixedCompletion("text", "json"))
 	return c
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/ocne-image/ocne-image/shared/buildinfo"
 	"github.com/ocne-image/ocne-image/shared/certupload"
 	"github.com/ocne-image/ocne-image/shared/cli"
+	"github.com/ocne-image/ocne-image/shared/cli/kubeflags"
 	"github.com/ocne-image/ocne-image/shared/config"
 	"github.com/ocne-image/ocne-image/shared/ignition"
 	"github.com/ocne-image/ocne-image/shared/jointoken"
@@ -155,8 +156,8 @@ does)); flags win.`,
 	f.BoolVar(&o.UploadCerts, "upload-certs", false, "control-plane: upload the certificates through a privileged pod on a control-plane node")
 	f.StringVar(&o.UploadImage, "upload-certs-image", "", "image of the --upload-certs pod; it runs the node's own kubeadm (default: config builderImage, else "+builder.DefaultImage(buildinfo.Version)+")")
 	f.StringVarP(&o.ConfigFile, "config", "c", "", "cluster configuration file")
-	o.kube = addKubeFlags(c)
-	c.RegisterFlagCompletionFunc("role", fixedCompletion("worker", "control-plane"))
+	o.kube = kubeflags.Add(c)
+	c.RegisterFlagCompletionFunc("role", cli.FixedCompletion("worker", "control-plane"))
 	c.MarkFlagFilename("output", "ign", "json")
 	c.MarkFlagFilename("config", "yaml", "yml")
 	return c
@@ -175,7 +176,7 @@ func (o *IgnitionJoinOptions) addNodeFlags(c *cobra.Command) {
 	f.StringVar(&o.OSTag, "os-tag", "", "tag of the OCK OSTree image the node updates to (config osTag; default: the cluster's minor version)")
 	f.StringVar(&o.Registry, "registry", "", "registry for unqualified container image names (config registry; default "+ignition.DefaultContainerRegistry+")")
 	f.CountVarP(&o.Verbose, "verbose", "v", "print more detail on standard error")
-	c.RegisterFlagCompletionFunc("ignition-version", fixedCompletion(ignition.Versions...))
+	c.RegisterFlagCompletionFunc("ignition-version", cli.FixedCompletion(ignition.Versions...))
 	c.RegisterFlagCompletionFunc("net-interface", interfaceCompletion)
 	c.MarkFlagFilename("extra-ignition", "ign", "json", "bu", "yaml", "yml")
 	c.MarkFlagFilename("ssh-public-key-file", "pub")
@@ -362,7 +363,7 @@ func (o *IgnitionJoinOptions) Run(ctx context.Context) (err error) {
 	if o.Verbose > 0 {
 		logw = o.ErrOut
 	}
-	restCfg, err := kube.Reachable(o.kube)
+	restCfg, err := kubeflags.Reachable(o.kube)
 	if err != nil {
 		return fmt.Errorf("no cluster for the node to join: %w (for a cluster not running yet, write its first nodes' configs with `ignition init --workers N`)", err)
 	}

@@ -120,7 +120,7 @@ The files hold secrets: the CA key (first node), tokens (workers).`,
 	n.publish.addPublish(c)
 	// No cluster is talked to; the loader still wants the flags' home.
 	n.kube = genericclioptions.NewConfigFlags(false)
-	c.RegisterFlagCompletionFunc("version", fixedCompletion(ock.Versions...))
+	c.RegisterFlagCompletionFunc("version", cli.FixedCompletion(ock.Versions...))
 	c.MarkFlagFilename("config", "yaml", "yml")
 	c.MarkFlagFilename("output", "ign", "json")
 	c.MarkFlagDirname("pki-dir")

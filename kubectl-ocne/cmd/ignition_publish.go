@@ -183,7 +183,7 @@ expired entries and 'ignition unpublish' deletes them.`,
 	f.StringArrayVar(&o.Selector, "selector", nil, "node selector KEY=VALUE (mac, uuid) for backends that select nodes (repeatable)")
 	f.DurationVar(&o.TTL, "ttl", 24*time.Hour, "when the config's join token expires; 0: never")
 	f.StringVarP(&o.Output, "output", "o", "text", "how to print the result: text (the URL) or json")
-	c.RegisterFlagCompletionFunc("output", fixedCompletion("text", "json"))
+	c.RegisterFlagCompletionFunc("output", cli.FixedCompletion("text", "json"))
 	return c
 }
 
@@ -326,7 +326,7 @@ func newCmdIgnitionList(streams genericiooptions.IOStreams) *cobra.Command {
 	}
 	o.hostingFlags.add(c)
 	c.Flags().StringVarP(&o.Output, "output", "o", "text", "how to print the list: text or json")
-	c.RegisterFlagCompletionFunc("output", fixedCompletion("text", "json"))
+	c.RegisterFlagCompletionFunc("output", cli.FixedCompletion("text", "json"))
 	return c
 }
 

@@ -134,7 +134,7 @@ arguments are printed: inst.ks=KICKSTART-URL inst.stage2=BOOT-URL ip=dhcp.`,
 		"fs-type": kickstart.FSTypes, "finish": kickstart.FinishActions, "output-format": {"text", "json"},
 		"timezone": {"UTC"}, "keyboard": {"us"}, "lang": {"en_US.UTF-8"},
 	} {
-		c.RegisterFlagCompletionFunc(flag, fixedCompletion(values...))
+		c.RegisterFlagCompletionFunc(flag, cli.FixedCompletion(values...))
 	}
 	c.MarkFlagFilename("output", "ks", "cfg")
 	c.MarkFlagFilename("iso", "iso")

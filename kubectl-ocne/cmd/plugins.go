@@ -58,7 +58,7 @@ checksum does not match is never run.`,
 	}
 	c.Flags().StringVarP(&o.Output, "output", "o", "text", "how to print the list: text or json")
 	c.Flags().StringVarP(&o.ConfigFile, "config", "c", "", "cluster configuration file")
-	c.RegisterFlagCompletionFunc("output", fixedCompletion("text", "json"))
+	c.RegisterFlagCompletionFunc("output", cli.FixedCompletion("text", "json"))
 	c.MarkFlagFilename("config", "yaml", "yml")
 	return c
 }

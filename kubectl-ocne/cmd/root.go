@@ -14,8 +14,8 @@ import (
 	"github.com/ocne-image/ocne-image/kubectl-ocne/cmd/buildercmd"
 	"github.com/ocne-image/ocne-image/shared/buildinfo"
 	"github.com/ocne-image/ocne-image/shared/cli"
+	"github.com/ocne-image/ocne-image/shared/cli/kubeflags"
 	"github.com/ocne-image/ocne-image/shared/config"
-	"github.com/ocne-image/ocne-image/shared/kube"
 )
 
 // DefaultNamespace is where in-cluster work goes without -n.
@@ -68,7 +68,7 @@ func loadConfig(home, clusterFile string, errOut io.Writer, kubeFlags *genericcl
 		fmt.Fprintf(errOut, "warning: %s\n", w)
 	}
 	if kubeFlags != nil {
-		kube.DefaultKubeconfig(kubeFlags, cfg.KubeConfig)
+		kubeflags.DefaultKubeconfig(kubeFlags, cfg.KubeConfig)
 	}
 	return cfg, nil
 }

@@ -21,9 +21,9 @@ import (
 
 	"github.com/ocne-image/ocne-image/shared/archiverepo"
 	"github.com/ocne-image/ocne-image/shared/cli"
+	"github.com/ocne-image/ocne-image/shared/cli/kubeflags"
 	"github.com/ocne-image/ocne-image/shared/clusterserve"
 	"github.com/ocne-image/ocne-image/shared/kickstart"
-	"github.com/ocne-image/ocne-image/shared/kube"
 )
 
 const serveExample = `  # Build the archive in the cluster, push it, and serve it from two replicas
@@ -113,9 +113,9 @@ network.`,
 	f.BoolVar(&o.Delete, "delete", false, "delete what serve created for --name")
 	f.StringVarP(&o.Output, "output", "o", "text", "how to print the result: text or json")
 	f.CountVarP(&o.Verbose, "verbose", "v", "print more detail")
-	o.kube = addKubeFlags(c)
-	c.RegisterFlagCompletionFunc("service-type", fixedCompletion("ClusterIP", "NodePort", "LoadBalancer"))
-	c.RegisterFlagCompletionFunc("output", fixedCompletion("text", "json"))
+	o.kube = kubeflags.Add(c)
+	c.RegisterFlagCompletionFunc("service-type", cli.FixedCompletion("ClusterIP", "NodePort", "LoadBalancer"))
+	c.RegisterFlagCompletionFunc("output", cli.FixedCompletion("text", "json"))
 	c.MarkFlagFilename("kickstart", "ks", "cfg")
 	c.MarkFlagFilename("ignition", "ign", "json")
 	return c
@@ -170,7 +170,7 @@ func (o *ServeOptions) Validate() error {
 
 // Run applies (or deletes) the server.
 func (o *ServeOptions) Run(ctx context.Context) error {
-	cfg, err := kube.Reachable(o.kube)
+	cfg, err := kubeflags.Reachable(o.kube)
 	if err != nil {
 		return err
 	}
@@ -178,7 +178,7 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ns := kube.Namespace(o.kube, DefaultNamespace)
+	ns := kubeflags.Namespace(o.kube, DefaultNamespace)
 	if o.Delete {
 		deleted, err := clusterserve.Delete(ctx, cs, ns, o.Name)
 		for _, d := range deleted {

@@ -11,7 +11,6 @@ import (
 	"github.com/ocne-image/ocne-image/shared/cli"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 	"github.com/ocne-image/ocne-image/shared/ock"
-	"github.com/ocne-image/ocne-image/shared/progress"
 )
 
 const uploadExample = `  # Push the archive server image to a registry
@@ -83,9 +82,9 @@ OCI object storage (--bucket, --compartment, --image-name, --profile) and
 	f.StringVar(&o.Format, "output-format", "text", "how to print the result: text or json")
 	c.MarkFlagFilename("file", "tar")
 	addOcneUploadHints(c)
-	c.RegisterFlagCompletionFunc("type", fixedCompletion("ostree"))
-	c.RegisterFlagCompletionFunc("arch", fixedCompletion(ock.Arches...))
-	c.RegisterFlagCompletionFunc("output-format", fixedCompletion("text", "json"))
+	c.RegisterFlagCompletionFunc("type", cli.FixedCompletion("ostree"))
+	c.RegisterFlagCompletionFunc("arch", cli.FixedCompletion(ock.Arches...))
+	c.RegisterFlagCompletionFunc("output-format", cli.FixedCompletion("text", "json"))
 	return c
 }
 
@@ -152,7 +151,7 @@ func (o *UploadOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(o.ErrOut, "Copying %s (Kubernetes %s, %s) to %s\n", o.File, version, arch, o.Destination)
 	}
 	dest, _ := containerimage.ParseReference(o.Destination)
-	bar := progress.New(o.ErrOut, "upload")
+	bar := cli.NewProgressBar(o.ErrOut, "upload")
 	err = containerimage.Copy(ctx, src.ImageReference, dest.ImageReference, opts, bar)
 	bar.Done()
 	if err != nil {

@@ -40,6 +40,6 @@ func NewCmdVersion(streams genericiooptions.IOStreams) *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&format, "output-format", "text", "text or json")
-	c.RegisterFlagCompletionFunc("output-format", fixedCompletion("text", "json"))
+	c.RegisterFlagCompletionFunc("output-format", cli.FixedCompletion("text", "json"))
 	return c
 }

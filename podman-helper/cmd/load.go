@@ -9,7 +9,6 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/ocne-image/ocne-image/shared/cli"
-	"github.com/ocne-image/ocne-image/shared/progress"
 )
 
 const loadExample = `  # Load the image 'kubectl ocne-image create --local' wrote
@@ -49,7 +48,7 @@ itself instead (streamed if it does not see the file there).`,
 	c.Flags().StringVarP(&o.File, "file", "f", "", "image archive written by 'kubectl ocne-image create'")
 	c.Flags().StringVarP(&o.Output, "output", "o", "text", "how to print the result: text or json")
 	c.MarkFlagFilename("file", "tar")
-	c.RegisterFlagCompletionFunc("output", fixedCompletion("text", "json"))
+	c.RegisterFlagCompletionFunc("output", cli.FixedCompletion("text", "json"))
 	return c
 }
 
@@ -68,7 +67,7 @@ func (o *LoadOptions) Run(ctx context.Context) error {
 		return err
 	}
 	defer client.Close()
-	bar := progress.New(o.ErrOut, "load")
+	bar := cli.NewProgressBar(o.ErrOut, "load")
 	names, err := client.Load(o.File, bar)
 	bar.Done()
 	if err != nil {

@@ -91,12 +91,6 @@ func nameCompletion(conn *ConnectionFlags) func(*cobra.Command, []string, string
 	}
 }
 
-func fixedCompletion(values ...string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-	return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return values, cobra.ShellCompDirectiveNoFileComp
-	}
-}
-
 func validateOutput(format string) error {
 	if format != "text" && format != "json" {
 		return cli.Usagef("invalid --output %q: use text or json", format)

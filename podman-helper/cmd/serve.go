@@ -105,9 +105,9 @@ logs and stop find it by --name. On failure nothing is left running.`,
 	c.MarkFlagDirname("ignition-dir")
 	c.MarkFlagDirname("boot-dir")
 	c.MarkFlagFilename("iso", "iso")
-	c.RegisterFlagCompletionFunc("restart", fixedCompletion(podman.RestartPolicies...))
-	c.RegisterFlagCompletionFunc("kickstart", fixedCompletion("auto"))
-	c.RegisterFlagCompletionFunc("output", fixedCompletion("text", "json"))
+	c.RegisterFlagCompletionFunc("restart", cli.FixedCompletion(podman.RestartPolicies...))
+	c.RegisterFlagCompletionFunc("kickstart", cli.FixedCompletion("auto"))
+	c.RegisterFlagCompletionFunc("output", cli.FixedCompletion("text", "json"))
 	c.RegisterFlagCompletionFunc("image", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return []string{layout.Repository + ":latest"}, cobra.ShellCompDirectiveNoFileComp
 	})

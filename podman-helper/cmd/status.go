@@ -6,6 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/ocne-image/ocne-image/shared/cli"
 )
 
 // StatusOptions are the inputs of `status`.
@@ -36,7 +38,7 @@ func NewCmdStatus(streams genericiooptions.IOStreams, conn *ConnectionFlags) *co
 	c.Flags().StringVar(&o.Name, "name", DefaultName, "container name")
 	c.RegisterFlagCompletionFunc("name", nameCompletion(conn))
 	c.Flags().StringVarP(&o.Output, "output", "o", "text", "how to print the result: text or json")
-	c.RegisterFlagCompletionFunc("output", fixedCompletion("text", "json"))
+	c.RegisterFlagCompletionFunc("output", cli.FixedCompletion("text", "json"))
 	return c
 }
 

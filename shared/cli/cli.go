@@ -1,6 +1,13 @@
-// Package cli holds the command-line conventions kubectl ocne-image and
-// podman-ocne share, so scripts can rely on both the same way: exit codes,
-// usage errors, and every failure printed as one "error: ..." line.
+// Package cli is the command layer kubectl ocne-image and podman-ocne
+// share, so that scripts can rely on both the same way: cobra and pflag,
+// exit codes and usage errors, every failure printed as one "error: ..."
+// line, the flag hints added to library errors, -o/--output, -v, progress
+// bars and shell completion. kubectl's cluster flags are in kubeflags, so
+// that podman-ocne links no cluster client.
+//
+// The domain packages (the rest of shared/) import none of this, nor cobra
+// or pflag: they return typed errors, which the commands restate in terms
+// of their flags, and take small interfaces for progress (test/depcheck).
 package cli
 
 import (
@@ -102,4 +109,11 @@ func Execute(ctx context.Context, c *cobra.Command, errOut io.Writer) int {
 		return ExitUsage
 	}
 	return ExitError
+}
+
+// FixedCompletion completes a flag from a fixed list of values.
+func FixedCompletion(values ...string) cobra.CompletionFunc {
+	return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return values, cobra.ShellCompDirectiveNoFileComp
+	}
 }
