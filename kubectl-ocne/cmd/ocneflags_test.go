@@ -36,7 +36,7 @@ func TestOcneFlags(t *testing.T) {
 		{"create -vv --version 1.31 --output-format bogus", badInput, badFmt}, // -v is still --verbose
 		{"create --version 1.x", badInput, "error: invalid Kubernetes version \"1.x\": want a minor version such as 1.33\n"},
 		{upload + " -v 1.31", badInput, "error: -v means --verbose here, not ocne's --version: use --version 1.31\n"},
-		{upload + " --version 1.31.2 -t ostree -a amd64 --output-format bogus", badInput, note131 + badFmt},
+		{upload + " --version 1.31.2 -t ostree -a amd64 -o bogus", badInput, note131 + "error: invalid --output \"bogus\": use text or json\n"},
 		{upload + " --bucket images", badInput, "error: --bucket" + ociHint},
 		{upload + " -c ocid1.compartment.oc1..x", badInput, "error: --compartment" + ociHint},
 		{upload + " -i boot-amd64", badInput, "error: --image-name" + ociHint},

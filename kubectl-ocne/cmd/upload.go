@@ -2,8 +2,8 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -36,7 +36,7 @@ type UploadOptions struct {
 	Version     string
 	TLSVerify   bool
 	AuthFile    string
-	Format      string
+	Print       *cli.PrintFlags
 	Verbose     int
 
 	genericiooptions.IOStreams
@@ -44,7 +44,7 @@ type UploadOptions struct {
 
 // NewCmdUpload returns the `upload` command.
 func NewCmdUpload(streams genericiooptions.IOStreams) *cobra.Command {
-	o := &UploadOptions{IOStreams: streams}
+	o := &UploadOptions{IOStreams: streams, Print: cli.NewPrintFlags()}
 	c := &cobra.Command{
 		Use:   "upload --type ostree --file FILE --destination TRANSPORT:REFERENCE",
 		Short: "Copy an archive server image to a registry or any other transport",
@@ -79,12 +79,12 @@ OCI object storage (--bucket, --compartment, --image-name, --profile) and
 	f.CountVarP(&o.Verbose, "verbose", "v", "print what is copied")
 	f.BoolVar(&o.TLSVerify, "tls-verify", true, "require HTTPS and verified certificates from the registry")
 	f.StringVar(&o.AuthFile, "authfile", "", "registry credentials file (default: the containers auth.json, then ~/.docker/config.json)")
-	f.StringVar(&o.Format, "output-format", "text", "how to print the result: text or json")
+	o.Print.AddFlags(c)
+	o.Print.AddOutputFormatAlias(c)
 	c.MarkFlagFilename("file", "tar")
 	addOcneUploadHints(c)
 	c.RegisterFlagCompletionFunc("type", cli.FixedCompletion("ostree"))
 	c.RegisterFlagCompletionFunc("arch", cli.FixedCompletion(ock.Arches...))
-	c.RegisterFlagCompletionFunc("output-format", cli.FixedCompletion("text", "json"))
 	return c
 }
 
@@ -107,8 +107,8 @@ func (o *UploadOptions) Validate() error {
 			return cli.Usage(err)
 		}
 	}
-	if o.Format != "text" && o.Format != "json" {
-		return cli.Usagef("invalid --output-format %q: use text or json", o.Format)
+	if err := o.Print.Validate(); err != nil {
+		return err
 	}
 	if _, err := containerimage.ParseReference(o.Destination); err != nil {
 		return cli.Usage(fmt.Errorf("--destination: %w", err))
@@ -157,11 +157,11 @@ func (o *UploadOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return explain(err)
 	}
-	if o.Format == "json" {
-		return json.NewEncoder(o.Out).Encode(map[string]string{"source": src.String(), "destination": dest.String(), "arch": arch})
-	}
-	fmt.Fprintln(o.Out, dest)
-	return nil
+	res := map[string]string{"source": src.String(), "destination": dest.String(), "arch": arch}
+	return o.Print.Print(o.Out, res, func(w io.Writer) error {
+		_, err := fmt.Fprintln(w, dest)
+		return err
+	})
 }
 
 // addOcneUploadHints takes the flags of `ocne image upload` that mean

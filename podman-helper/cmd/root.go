@@ -90,10 +90,3 @@ func nameCompletion(conn *ConnectionFlags) func(*cobra.Command, []string, string
 		return names, cobra.ShellCompDirectiveNoFileComp
 	}
 }
-
-func validateOutput(format string) error {
-	if format != "text" && format != "json" {
-		return cli.Usagef("invalid --output %q: use text or json", format)
-	}
-	return nil
-}

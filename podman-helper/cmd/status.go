@@ -12,8 +12,8 @@ import (
 
 // StatusOptions are the inputs of `status`.
 type StatusOptions struct {
-	Name   string
-	Output string
+	Name  string
+	Print *cli.PrintFlags
 
 	conn *ConnectionFlags
 	genericiooptions.IOStreams
@@ -21,7 +21,7 @@ type StatusOptions struct {
 
 // NewCmdStatus returns the `status` command.
 func NewCmdStatus(streams genericiooptions.IOStreams, conn *ConnectionFlags) *cobra.Command {
-	o := &StatusOptions{IOStreams: streams, conn: conn}
+	o := &StatusOptions{IOStreams: streams, conn: conn, Print: cli.NewPrintFlags()}
 	c := &cobra.Command{
 		Use:   "status",
 		Short: "Show the archive server container, its URLs and the Podman version",
@@ -29,7 +29,7 @@ func NewCmdStatus(streams genericiooptions.IOStreams, conn *ConnectionFlags) *co
   podman-ocne status --name ock-1-31 --output json`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if err := validateOutput(o.Output); err != nil {
+			if err := o.Print.Validate(); err != nil {
 				return err
 			}
 			return o.Run(c.Context())
@@ -37,8 +37,7 @@ func NewCmdStatus(streams genericiooptions.IOStreams, conn *ConnectionFlags) *co
 	}
 	c.Flags().StringVar(&o.Name, "name", DefaultName, "container name")
 	c.RegisterFlagCompletionFunc("name", nameCompletion(conn))
-	c.Flags().StringVarP(&o.Output, "output", "o", "text", "how to print the result: text or json")
-	c.RegisterFlagCompletionFunc("output", cli.FixedCompletion("text", "json"))
+	o.Print.AddFlags(c)
 	return c
 }
 
@@ -61,5 +60,5 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return printSite(o.Out, o.Output, site, &serverStatus{Container: ctr, Podman: svc})
+	return printSite(o.Out, o.Print, site, &serverStatus{Container: ctr, Podman: svc})
 }

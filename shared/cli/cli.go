@@ -96,6 +96,7 @@ func Args(check cobra.PositionalArgs) cobra.PositionalArgs {
 // returns the process exit code. Cancelling ctx (Ctrl-C) stops the work;
 // the commands clean up after themselves.
 func Execute(ctx context.Context, c *cobra.Command, errOut io.Writer) int {
+	warnTo(c, errOut)
 	err := c.ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK
@@ -109,6 +110,16 @@ func Execute(ctx context.Context, c *cobra.Command, errOut io.Writer) int {
 		return ExitUsage
 	}
 	return ExitError
+}
+
+// warnTo sends pflag's warnings (a deprecated flag was used) to errOut in
+// c and its subcommands. cobra prints them to the command's output, which
+// is standard output here: they would corrupt -o json.
+func warnTo(c *cobra.Command, errOut io.Writer) {
+	c.Flags().SetOutput(errOut)
+	for _, sub := range c.Commands() {
+		warnTo(sub, errOut)
+	}
 }
 
 // FixedCompletion completes a flag from a fixed list of values.

@@ -18,7 +18,7 @@ func TestEncapsulateThenCreate(t *testing.T) {
 	reg := harness.StartRegistry(t)
 	dest := "docker://" + reg + "/custom/ock:1.31"
 	r := plugin(t, t.TempDir(), "encapsulate", "--repo", s.repo, "--ref", "ock", "--layers", "5",
-		"--compression", "zstd", "--label", "vendor=me", "--tls-verify=false", "--output-format", "json", dest)
+		"--compression", "zstd", "--label", "vendor=me", "--tls-verify=false", "-o", "json", dest)
 	if r.code != 0 {
 		t.Fatalf("encapsulate: exit %d: %s", r.code, r.stderr)
 	}

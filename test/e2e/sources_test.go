@@ -235,7 +235,7 @@ func TestEncapsulateToFiles(t *testing.T) {
 		}
 	}
 
-	r := plugin(t, t.TempDir(), "encapsulate", "--repo", s.repo, "--ref", "ock", "--layers", "3", "--output-format", "json", layout)
+	r := plugin(t, t.TempDir(), "encapsulate", "--repo", s.repo, "--ref", "ock", "--layers", "3", "-o", "json", layout)
 	var enc struct{ Digest string }
 	if err := json.Unmarshal([]byte(r.stdout), &enc); r.code != 0 || err != nil {
 		t.Fatalf("encapsulate a second image: exit %d: %s%s", r.code, r.stdout, r.stderr)
