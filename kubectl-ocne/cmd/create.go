@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -44,7 +43,7 @@ const createExample = `  # Build in the cluster of the current kubeconfig contex
   kubectl ocne-image create --type ostree --local
 
   # Kubernetes 1.31 for arm64 nodes, written to a file of your choice
-  kubectl ocne-image create --local --version 1.31 --arch arm64 --output ock.tar
+  kubectl ocne-image create --local --version 1.31 --arch arm64 --output-file ock.tar
 
   # From a mirror over plain HTTP
   kubectl ocne-image create --local --os-registry 127.0.0.1:5000/olcne/ock-ostree --tls-verify=false
@@ -78,14 +77,15 @@ type CreateOptions struct {
 	StartTimeout   time.Duration
 	BuilderArgs    []string
 	kube           *genericclioptions.ConfigFlags
-	Output         string
-	Format         string
-	ConfigFile     string
-	Ref            string
-	Verbose        int
-	defaultsDir    string // tests point this at a fake home
-	source         string // the image reference --os-registry and --os-tag make
-	proxy          *httpproxy.Config
+	// OutputFile is the archive to write; Print says how to report it.
+	OutputFile  string
+	Print       *cli.PrintFlags
+	ConfigFile  string
+	Ref         string
+	Verbose     int
+	defaultsDir string // tests point this at a fake home
+	source      string // the image reference --os-registry and --os-tag make
+	proxy       *httpproxy.Config
 
 	genericiooptions.IOStreams
 }
@@ -95,7 +95,11 @@ func NewCmdCreate(streams genericiooptions.IOStreams) *cobra.Command {
 	return newCmdCreate(&CreateOptions{IOStreams: streams})
 }
 
+// newCmdCreate returns `create` filling o, which tests inspect.
+
 func newCmdCreate(o *CreateOptions) *cobra.Command {
+	o.Print = cli.NewPrintFlags()
+	o.Print.JSONIndent = "  "
 	c := &cobra.Command{
 		Use:   "create --type ostree [--local] [flags]",
 		Short: "Build the OCK OSTree archive server image",
@@ -160,16 +164,15 @@ else the files' kubeconfig key, else ~/.kube/config.
 	f.StringArrayVar(&o.BuilderArgs, "builder-arg", nil, "extra argument for the builder pod (debugging)")
 	f.MarkHidden("builder-arg")
 	o.kube = kubeflags.Add(c)
-	f.StringVarP(&o.Output, "output", "o", "", "file to write (default ~/.ocne/images/ock-VERSION-ARCH-ostree.tar)")
-	f.StringVar(&o.Format, "output-format", "text", "how to print the result: text or json")
+	o.Print.AddFileFlag(c, &o.OutputFile, "file to write (default ~/.ocne/images/ock-VERSION-ARCH-ostree.tar)", "tar")
+	o.Print.AddFlags(c)
+	o.Print.AddOutputFormatAlias(c)
 	f.StringVarP(&o.ConfigFile, "config", "c", "", "cluster configuration file")
 	f.StringVar(&o.Ref, "ref", "", "OSTree ref to serve the commit as, Kickstart's ostreesetup --ref (default: the ref the commit is bound to, else "+convert.DefaultRef+")")
 	f.CountVarP(&o.Verbose, "verbose", "v", "print more detail (repeat for more)")
 	c.RegisterFlagCompletionFunc("type", cli.FixedCompletion("ostree"))
 	c.RegisterFlagCompletionFunc("arch", cli.FixedCompletion(ock.Arches...))
 	c.RegisterFlagCompletionFunc("version", cli.FixedCompletion(ock.Versions...))
-	c.RegisterFlagCompletionFunc("output-format", cli.FixedCompletion("text", "json"))
-	c.MarkFlagFilename("output", "tar")
 	c.MarkFlagFilename("config", "yaml", "yml")
 	c.MarkFlagFilename("registries-conf", "conf")
 	return c
@@ -205,14 +208,14 @@ func (o *CreateOptions) Complete(c *cobra.Command) error {
 	if p := cfg.Proxy; p != (config.Proxy{}) {
 		o.proxy = &httpproxy.Config{HTTPProxy: p.HTTPProxy, HTTPSProxy: p.HTTPSProxy, NoProxy: p.NoProxy}
 	}
-	if o.Output == "" {
+	if o.OutputFile == "" {
 		home := o.defaultsDir
 		if home == "" {
 			if home, err = os.UserHomeDir(); err != nil {
-				return fmt.Errorf("find home directory for the default output: %w; pass --output", err)
+				return fmt.Errorf("find home directory for the default output: %w; pass --output-file", err)
 			}
 		}
-		o.Output = ock.ArchivePath(home, o.Version, o.Arch)
+		o.OutputFile = ock.ArchivePath(home, o.Version, o.Arch)
 	}
 	return nil
 }
@@ -228,8 +231,8 @@ func (o *CreateOptions) Validate() error {
 	if err := ock.ValidateVersion(o.Version); err != nil {
 		return cli.Usage(err)
 	}
-	if o.Format != "text" && o.Format != "json" {
-		return cli.Usagef("invalid --output-format %q: use text or json", o.Format)
+	if err := o.Print.Validate(); err != nil {
+		return err
 	}
 	if o.OSRegistry == "" {
 		return cli.Usagef("--os-registry must not be empty")
@@ -290,7 +293,7 @@ func (o *CreateOptions) runInCluster(ctx context.Context, cfg *rest.Config) erro
 		Namespace: ns, BuilderImage: o.BuilderImage, PullPolicy: builderPullPolicy(o.BuilderImage, buildinfo.Version), Proxy: podProxy(o.proxy),
 		Source: o.source, Arch: o.Arch, Version: o.Version, Ref: o.Ref,
 		TLSVerify: o.TLSVerify, AuthFile: o.RegistryAuth, RegistriesConf: o.RegistriesConf,
-		Destination: o.Destination, Output: o.Output,
+		Destination: o.Destination, Output: o.OutputFile,
 		StartTimeout: o.StartTimeout, ExtraArgs: o.BuilderArgs, Progress: pull, Fetch: fetch, Log: logw,
 	})
 	pull.Done()
@@ -339,7 +342,7 @@ func (o *CreateOptions) runLocal(ctx context.Context) error {
 	fmt.Fprintf(logw, "Converting %s (%s)\n", o.source, o.Arch)
 	bar := cli.NewProgressBar(o.ErrOut, "pull+convert")
 	res, err := builder.Build(ctx, builder.Options{
-		Source: o.source, Arch: o.Arch, Version: o.Version, Ref: o.Ref, Output: o.Output,
+		Source: o.source, Arch: o.Arch, Version: o.Version, Ref: o.Ref, Output: o.OutputFile,
 		Image: containerimage.Options{Arch: o.Arch, TLSVerify: o.TLSVerify, Proxy: o.proxy, AuthFile: o.RegistryAuth,
 			RegistriesConf: o.RegistriesConf},
 		Progress: bar,
@@ -364,13 +367,10 @@ func (o *CreateOptions) runLocal(ctx context.Context) error {
 }
 
 func (o *CreateOptions) print(r *builder.Result) error {
-	if o.Format == "json" {
-		e := json.NewEncoder(o.Out)
-		e.SetIndent("", "  ")
-		return e.Encode(r)
-	}
-	fmt.Fprintf(o.Out, "%s\n", r.Output)
-	return nil
+	return o.Print.Print(o.Out, r, func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, "%s\n", r.Output)
+		return err
+	})
 }
 
 // chooseWith says how to pick one of the images of a file source.
@@ -386,9 +386,9 @@ func chooseWith(err error, how string) error {
 func explain(err error) error {
 	switch {
 	case errors.Is(err, syscall.ENOSPC):
-		return fmt.Errorf("%w: free some space or choose another --output", err)
+		return fmt.Errorf("%w: free some space or choose another --output-file", err)
 	case errors.Is(err, syscall.EROFS), errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
-		return fmt.Errorf("%w: choose a writable --output", err)
+		return fmt.Errorf("%w: choose a writable --output-file", err)
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("interrupted; nothing was written")
 	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):

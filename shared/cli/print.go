@@ -18,7 +18,8 @@ const (
 var formats = []string{FormatText, FormatJSON}
 
 // PrintFlags is -o/--output, as kubectl has it: how a command prints its
-// result, as text for people or as JSON for scripts.
+// result, as text for people or as JSON for scripts. A command that writes
+// a file takes it as --output-file.
 type PrintFlags struct {
 	// Format is FormatText or FormatJSON.
 	Format string
@@ -28,6 +29,13 @@ type PrintFlags struct {
 	// bad is a value given that is no format, and the flag it was given
 	// to: Validate reports it, after the command's earlier checks.
 	bad, badFlag string
+
+	// The --output-file of a command whose -o was the file, and the value
+	// of a deprecated -o FILE.
+	c       *cobra.Command
+	file    *string
+	oldFile string
+	warned  bool
 }
 
 // NewPrintFlags returns the flags for printing as text.
@@ -35,8 +43,18 @@ func NewPrintFlags() *PrintFlags { return &PrintFlags{Format: FormatText} }
 
 // AddFlags registers -o/--output on c.
 func (p *PrintFlags) AddFlags(c *cobra.Command) {
+	p.c = c
 	c.Flags().VarP(&formatValue{p: p, flag: "output"}, "output", "o", "how to print the result: text or json")
 	c.RegisterFlagCompletionFunc("output", FixedCompletion(formats...))
+}
+
+// AddFileFlag registers --output-file FILE on c, for a command whose -o
+// was the file it writes. For one release -o FILE still sets it: a value
+// of -o that is no format is taken as the file, with a warning.
+func (p *PrintFlags) AddFileFlag(c *cobra.Command, file *string, usage string, extensions ...string) {
+	p.c, p.file = c, file
+	c.Flags().StringVar(file, "output-file", *file, usage)
+	c.MarkFlagFilename("output-file", extensions...)
 }
 
 // AddOutputFormatAlias registers --output-format, the name -o had in the
@@ -46,13 +64,19 @@ func (p *PrintFlags) AddOutputFormatAlias(c *cobra.Command) {
 	c.Flags().MarkDeprecated("output-format", "use -o/--output")
 }
 
-// Validate refuses a value that is no format, as a usage error.
+// Validate refuses a value that is no format, and a file given both as
+// -o FILE and --output-file, as usage errors.
 func (p *PrintFlags) Validate() error {
 	if p.badFlag != "" {
 		return Usagef("invalid --%s %q: use text or json", p.badFlag, p.bad)
 	}
+	if p.oldFile != "" && p.fileFlagSet() && *p.file != p.oldFile {
+		return Usagef("-o %s and --output-file %s: pass the file once, as --output-file", p.oldFile, *p.file)
+	}
 	return nil
 }
+
+func (p *PrintFlags) fileFlagSet() bool { return p.c.Flags().Changed("output-file") }
 
 // JSON reports whether the result is to be printed as JSON.
 func (p *PrintFlags) JSON() bool { return p.Format == FormatJSON }
@@ -84,11 +108,23 @@ func (v *formatValue) String() string {
 }
 
 func (v *formatValue) Set(s string) error {
-	if slices.Contains(formats, s) {
-		v.p.Format, v.p.bad, v.p.badFlag = s, "", ""
-		return nil
+	p := v.p
+	switch {
+	case slices.Contains(formats, s):
+		p.Format, p.bad, p.badFlag = s, "", ""
+	case v.flag == "output" && p.file != nil:
+		// The deprecated -o FILE.
+		if !p.warned {
+			fmt.Fprintln(p.c.ErrOrStderr(), "warning: -o FILE is deprecated; use --output-file FILE")
+			p.warned = true
+		}
+		p.oldFile = s
+		if !p.fileFlagSet() {
+			*p.file = s
+		}
+	default:
+		p.bad, p.badFlag = s, v.flag
 	}
-	v.p.bad, v.p.badFlag = s, v.flag
 	return nil
 }
 

@@ -37,7 +37,7 @@ func TestEncapsulateThenCreate(t *testing.T) {
 
 	out := filepath.Join(t.TempDir(), "ock.tar")
 	r = plugin(t, t.TempDir(), "create", "--local", "--version", "1.31", "--os-registry", "docker://"+reg+"/custom/ock",
-		"--tls-verify=false", "--output", out, "--output-format", "json")
+		"--tls-verify=false", "--output-file", out, "-o", "json")
 	if r.code != 0 || !strings.Contains(r.stdout, s.commit) {
 		t.Fatalf("create: exit %d: %s%s", r.code, r.stdout, r.stderr)
 	}
