@@ -69,7 +69,7 @@ type CreateOptions struct {
 	TLSVerify    bool
 	Local        bool
 	BuilderImage string
-	RegistryAuth string
+	AuthFile     string
 	// RegistriesConf is a registries.conf(5) for the source pull; in the
 	// cluster it reaches the pod as a ConfigMap.
 	RegistriesConf string
@@ -157,7 +157,7 @@ else the files' kubeconfig key, else ~/.kube/config.
 	f.BoolVar(&o.TLSVerify, "tls-verify", true, "require HTTPS and verified certificates from the registry")
 	f.BoolVar(&o.Local, "local", false, "convert on this machine instead of in the current kubeconfig context")
 	f.StringVar(&o.BuilderImage, "builder-image", "", "image the builder pod runs (default "+builder.DefaultImage(buildinfo.Version)+"; see builder-image; config key builderImage)")
-	f.StringVar(&o.RegistryAuth, "registry-auth", "", "registry credentials file (auth.json) handed to the builder pod as a Secret")
+	cli.AddAuthFileFlag(c, &o.AuthFile, "registry credentials file (auth.json); the builder pod gets it as a Secret")
 	f.StringVar(&o.RegistriesConf, "registries-conf", "", "registries.conf(5) with mirrors for pulling the OCK image (config key registriesConf); in the cluster it becomes a ConfigMap")
 	f.StringVar(&o.Destination, "destination", "", "have the builder pod push the result to TRANSPORT:REFERENCE instead of fetching it")
 	f.DurationVar(&o.StartTimeout, "start-timeout", 5*time.Minute, "how long the builder pod may take to be scheduled and pulled")
@@ -283,6 +283,14 @@ func (o *CreateOptions) runInCluster(ctx context.Context, cfg *rest.Config) erro
 		return cli.Usagef("--builder-image must not be empty")
 	}
 	ns := kubeflags.Namespace(o.kube, DefaultNamespace)
+	auth, err := readFlagFile("--authfile", o.AuthFile)
+	if err != nil {
+		return err
+	}
+	registries, err := readFlagFile("--registries-conf", o.RegistriesConf)
+	if err != nil {
+		return err
+	}
 	logw := io.Discard
 	if o.Verbose > 0 {
 		logw = o.ErrOut
@@ -292,7 +300,7 @@ func (o *CreateOptions) runInCluster(ctx context.Context, cfg *rest.Config) erro
 	res, err := clusterbuild.Run(ctx, cfg, clusterbuild.Options{
 		Namespace: ns, BuilderImage: o.BuilderImage, PullPolicy: builderPullPolicy(o.BuilderImage, buildinfo.Version), Proxy: podProxy(o.proxy),
 		Source: o.source, Arch: o.Arch, Version: o.Version, Ref: o.Ref,
-		TLSVerify: o.TLSVerify, AuthFile: o.RegistryAuth, RegistriesConf: o.RegistriesConf,
+		TLSVerify: o.TLSVerify, Auth: auth, RegistriesConf: registries,
 		Destination: o.Destination, Output: o.OutputFile,
 		StartTimeout: o.StartTimeout, ExtraArgs: o.BuilderArgs, Progress: pull, Fetch: fetch, Log: logw,
 	})
@@ -310,6 +318,18 @@ func (o *CreateOptions) runInCluster(ctx context.Context, cfg *rest.Config) erro
 		res.Output = o.Destination
 	}
 	return o.print(res)
+}
+
+// readFlagFile reads the file a flag names for the builder pod, if any.
+func readFlagFile(flag, path string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flag, err)
+	}
+	return b, nil
 }
 
 // builderPullPolicy makes the nodes pull the default builder image of a
@@ -343,7 +363,7 @@ func (o *CreateOptions) runLocal(ctx context.Context) error {
 	bar := cli.NewProgressBar(o.ErrOut, "pull+convert")
 	res, err := builder.Build(ctx, builder.Options{
 		Source: o.source, Arch: o.Arch, Version: o.Version, Ref: o.Ref, Output: o.OutputFile,
-		Image: containerimage.Options{Arch: o.Arch, TLSVerify: o.TLSVerify, Proxy: o.proxy, AuthFile: o.RegistryAuth,
+		Image: containerimage.Options{Arch: o.Arch, TLSVerify: o.TLSVerify, Proxy: o.proxy, AuthFile: o.AuthFile,
 			RegistriesConf: o.RegistriesConf},
 		Progress: bar,
 		Warn:     o.ErrOut,
@@ -359,7 +379,7 @@ func (o *CreateOptions) runLocal(ctx context.Context) error {
 			return err
 		}
 		dest, _ := containerimage.ParseReference(o.Destination)
-		if err := containerimage.Copy(ctx, src.ImageReference, dest.ImageReference, containerimage.Options{TLSVerify: o.TLSVerify, AuthFile: o.RegistryAuth}, nil); err != nil {
+		if err := containerimage.Copy(ctx, src.ImageReference, dest.ImageReference, containerimage.Options{TLSVerify: o.TLSVerify, AuthFile: o.AuthFile}, nil); err != nil {
 			return explain(err)
 		}
 	}

@@ -11,11 +11,13 @@ import (
 // TestFlagSpellings parses each command's flags as users type them, the
 // spellings of the flag contract and the deprecated ones it replaced
 // (which work for one release, with a warning on stderr): -o/--output is
-// the output format everywhere, a file to write is --output-file.
+// the output format everywhere, a file to write is --output-file, the
+// registry credentials file is --authfile.
 func TestFlagSpellings(t *testing.T) {
 	const (
 		oFile        = "warning: -o FILE is deprecated; use --output-file FILE\n"
 		outputFormat = "Flag --output-format has been deprecated, use -o/--output\n"
+		registryAuth = "Flag --registry-auth has been deprecated, use --authfile\n"
 	)
 	text, json := map[string]string{"output": "text"}, map[string]string{"output": "json"}
 	file := func(format, f string) map[string]string { return map[string]string{"output": format, "output-file": f} }
@@ -48,6 +50,12 @@ func TestFlagSpellings(t *testing.T) {
 		{"ignition publish --output json", json, ""},
 		{"ignition list", text, ""},
 		{"plugins list -o json", json, ""},
+
+		// One name for the registry credentials file: Podman's and skopeo's.
+		{"create --authfile auth.json", map[string]string{"authfile": "auth.json"}, ""},
+		{"create --registry-auth auth.json", map[string]string{"authfile": "auth.json"}, registryAuth},
+		{"upload --authfile auth.json", map[string]string{"authfile": "auth.json"}, ""},
+		{"upload --registry-auth auth.json", map[string]string{"authfile": "auth.json"}, registryAuth},
 	}
 	for _, tt := range tests {
 		t.Run(tt.args, func(t *testing.T) {

@@ -128,3 +128,13 @@ func FixedCompletion(values ...string) cobra.CompletionFunc {
 		return values, cobra.ShellCompDirectiveNoFileComp
 	}
 }
+
+// AddAuthFileFlag registers --authfile, the registry credentials file
+// (auth.json), under Podman's and skopeo's name, with --registry-auth,
+// create's old name for it, as its deprecated alias.
+func AddAuthFileFlag(c *cobra.Command, file *string, usage string) {
+	c.Flags().StringVar(file, "authfile", "", usage)
+	c.Flags().StringVar(file, "registry-auth", "", usage)
+	c.Flags().MarkDeprecated("registry-auth", "use --authfile")
+	c.MarkFlagFilename("authfile", "json")
+}

@@ -328,7 +328,7 @@ func TestInClusterForbidden(t *testing.T) {
 }
 
 // TestInClusterRegistryAuth: the OCK image sits in a registry that wants
-// credentials; --registry-auth hands them to the builder pod as a Secret,
+// credentials; --authfile hands them to the builder pod as a Secret,
 // which is deleted afterwards.
 func TestInClusterRegistryAuth(t *testing.T) {
 	c := needCluster(t)
@@ -352,7 +352,7 @@ func TestInClusterRegistryAuth(t *testing.T) {
 	if r.code != 1 || !strings.Contains(strings.ToLower(r.stderr), "auth") {
 		t.Errorf("without credentials: exit %d: %s", r.code, r.stderr)
 	}
-	r = plugin(t, t.TempDir(), append(base, "--output-file", out, "--registry-auth", auth, "-o", "json")...)
+	r = plugin(t, t.TempDir(), append(base, "--output-file", out, "--authfile", auth, "-o", "json")...)
 	if r.code != 0 || !strings.Contains(r.stdout, s.commit) {
 		t.Fatalf("with credentials: exit %d: %s%s", r.code, r.stdout, r.stderr)
 	}
