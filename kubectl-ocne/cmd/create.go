@@ -169,7 +169,7 @@ else the files' kubeconfig key, else ~/.kube/config.
 	o.Print.AddOutputFormatAlias(c)
 	f.StringVarP(&o.ConfigFile, "config", "c", "", "cluster configuration file")
 	f.StringVar(&o.Ref, "ref", "", "OSTree ref to serve the commit as, Kickstart's ostreesetup --ref (default: the ref the commit is bound to, else "+convert.DefaultRef+")")
-	f.CountVarP(&o.Verbose, "verbose", "v", "print more detail (repeat for more)")
+	cli.AddVerboseFlag(c, &o.Verbose, "print more detail (repeat for more)")
 	c.RegisterFlagCompletionFunc("type", cli.FixedCompletion("ostree"))
 	c.RegisterFlagCompletionFunc("arch", cli.FixedCompletion(ock.Arches...))
 	c.RegisterFlagCompletionFunc("version", cli.FixedCompletion(ock.Versions...))

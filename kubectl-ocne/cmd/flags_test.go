@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -12,7 +13,7 @@ import (
 // spellings of the flag contract and the deprecated ones it replaced
 // (which work for one release, with a warning on stderr): -o/--output is
 // the output format everywhere, a file to write is --output-file, the
-// registry credentials file is --authfile.
+// registry credentials file is --authfile, -v is a count.
 func TestFlagSpellings(t *testing.T) {
 	const (
 		oFile        = "warning: -o FILE is deprecated; use --output-file FILE\n"
@@ -21,6 +22,7 @@ func TestFlagSpellings(t *testing.T) {
 	)
 	text, json := map[string]string{"output": "text"}, map[string]string{"output": "json"}
 	file := func(format, f string) map[string]string { return map[string]string{"output": format, "output-file": f} }
+	verbose := func(n int) map[string]string { return map[string]string{"verbose": strconv.Itoa(n)} }
 	tests := []struct {
 		args     string
 		want     map[string]string // flag: value once parsed
@@ -56,6 +58,17 @@ func TestFlagSpellings(t *testing.T) {
 		{"create --registry-auth auth.json", map[string]string{"authfile": "auth.json"}, registryAuth},
 		{"upload --authfile auth.json", map[string]string{"authfile": "auth.json"}, ""},
 		{"upload --registry-auth auth.json", map[string]string{"authfile": "auth.json"}, registryAuth},
+
+		// -v is a count, as in kubectl and podman-ocne.
+		{"create -vv", verbose(2), ""},
+		{"upload -v", verbose(1), ""},
+		{"kickstart --verbose=3", verbose(3), ""},
+		{"serve -v -v", verbose(2), ""},
+		{"ignition join -vvv", verbose(3), ""},
+		{"ignition init -v", verbose(1), ""},
+		{"ignition publish -vv", verbose(2), ""},
+		{"ignition list --verbose", verbose(1), ""},
+		{"ignition unpublish -v", verbose(1), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.args, func(t *testing.T) {

@@ -175,7 +175,7 @@ func (o *IgnitionJoinOptions) addNodeFlags(c *cobra.Command) {
 	f.StringVar(&o.OSRegistry, "os-registry", "", "OCK OSTree image repository the node updates from, without a tag; an ostree transport may lead (default "+ock.DefaultRegistry+")")
 	f.StringVar(&o.OSTag, "os-tag", "", "tag of the OCK OSTree image the node updates to (config osTag; default: the cluster's minor version)")
 	f.StringVar(&o.Registry, "registry", "", "registry for unqualified container image names (config registry; default "+ignition.DefaultContainerRegistry+")")
-	f.CountVarP(&o.Verbose, "verbose", "v", "print more detail on standard error")
+	cli.AddVerboseFlag(c, &o.Verbose, "print more detail on standard error")
 	o.Print.AddFlags(c)
 	c.RegisterFlagCompletionFunc("ignition-version", cli.FixedCompletion(ignition.Versions...))
 	c.RegisterFlagCompletionFunc("net-interface", interfaceCompletion)

@@ -49,7 +49,7 @@ func (h *hostingFlags) add(c *cobra.Command) {
 	f.StringVar(&h.Backend, "backend", "", "Ignition hosting backend: a built-in (dir) or an ocne-ignition-<backend> plugin; see 'plugins list'")
 	f.StringArrayVar(&h.Opts, "publish-opt", nil, "backend option KEY=VALUE (repeatable); defaults from ignitionPlugins.<backend>.options in ~/.ocne/ocne-image.yaml")
 	f.StringVarP(&h.ConfigFile, "config", "c", "", "cluster configuration file")
-	f.CountVarP(&h.Verbose, "verbose", "v", "print more detail, and the plugin's own log")
+	cli.AddVerboseFlag(c, &h.Verbose, "print more detail, and the plugin's own log")
 	c.RegisterFlagCompletionFunc("backend", completeBackends)
 	c.MarkFlagFilename("config", "yaml", "yml")
 }

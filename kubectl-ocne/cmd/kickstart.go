@@ -129,7 +129,7 @@ arguments are printed: inst.ks=KICKSTART-URL inst.stage2=BOOT-URL ip=dhcp.`,
 	f.StringVar(&o.Boot.IP, "installer-ip", "", "the installer's dracut ip= value (default dhcp)")
 	f.StringVar(&o.Boot.Proxy, "installer-proxy", "", "HTTP proxy for the installer's downloads, stage2 and OSTree alike (inst.proxy)")
 	f.StringArrayVar(&o.Boot.ExtraArgs, "installer-arg", nil, "extra kernel argument for the installer (repeatable)")
-	f.CountVarP(&o.Verbose, "verbose", "v", "print more detail")
+	cli.AddVerboseFlag(c, &o.Verbose, "print more detail")
 
 	for flag, values := range map[string][]string{
 		"boot-proto": kickstart.BootProtos, "selinux": kickstart.SELinuxModes, "firmware": kickstart.Firmwares,

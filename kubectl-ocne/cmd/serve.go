@@ -112,7 +112,7 @@ network.`,
 	f.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "how long the pods may take to become ready")
 	f.BoolVar(&o.Delete, "delete", false, "delete what serve created for --name")
 	o.Print.AddFlags(c)
-	f.CountVarP(&o.Verbose, "verbose", "v", "print more detail")
+	cli.AddVerboseFlag(c, &o.Verbose, "print more detail")
 	o.kube = kubeflags.Add(c)
 	c.RegisterFlagCompletionFunc("service-type", cli.FixedCompletion("ClusterIP", "NodePort", "LoadBalancer"))
 	c.MarkFlagFilename("kickstart", "ks", "cfg")

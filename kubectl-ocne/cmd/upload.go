@@ -76,7 +76,7 @@ OCI object storage (--bucket, --compartment, --image-name, --profile) and
 	f.StringVarP(&o.Destination, "destination", "d", "", "where to copy it, TRANSPORT:REFERENCE")
 	f.StringVarP(&o.Arch, "arch", "a", "", "refuse unless the image is for this architecture (amd64 or arm64)")
 	f.StringVar(&o.Version, "version", "", "refuse unless the image is for this Kubernetes minor version (1.31.2 or v1.31 is taken as 1.31)")
-	f.CountVarP(&o.Verbose, "verbose", "v", "print what is copied")
+	cli.AddVerboseFlag(c, &o.Verbose, "print what is copied")
 	f.BoolVar(&o.TLSVerify, "tls-verify", true, "require HTTPS and verified certificates from the registry")
 	cli.AddAuthFileFlag(c, &o.AuthFile, "registry credentials file (default: the containers auth.json, then ~/.docker/config.json)")
 	o.Print.AddFlags(c)

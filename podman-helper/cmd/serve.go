@@ -52,7 +52,7 @@ type ServeOptions struct {
 	AdvertiseAddress     string
 	Timeout              time.Duration
 	Print                *cli.PrintFlags
-	Verbose              bool
+	Verbose              int
 
 	conn *ConnectionFlags
 	genericiooptions.IOStreams
@@ -99,7 +99,7 @@ logs and stop find it by --name. On failure nothing is left running.`,
 	f.StringVar(&o.AdvertiseAddress, "advertise-address", "", "address nodes reach this host at (default: the address of the default route)")
 	f.DurationVar(&o.Timeout, "timeout", podman.ReadyTimeout, "how long to wait for the repository to answer")
 	o.Print.AddFlags(c)
-	f.BoolVarP(&o.Verbose, "verbose", "v", false, "say what is being done on stderr")
+	cli.AddVerboseFlag(c, &o.Verbose, "say what is being done on stderr")
 	c.MarkFlagDirname("kickstart-dir")
 	c.MarkFlagDirname("ignition-dir")
 	c.MarkFlagDirname("boot-dir")
@@ -251,7 +251,7 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 }
 
 func (o *ServeOptions) logf(format string, args ...any) {
-	if o.Verbose {
+	if o.Verbose > 0 {
 		fmt.Fprintf(o.ErrOut, format+"\n", args...)
 	}
 }
