@@ -31,7 +31,7 @@ func main() {
 	c.Use = builder.BinaryName + " --source REF --arch ARCH --version V"
 	c.Hidden = false
 	cli.Setup(c)
-	code := cli.Execute(ctx, c, os.Stderr)
+	code := cli.Execute(ctx, c, os.Stderr, nil)
 	stop()
 	os.Exit(code)
 }

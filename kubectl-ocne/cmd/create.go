@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"runtime"
 	"strings"
@@ -411,7 +412,7 @@ func explain(err error) error {
 		return fmt.Errorf("%w: choose a writable --output-file", err)
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("interrupted; nothing was written")
-	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+	case errors.Is(err, http.ErrSchemeMismatch):
 		return fmt.Errorf("%w: pass --tls-verify=false for a plain-HTTP registry", err)
 	}
 	return err

@@ -315,7 +315,7 @@ func (o *IgnitionJoinOptions) Validate() error {
 	}
 	transport, repo, err := ock.UpdateSource(o.OSRegistry)
 	if err != nil {
-		return cli.Usagef("--os-registry: %v", err)
+		return cli.Usage(fmt.Errorf("--os-registry: %w", err))
 	}
 	o.update = ignition.Update{Registry: repo, Transport: transport, Tag: o.OSTag}
 	if strings.ContainsAny(o.OSTag, " \n\t:/@") {

@@ -45,9 +45,10 @@ Kickstart "ostreesetup" installs nodes from.`,
 	return root
 }
 
-// Execute runs the command and returns the process exit code (shared/cli).
+// Execute runs the command and returns the process exit code (shared/cli),
+// printing a failure with the flag that fixes it, if one does.
 func Execute(ctx context.Context, c *cobra.Command, streams genericiooptions.IOStreams) int {
-	return cli.Execute(ctx, c, streams.ErrOut)
+	return cli.Execute(ctx, c, streams.ErrOut, flagHint)
 }
 
 // loadConfig reads ~/.ocne/defaults.yaml, ~/.ocne/ocne-image.yaml (under

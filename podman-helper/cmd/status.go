@@ -50,7 +50,8 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 	defer client.Close()
 	ctr, err := client.Own(o.Name)
 	if err != nil {
-		return fmt.Errorf("%w: start one with 'podman-ocne serve'", err)
+		// flagHint now: what it says of a foreign container comes first.
+		return fmt.Errorf("%w: start one with 'podman-ocne serve'", flagHint(err))
 	}
 	site, err := client.SiteOf(ctr)
 	if err != nil {

@@ -92,17 +92,41 @@ func Args(check cobra.PositionalArgs) cobra.PositionalArgs {
 	}
 }
 
-// Execute runs the command, prints a failure as one line on errOut and
-// returns the process exit code. Cancelling ctx (Ctrl-C) stops the work;
-// the commands clean up after themselves.
-func Execute(ctx context.Context, c *cobra.Command, errOut io.Writer) int {
+// Hint restates a library error in terms of a binary's flags, with
+// WithHint, or returns it as it is: the libraries return typed errors
+// and know no flags.
+type Hint func(error) error
+
+// WithHint is err followed by hint, which says what to do about it (the
+// flag to pass, usually). Hint leaves an error that has one alone.
+func WithHint(err error, format string, args ...any) error {
+	return &hintedError{err: err, hint: fmt.Sprintf(format, args...)}
+}
+
+type hintedError struct {
+	err  error
+	hint string
+}
+
+func (e *hintedError) Error() string { return e.err.Error() + e.hint }
+func (e *hintedError) Unwrap() error { return e.err }
+
+// Execute runs the command, prints a failure as one line on errOut (with
+// what hint adds to it; hint may be nil) and returns the process exit
+// code. Cancelling ctx (Ctrl-C) stops the work; the commands clean up
+// after themselves.
+func Execute(ctx context.Context, c *cobra.Command, errOut io.Writer, hint Hint) int {
 	warnTo(c, errOut)
 	err := c.ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK
 	}
-	if errors.Is(err, context.Canceled) {
+	var hinted *hintedError
+	switch {
+	case errors.Is(err, context.Canceled):
 		err = errors.New("interrupted; nothing was left behind")
+	case hint != nil && !errors.As(err, &hinted):
+		err = hint(err)
 	}
 	fmt.Fprintf(errOut, "error: %v\n", err)
 	var u UsageError

@@ -93,7 +93,7 @@ func TestDeprecationWarnings(t *testing.T) {
 	root.SetOut(&out)
 	root.SetErr(&errOut)
 	root.SetArgs([]string{"sub", "--output-format", "json"})
-	if code := Execute(context.Background(), root, &errOut); code != ExitOK {
+	if code := Execute(context.Background(), root, &errOut, nil); code != ExitOK {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
 	if out.String() != `{"v":1}`+"\n" {

@@ -62,10 +62,23 @@ func EnsureNamespace(ctx context.Context, cs kubernetes.Interface, ns string) er
 	}
 	_, err = cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("namespace %s does not exist and could not be created: %w; create it or pass -n", ns, Explain(err, "create", "namespaces"))
+		return &NamespaceError{Namespace: ns, Err: Explain(err, "create", "namespaces")}
 	}
 	return nil
 }
+
+// NamespaceError is a namespace that does not exist and could not be
+// created.
+type NamespaceError struct {
+	Namespace string
+	Err       error
+}
+
+func (e *NamespaceError) Error() string {
+	return fmt.Sprintf("namespace %s does not exist and could not be created: %v", e.Namespace, e.Err)
+}
+
+func (e *NamespaceError) Unwrap() error { return e.Err }
 
 // Explain turns an API error into one line that names what to do.
 func Explain(err error, verb, resource string) error {
