@@ -16,7 +16,7 @@ GOBUILD := go build -trimpath -ldflags '$(LDFLAGS)'
 
 # One archive server per architecture the images are for.
 PAYLOAD := shared/serverimage/payload/archive-server-amd64 shared/serverimage/payload/archive-server-arm64
-SERVER_SRC := $(shell find kubectl-ocne/archive-server shared/archiveserver shared/buildinfo -name '*.go' ! -name '*_test.go')
+SERVER_SRC := $(shell find shared/serverimage/archive-server shared/archiveserver shared/buildinfo -name '*.go' ! -name '*_test.go')
 
 # krew wants a semver: the exact tag, else v0.0.0-<commit>.
 DIST_VERSION ?= $(shell git describe --tags --exact-match 2>/dev/null || echo v0.0.0-$$(git rev-parse --short HEAD))
@@ -28,7 +28,7 @@ build: bin/kubectl-ocne_image bin/ocne-image-builder bin/podman-ocne bin/ocne-ig
 # The plugin embeds the archive servers, so it can build server images for
 # either architecture without a network or a base image.
 shared/serverimage/payload/archive-server-%: $(SERVER_SRC)
-	GOARCH=$* $(GOBUILD) -o $@ ./kubectl-ocne/archive-server
+	GOARCH=$* $(GOBUILD) -o $@ ./shared/serverimage/archive-server
 
 bin/kubectl-ocne_image: $(PAYLOAD) FORCE
 	$(GOBUILD) -o $@ ./kubectl-ocne

@@ -1,10 +1,11 @@
 // Command ocne-image-builder is the program of the builder image that
 // `kubectl ocne-image create` runs in the cluster: the plugin's hidden
 // `builder` command (same flags, same status protocol) without the plugin's
-// Kubernetes clients, so the image is half the size. It ships beside the
-// plugin, where `builder-image` finds it. No --version: --version is the
-// Kubernetes version here, as in the plugin's command; the image's label
-// says which build it is.
+// Kubernetes clients, so the image is half the size. It is part of the
+// plugin's release: it ships beside the plugin (in the krew archive, in
+// `make build`'s bin/), where `builder-image` finds it. No --version:
+// --version is the Kubernetes version here, as in the plugin's command; the
+// image's label says which build it is.
 package main
 
 import (
@@ -16,7 +17,7 @@ import (
 	"go.podman.io/storage/pkg/reexec"
 
 	"github.com/ocne-image/ocne-image/kubectl-ocne/cmd/buildercmd"
-	"github.com/ocne-image/ocne-image/shared/builder"
+	"github.com/ocne-image/ocne-image/shared/builderimage"
 	"github.com/ocne-image/ocne-image/shared/cli"
 )
 
@@ -28,7 +29,7 @@ func main() {
 	// SIGTERM is how the pod is stopped: the command reports it as such.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	c := buildercmd.NewCommand(os.Stderr)
-	c.Use = builder.BinaryName + " --source REF --arch ARCH --version V"
+	c.Use = builderimage.BinaryName + " --source REF --arch ARCH --version V"
 	c.Hidden = false
 	cli.Setup(c)
 	code := cli.Execute(ctx, c, os.Stderr, nil)

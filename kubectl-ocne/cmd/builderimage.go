@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"github.com/ocne-image/ocne-image/shared/builder"
+	"github.com/ocne-image/ocne-image/shared/builderimage"
 	"github.com/ocne-image/ocne-image/shared/buildinfo"
 	"github.com/ocne-image/ocne-image/shared/cli"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
@@ -40,19 +40,19 @@ type BuilderImageOptions struct {
 // user, not from a download.
 func NewCmdBuilderImage(streams genericiooptions.IOStreams) *cobra.Command {
 	o := &BuilderImageOptions{IOStreams: streams, TLSVerify: true, Print: cli.NewPrintFlags()}
-	mirrored := builder.ImageIn("registry.example.com", buildinfo.Version)
+	mirrored := builderimage.In("registry.example.com", buildinfo.Version)
 	c := &cobra.Command{
 		Use:   "builder-image (--registry REGISTRY | --destination TRANSPORT:REFERENCE | --output-file FILE)",
 		Short: "Write the builder image that create runs in the cluster",
 		Long: `Package the builder as the image create runs in the cluster: FROM scratch,
 the builder program and this host's CA bundle, non-root. The program is
-` + builder.BinaryName + ` from this plugin's directory (krew installs it there),
+` + builderimage.BinaryName + ` from this plugin's directory (krew installs it there),
 or else this plugin binary itself, which runs the same builder.
 
-create runs ` + builder.DefaultImage(buildinfo.Version) + `
+create runs ` + builderimage.Default(buildinfo.Version) + `
 unless told otherwise. An air-gapped cluster gets it from you: --registry
 REGISTRY pushes it to the same path in REGISTRY, which create then takes
-as --builder-image (or nodes whose containerd mirrors ` + builder.ImageRegistry + ` to REGISTRY
+as --builder-image (or nodes whose containerd mirrors ` + builderimage.Registry + ` to REGISTRY
 pull without it). --output-file writes an OCI archive tagged with the
 default reference, for nodes that import it (ctr -n k8s.io images import).`,
 		Example: `  # Into a registry of yours, then build there
@@ -73,7 +73,7 @@ default reference, for nodes that import it (ctr -n k8s.io images import).`,
 	f := c.Flags()
 	o.Print.AddFileFlag(c, &o.OutputFile, "write the image as an OCI archive file", "tar")
 	o.Print.AddFlags(c)
-	f.StringVar(&o.Registry, "registry", "", "push the image to "+builder.ImageIn("REGISTRY", buildinfo.Version)+", the default's path in REGISTRY")
+	f.StringVar(&o.Registry, "registry", "", "push the image to "+builderimage.In("REGISTRY", buildinfo.Version)+", the default's path in REGISTRY")
 	f.StringVarP(&o.Destination, "destination", "d", "", "push the image to TRANSPORT:REFERENCE")
 	f.StringVar(&o.CAFile, "ca-file", "", "CA bundle to trust in the builder (default: this host's)")
 	f.BoolVar(&o.TLSVerify, "tls-verify", true, "require HTTPS and verified certificates from the registry")
@@ -98,7 +98,7 @@ func (o *BuilderImageOptions) Validate() error {
 	var err error
 	switch {
 	case o.Registry != "":
-		o.ref, err = containerimage.ParseReference("docker://" + builder.ImageIn(o.Registry, buildinfo.Version))
+		o.ref, err = containerimage.ParseReference("docker://" + builderimage.In(o.Registry, buildinfo.Version))
 		if err != nil || strings.Contains(o.Registry, "://") {
 			return cli.Usagef("--registry %q: give a registry host, optionally with a port and path, no transport: e.g. registry.example.com:5000", o.Registry)
 		}
@@ -144,7 +144,7 @@ func (o *BuilderImageOptions) Run(ctx context.Context) error {
 // builderBinary is the program the image of plugin self holds: the builder
 // program beside self, else self (plugin true).
 func builderBinary(self string) (path string, plugin bool) {
-	beside := filepath.Join(filepath.Dir(self), builder.BinaryName)
+	beside := filepath.Join(filepath.Dir(self), builderimage.BinaryName)
 	if fi, err := os.Stat(beside); err == nil && fi.Mode().IsRegular() {
 		return beside, false
 	}
@@ -168,13 +168,13 @@ func writeBuilderImage(ctx context.Context, self, output string, ref *containeri
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	b, err := builder.Image(builder.ImageOptions{Binary: binary, Plugin: plugin, CAFile: caFile, Arch: runtime.GOARCH, Version: buildinfo.Version, TempDir: tmp})
+	b, err := builderimage.Build(builderimage.Options{Binary: binary, Plugin: plugin, CAFile: caFile, Arch: runtime.GOARCH, Version: buildinfo.Version, TempDir: tmp})
 	if err != nil {
 		return nil, err
 	}
 	defer b.RemoveLayerFiles()
 	if output != "" {
-		if err := containerimage.WriteArchive(output, b, []string{builder.DefaultImage(buildinfo.Version)}); err != nil {
+		if err := containerimage.WriteArchive(output, b, []string{builderimage.Default(buildinfo.Version)}); err != nil {
 			return nil, explain(err)
 		}
 		return &builderImageResult{File: output}, nil

@@ -16,7 +16,7 @@ import (
 
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/ocne-image/ocne-image/shared/builder"
+	"github.com/ocne-image/ocne-image/shared/builderimage"
 )
 
 // TestBuilderImageBinary: builder-image packs the builder program found
@@ -30,15 +30,15 @@ func TestBuilderImageBinary(t *testing.T) {
 		wantContent    string
 		wantEntrypoint []string
 	}{
-		{"builder beside the plugin", true, builder.ImageBinary, "builder program", []string{builder.ImageBinary}},
-		{"plugin alone", false, builder.ImagePlugin, "whole plugin", []string{builder.ImagePlugin, "builder"}},
+		{"builder beside the plugin", true, builderimage.BinaryPath, "builder program", []string{builderimage.BinaryPath}},
+		{"plugin alone", false, builderimage.PluginPath, "whole plugin", []string{builderimage.PluginPath, "builder"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			self := filepath.Join(dir, "kubectl-ocne_image")
 			writeFile(t, self, "whole plugin")
 			if tc.beside {
-				writeFile(t, filepath.Join(dir, builder.BinaryName), "builder program")
+				writeFile(t, filepath.Join(dir, builderimage.BinaryName), "builder program")
 			}
 			out := filepath.Join(t.TempDir(), "builder.tar")
 			if _, err := writeBuilderImage(context.Background(), self, out, nil, "", true); err != nil {

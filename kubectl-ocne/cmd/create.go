@@ -21,6 +21,7 @@ import (
 
 	"github.com/ocne-image/ocne-image/shared/archiverepo"
 	"github.com/ocne-image/ocne-image/shared/builder"
+	"github.com/ocne-image/ocne-image/shared/builderimage"
 	"github.com/ocne-image/ocne-image/shared/buildinfo"
 	"github.com/ocne-image/ocne-image/shared/cli"
 	"github.com/ocne-image/ocne-image/shared/cli/kubeflags"
@@ -111,7 +112,7 @@ written as an OCI archive to ~/.ocne/images/ock-VERSION-ARCH-ostree.tar.
 
 Without --local the work runs in a pod in the current kubeconfig context
 (namespace ocne-system), from the builder image of this plugin's version,
-` + builder.DefaultImage(buildinfo.Version) + `; an air-gapped cluster
+` + builderimage.Default(buildinfo.Version) + `; an air-gapped cluster
 gets it with builder-image --registry. It tolerates control-plane taints,
 so a cluster of only control-plane nodes runs it too. A proxy: section in
 the config files reaches the pod as HTTPS_PROXY, HTTP_PROXY and NO_PROXY.
@@ -137,7 +138,7 @@ The cluster is the current context of --kubeconfig, else $KUBECONFIG,
 else the files' kubeconfig key, else ~/.kube/config.
 
 -v is --verbose, as in kubectl; ocne's -v 1.31 is --version 1.31 here.`,
-		Example: fmt.Sprintf(createExample, builder.ImageIn("registry.example.com", buildinfo.Version)),
+		Example: fmt.Sprintf(createExample, builderimage.In("registry.example.com", buildinfo.Version)),
 		Args:    versionArgs(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := o.Complete(c); err != nil {
@@ -157,7 +158,7 @@ else the files' kubeconfig key, else ~/.kube/config.
 	f.StringVar(&o.OSTag, "os-tag", "", "tag of the OCK OSTree image (default for a registry: the Kubernetes version); in a file source, the name, tag or digest of one of its images")
 	f.BoolVar(&o.TLSVerify, "tls-verify", true, "require HTTPS and verified certificates from the registry")
 	f.BoolVar(&o.Local, "local", false, "convert on this machine instead of in the current kubeconfig context")
-	f.StringVar(&o.BuilderImage, "builder-image", "", "image the builder pod runs (default "+builder.DefaultImage(buildinfo.Version)+"; see builder-image; config key builderImage)")
+	f.StringVar(&o.BuilderImage, "builder-image", "", "image the builder pod runs (default "+builderimage.Default(buildinfo.Version)+"; see builder-image; config key builderImage)")
 	cli.AddAuthFileFlag(c, &o.AuthFile, "registry credentials file (auth.json); the builder pod gets it as a Secret")
 	f.StringVar(&o.RegistriesConf, "registries-conf", "", "registries.conf(5) with mirrors for pulling the OCK image (config key registriesConf); in the cluster it becomes a ConfigMap")
 	f.StringVar(&o.Destination, "destination", "", "have the builder pod push the result to TRANSPORT:REFERENCE instead of fetching it")
@@ -204,7 +205,7 @@ func (o *CreateOptions) Complete(c *cobra.Command) error {
 		defaultTag = ""
 	}
 	pick("os-tag", &o.OSTag, cfg.OSTag, defaultTag)
-	pick("builder-image", &o.BuilderImage, cfg.BuilderImage, builder.DefaultImage(buildinfo.Version))
+	pick("builder-image", &o.BuilderImage, cfg.BuilderImage, builderimage.Default(buildinfo.Version))
 	pick("registries-conf", &o.RegistriesConf, cfg.RegistriesConf, "")
 	if p := cfg.Proxy; p != (config.Proxy{}) {
 		o.proxy = &httpproxy.Config{HTTPProxy: p.HTTPProxy, HTTPSProxy: p.HTTPSProxy, NoProxy: p.NoProxy}
@@ -310,7 +311,7 @@ func (o *CreateOptions) runInCluster(ctx context.Context, cfg *rest.Config) erro
 	var pullErr *clusterbuild.ImagePullError
 	if errors.As(err, &pullErr) {
 		return fmt.Errorf("%w; put this plugin's builder image into a registry the nodes reach with `kubectl ocne-image builder-image --registry REGISTRY` and pass --builder-image %s",
-			err, builder.ImageIn("REGISTRY", buildinfo.Version))
+			err, builderimage.In("REGISTRY", buildinfo.Version))
 	}
 	if err != nil {
 		return explain(err)
@@ -337,7 +338,7 @@ func readFlagFile(flag, path string) ([]byte, error) {
 // development build every time: its tag (git describe) stays the same
 // while the binary changes, so a node's cached copy may be another build.
 func builderPullPolicy(image, version string) corev1.PullPolicy {
-	if image == builder.DefaultImage(version) && !buildinfo.IsRelease(version) {
+	if image == builderimage.Default(version) && !buildinfo.IsRelease(version) {
 		return corev1.PullAlways
 	}
 	return ""

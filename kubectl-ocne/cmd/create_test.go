@@ -10,7 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"github.com/ocne-image/ocne-image/shared/builder"
+	"github.com/ocne-image/ocne-image/shared/builderimage"
 	"github.com/ocne-image/ocne-image/shared/buildinfo"
 )
 
@@ -32,7 +32,7 @@ func TestCreateDefaults(t *testing.T) {
 		{
 			name:         "built-in defaults",
 			wantRegistry: "container-registry.oracle.com/olcne/ock-ostree", wantTag: "1.33", wantVersion: "1.33",
-			wantOutputFor: "1.33-" + runtime.GOARCH, wantBuilder: builder.DefaultImage(buildinfo.Version),
+			wantOutputFor: "1.33-" + runtime.GOARCH, wantBuilder: builderimage.Default(buildinfo.Version),
 		},
 		{
 			name:         "defaults.yaml",
@@ -143,8 +143,8 @@ func TestBuilderPullPolicy(t *testing.T) {
 		version, image string
 		want           corev1.PullPolicy
 	}{
-		{"v1.2.3", builder.DefaultImage("v1.2.3"), ""},
-		{"053e807-dirty", builder.DefaultImage("053e807-dirty"), corev1.PullAlways},
+		{"v1.2.3", builderimage.Default("v1.2.3"), ""},
+		{"053e807-dirty", builderimage.Default("053e807-dirty"), corev1.PullAlways},
 		{"053e807-dirty", "reg.example.com/b:1", ""},
 	} {
 		if got := builderPullPolicy(tt.image, tt.version); got != tt.want {

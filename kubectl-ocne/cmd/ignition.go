@@ -16,7 +16,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/ocne-image/ocne-image/shared/builder"
+	"github.com/ocne-image/ocne-image/shared/builderimage"
 	"github.com/ocne-image/ocne-image/shared/buildinfo"
 	"github.com/ocne-image/ocne-image/shared/certupload"
 	"github.com/ocne-image/ocne-image/shared/cli"
@@ -155,7 +155,7 @@ does)); flags win.`,
 	o.addNodeFlags(c)
 	o.publish.addPublish(c)
 	f.BoolVar(&o.UploadCerts, "upload-certs", false, "control-plane: upload the certificates through a privileged pod on a control-plane node")
-	f.StringVar(&o.UploadImage, "upload-certs-image", "", "image of the --upload-certs pod; it runs the node's own kubeadm (default: config builderImage, else "+builder.DefaultImage(buildinfo.Version)+")")
+	f.StringVar(&o.UploadImage, "upload-certs-image", "", "image of the --upload-certs pod; it runs the node's own kubeadm (default: config builderImage, else "+builderimage.Default(buildinfo.Version)+")")
 	f.StringVarP(&o.ConfigFile, "config", "c", "", "cluster configuration file")
 	o.kube = kubeflags.Add(c)
 	c.RegisterFlagCompletionFunc("role", cli.FixedCompletion("worker", "control-plane"))
@@ -222,7 +222,7 @@ func (o *IgnitionJoinOptions) Complete(c *cobra.Command) error {
 	pick("api-server", &o.APIServer, cfg.VirtualIP, cfg.LoadBalancer)
 	pick("net-interface", &o.NetInterface, cfg.Providers.BYO.NetworkInterface)
 	pick("extra-ignition", &o.ExtraIgnition, cfg.ExtraIgnition)
-	pick("upload-certs-image", &o.UploadImage, cfg.BuilderImage, builder.DefaultImage(buildinfo.Version))
+	pick("upload-certs-image", &o.UploadImage, cfg.BuilderImage, builderimage.Default(buildinfo.Version))
 	pick("password-hash", &o.PasswordHash, cfg.Password)
 	pick("os-registry", &o.OSRegistry, cfg.OSRegistry, ock.DefaultRegistry)
 	pick("os-tag", &o.OSTag, cfg.OSTag)

@@ -36,8 +36,7 @@ const DefaultLevel = 6
 // use.
 type Repo struct {
 	dir     string
-	level   int
-	writers sync.Pool // *flate.Writer, which is expensive to allocate
+	enc     *encoder
 	buffers sync.Pool // *bufio.Writer
 	tmpSeq  atomic.Uint64
 	// noTmpfile is set once the filesystem refused O_TMPFILE.
@@ -56,11 +55,11 @@ type objectKey struct {
 	t ostree.ObjectType
 }
 
-// Option configures a Repo.
-type Option func(*Repo)
+// Option configures a Repo or a Stream.
+type Option func(*encoder)
 
 // WithCompressionLevel sets the deflate level (1-9) for new content objects.
-func WithCompressionLevel(level int) Option { return func(r *Repo) { r.level = level } }
+func WithCompressionLevel(level int) Option { return func(e *encoder) { e.level = level } }
 
 // Create initialises an empty archive repository in dir, which must be
 // empty or absent.
@@ -116,15 +115,15 @@ func Open(dir string, opts ...Option) (*Repo, error) {
 }
 
 func newRepo(dir string, opts []Option) *Repo {
-	r := &Repo{dir: dir, level: DefaultLevel, tmpPrefix: tempPrefix()}
-	for _, o := range opts {
-		o(r)
-	}
-	return r
+	return &Repo{dir: dir, enc: newEncoder(opts), tmpPrefix: tempPrefix()}
 }
 
 // Dir returns the repository's root directory.
 func (r *Repo) Dir() string { return r.dir }
+
+// TempDir is where scratch files for this repository may go: its tmp/,
+// on the same filesystem.
+func (r *Repo) TempDir() string { return filepath.Join(r.dir, "tmp") }
 
 func (r *Repo) objectPath(c ostree.Checksum, t ostree.ObjectType) string {
 	return filepath.Join(r.dir, ostree.ObjectPath(c, t))
@@ -146,6 +145,17 @@ var ErrChecksum = errors.New("checksum mismatch")
 // checking that data hashes to c (commitmeta is named after its commit, so
 // it cannot be checked).
 func (r *Repo) WriteMetadata(t ostree.ObjectType, c ostree.Checksum, data []byte) error {
+	if err := checkMetadata(t, c, data); err != nil {
+		return err
+	}
+	if err := r.writeFile(r.objectPath(c, t), data, true); err != nil {
+		return fmt.Errorf("write %s object %s: %w", t, c, err)
+	}
+	r.have.Store(objectKey{c, t}, struct{}{})
+	return nil
+}
+
+func checkMetadata(t ostree.ObjectType, c ostree.Checksum, data []byte) error {
 	if t.IsMetadata() {
 		if got := ostree.SumBytes(data); got != c {
 			return fmt.Errorf("%s object %s: %w (data hashes to %s)", t, c, ErrChecksum, got)
@@ -153,10 +163,6 @@ func (r *Repo) WriteMetadata(t ostree.ObjectType, c ostree.Checksum, data []byte
 	} else if t != ostree.ObjCommitMeta {
 		return fmt.Errorf("%s object %s: not a metadata object", t, c)
 	}
-	if err := r.writeFile(r.objectPath(c, t), data, true); err != nil {
-		return fmt.Errorf("write %s object %s: %w", t, c, err)
-	}
-	r.have.Store(objectKey{c, t}, struct{}{})
 	return nil
 }
 
@@ -206,27 +212,9 @@ func (r *Repo) writeContent(want *ostree.Checksum, h *ostree.FileHeader, size in
 	defer f.discard()
 	bw := r.bufferedWriter(f)
 	defer r.buffers.Put(bw)
-	if _, err := bw.Write(h.ArchiveHeader(uint64(size))); err != nil {
-		return ostree.Checksum{}, fmt.Errorf("write %s: %w", name, err)
-	}
-	sum := ostree.NewContentHash(h)
-	if !h.IsSymlink() {
-		zw := r.flateWriter(bw)
-		n, err := io.Copy(io.MultiWriter(sum, zw), content)
-		if err == nil {
-			err = zw.Close()
-		}
-		r.writers.Put(zw)
-		if err != nil {
-			return ostree.Checksum{}, fmt.Errorf("write %s: %w", name, err)
-		}
-		if n != size {
-			return ostree.Checksum{}, fmt.Errorf("%s: got %d bytes, header says %d: %w", name, n, size, io.ErrUnexpectedEOF)
-		}
-	}
-	c := ostree.SumHash(sum)
-	if want != nil && c != *want {
-		return ostree.Checksum{}, fmt.Errorf("%s: %w (data hashes to %s)", name, ErrChecksum, c)
+	c, err := r.enc.encode(bw, want, h, size, content)
+	if err != nil {
+		return ostree.Checksum{}, fmt.Errorf("%s: %w", name, err)
 	}
 	if err := bw.Flush(); err != nil {
 		return ostree.Checksum{}, fmt.Errorf("write %s: %w", name, err)
@@ -244,18 +232,6 @@ func (r *Repo) bufferedWriter(w io.Writer) *bufio.Writer {
 		return bw
 	}
 	return bufio.NewWriterSize(w, 64<<10)
-}
-
-func (r *Repo) flateWriter(w io.Writer) *flate.Writer {
-	if zw, ok := r.writers.Get().(*flate.Writer); ok {
-		zw.Reset(w)
-		return zw
-	}
-	zw, err := flate.NewWriter(w, r.level)
-	if err != nil { // only for an invalid level, which options reject
-		panic(err)
-	}
-	return zw
 }
 
 // Content is an open content object.
@@ -287,6 +263,16 @@ func (r *Repo) OpenContent(c ostree.Checksum) (*Content, error) {
 		obj.Reader = io.LimitReader(flate.NewReader(br), int64(size))
 	}
 	return obj, nil
+}
+
+// ContentHeader returns a content object's header (mode, owner, xattrs).
+func (r *Repo) ContentHeader(c ostree.Checksum) (*ostree.FileHeader, error) {
+	obj, err := r.OpenContent(c)
+	if err != nil {
+		return nil, err
+	}
+	obj.Close()
+	return obj.Header, nil
 }
 
 type eofReader struct{}

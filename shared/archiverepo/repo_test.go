@@ -3,12 +3,14 @@ package archiverepo
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ocne-image/ocne-image/shared/ostree"
 	"github.com/ocne-image/ocne-image/test/harness"
@@ -116,7 +118,7 @@ func testCopyRealRepository(t *testing.T, namedTemps bool) {
 		defer obj.Close()
 		return dst.WriteContent(c, obj.Header, obj.Size, obj)
 	}
-	cm, err := src.Walk(commit, copyObj)
+	cm, err := Walk(src, commit, copyObj)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,11 +163,45 @@ func testCopyRealRepository(t *testing.T, namedTemps bool) {
 	}
 }
 
+// store is what Repo and Stream have in common for writing.
+type store interface {
+	Has(ostree.Checksum, ostree.ObjectType) bool
+	WriteContent(ostree.Checksum, *ostree.FileHeader, int64, io.Reader) error
+	WriteMetadata(ostree.ObjectType, ostree.Checksum, []byte) error
+}
+
 func TestWriteRejectsCorruptObjects(t *testing.T) {
 	repo, err := Create(filepath.Join(t.TempDir(), "r"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	var streamed bytes.Buffer
+	stream, err := NewStream(&streamed, "ostree", time.Unix(0, 0), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty := streamed.Len() // the directories
+	for _, s := range []struct {
+		name string
+		store
+		leftovers func() []string
+	}{
+		{"repo", repo, func() []string {
+			l, _ := filepath.Glob(filepath.Join(repo.Dir(), "objects", "*", ".tmp-*"))
+			return l
+		}},
+		{"stream", stream, func() []string {
+			if streamed.Len() != empty {
+				return []string{fmt.Sprintf("%d bytes in the stream", streamed.Len()-empty)}
+			}
+			return nil
+		}},
+	} {
+		t.Run(s.name, func(t *testing.T) { testRejectsCorruptObjects(t, s.store, s.leftovers) })
+	}
+}
+
+func testRejectsCorruptObjects(t *testing.T, repo store, leftovers func() []string) {
 	h := &ostree.FileHeader{Mode: ostree.ModeRegular | 0o644}
 	good := ostree.NewContentHash(h)
 	good.Write([]byte("data"))
@@ -194,9 +230,8 @@ func TestWriteRejectsCorruptObjects(t *testing.T) {
 			if repo.Has(sum, ostree.ObjFileZ) || repo.Has(sum, ostree.ObjDirTree) {
 				t.Error("a rejected object was stored")
 			}
-			leftovers, _ := filepath.Glob(filepath.Join(repo.Dir(), "objects", "*", ".tmp-*"))
-			if len(leftovers) != 0 {
-				t.Errorf("temp files left behind: %v", leftovers)
+			if l := leftovers(); len(l) != 0 {
+				t.Errorf("left behind: %v", l)
 			}
 		})
 	}

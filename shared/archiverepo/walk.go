@@ -12,11 +12,17 @@ import (
 // for files t is ObjFileZ. Paths are absolute within the commit ("/usr/bin").
 type Visitor func(p string, t ostree.ObjectType, c ostree.Checksum) error
 
-// Walk reads the commit and visits, depth first in dirtree order, every
-// dirtree, dirmeta and content object it references. It fails on the first
-// missing or malformed metadata object, naming it; whether content objects
-// exist is left to fn, which may be cheaper (or stricter) than a stat.
-func (r *Repo) Walk(commit ostree.Checksum, fn Visitor) (*ostree.Commit, error) {
+// MetadataReader is where Walk reads metadata objects: a Repo or a Stream.
+type MetadataReader interface {
+	ReadMetadata(ostree.ObjectType, ostree.Checksum) ([]byte, error)
+}
+
+// Walk reads the commit from r and visits, depth first in dirtree order,
+// every dirtree, dirmeta and content object it references. It fails on the
+// first missing or malformed metadata object, naming it; whether content
+// objects exist is left to fn, which may be cheaper (or stricter) than a
+// stat.
+func Walk(r MetadataReader, commit ostree.Checksum, fn Visitor) (*ostree.Commit, error) {
 	b, err := r.ReadMetadata(ostree.ObjCommit, commit)
 	if err != nil {
 		return nil, err
@@ -25,13 +31,13 @@ func (r *Repo) Walk(commit ostree.Checksum, fn Visitor) (*ostree.Commit, error) 
 	if err != nil {
 		return nil, fmt.Errorf("commit %s: %w", commit, err)
 	}
-	if err := r.walkDir("/", c.RootTree, c.RootMeta, fn); err != nil {
+	if err := walkDir(r, "/", c.RootTree, c.RootMeta, fn); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-func (r *Repo) walkDir(p string, tree, meta ostree.Checksum, fn Visitor) error {
+func walkDir(r MetadataReader, p string, tree, meta ostree.Checksum, fn Visitor) error {
 	mb, err := r.ReadMetadata(ostree.ObjDirMeta, meta)
 	if err != nil {
 		return fmt.Errorf("directory %s: %w", p, err)
@@ -65,7 +71,7 @@ func (r *Repo) walkDir(p string, tree, meta ostree.Checksum, fn Visitor) error {
 		if err := validName(d.Name); err != nil {
 			return fmt.Errorf("directory %s: %w", p, err)
 		}
-		if err := r.walkDir(path.Join(p, d.Name), d.Tree, d.Meta, fn); err != nil {
+		if err := walkDir(r, path.Join(p, d.Name), d.Tree, d.Meta, fn); err != nil {
 			return err
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/ocne-image/ocne-image/shared/archiverepo"
+	"github.com/ocne-image/ocne-image/shared/builder/wire"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 	"github.com/ocne-image/ocne-image/shared/convert"
 	"github.com/ocne-image/ocne-image/shared/serverimage"
@@ -32,21 +34,16 @@ type Options struct {
 	Log      io.Writer // details; nil discards
 }
 
-// Result describes what was built.
-type Result struct {
-	Output  string   `json:"output"`
-	Source  string   `json:"source"`
-	Commit  string   `json:"commit"`
-	Ref     string   `json:"ref"`
-	Version string   `json:"version"`
-	Arch    string   `json:"arch"`
-	Objects int      `json:"objects"`
-	Names   []string `json:"names"`
-}
+// Result describes what was built; the builder pod reports it as it is
+// (wire.Status).
+type Result = wire.Result
 
 // Build converts opts.Source and writes the archive server image to
-// opts.Output. Nothing is left behind on failure.
-func Build(ctx context.Context, opts Options) (*Result, error) {
+// opts.Output in one pass: each layer of the source is read once, and
+// each object verified and compressed straight into the output's archive
+// layer; no repository directory or layer file is written. Nothing is left
+// behind on failure.
+func Build(ctx context.Context, opts Options) (res *Result, err error) {
 	if opts.Log == nil {
 		opts.Log = io.Discard
 	}
@@ -57,43 +54,54 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create output directory %s: %w", outDir, err)
 	}
-	// Work next to the output: one filesystem, so running out of space
-	// shows up here and nothing large lands in a small /tmp.
-	// A run killed outright leaves its work directory; the next one here
-	// removes it (workdir).
-	wd, err := workdir.Create(outDir, ".ocne-image-work-")
-	if err != nil {
-		return nil, fmt.Errorf("cannot write to %s: %w", outDir, err)
-	}
-	defer wd.Remove()
-	work := wd.Path
-
-	archive := filepath.Join(work, "archive")
-	res, err := convert.ToArchive(ctx, opts.Source, archive, convert.Options{
+	src, err := convert.Open(ctx, opts.Source, convert.Options{
 		Image: opts.Image, Ref: opts.Ref, Progress: opts.Progress, Log: opts.Warn,
 	})
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(opts.Log, "Commit %s: %d objects verified\n", res.Commit, res.Objects)
-	labels := map[string]string{
-		"ostree.commit":                   res.Commit.String(),
-		"ostree.ref":                      res.Ref,
-		"ostree.arch":                     opts.Arch,
-		"version":                         opts.Version,
-		"org.opencontainers.image.source": res.Source,
+	defer src.Close()
+	// The archive being written and scratch files (the few objects too
+	// large to hold in memory while they wait their turn) go next to the
+	// output: one filesystem, so running out of space shows up here,
+	// nothing large lands in a small /tmp, and the archive is renamed into
+	// place. A run killed outright leaves its work directory; the next one
+	// here removes it (workdir).
+	wd, err := workdir.Create(outDir, ".ocne-image-work-")
+	if err != nil {
+		return nil, fmt.Errorf("cannot write to %s: %w", outDir, err)
 	}
-	b, err := serverimage.Build(archive, serverimage.Options{Arch: opts.Arch, Labels: labels, Created: res.Created, TempDir: work})
+	defer wd.Remove()
+	archive, err := containerimage.CreateArchive(opts.Output, wd.Path)
 	if err != nil {
 		return nil, err
 	}
-	defer b.RemoveLayerFiles()
+	defer archive.Discard()
+
+	imgOpts := serverimage.Options{Arch: opts.Arch, ModTime: src.Created(), TempDir: wd.Path}
+	var conv *convert.Result
+	layers, err := serverimage.WriteLayers(archive, imgOpts, func(s *archiverepo.Stream) (err error) {
+		conv, err = src.Convert(ctx, s)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(opts.Log, "Commit %s: %d objects verified\n", conv.Commit, conv.Objects)
+	imgOpts.Created = conv.Created
+	imgOpts.Labels = map[string]string{
+		"ostree.commit":                   conv.Commit.String(),
+		"ostree.ref":                      conv.Ref,
+		"ostree.arch":                     opts.Arch,
+		"version":                         opts.Version,
+		"org.opencontainers.image.source": conv.Source,
+	}
 	names := serverimage.Names(opts.Version)
-	if err := containerimage.WriteArchive(opts.Output, b, names); err != nil {
+	if err := archive.Commit(serverimage.Image(layers, imgOpts), names); err != nil {
 		return nil, err
 	}
 	return &Result{
-		Output: opts.Output, Source: res.Source, Commit: res.Commit.String(), Ref: res.Ref,
-		Version: opts.Version, Arch: opts.Arch, Objects: res.Objects, Names: names,
+		Output: opts.Output, Source: conv.Source, Commit: conv.Commit.String(), Ref: conv.Ref,
+		Version: opts.Version, Arch: opts.Arch, Objects: conv.Objects, Names: names,
 	}, nil
 }

@@ -24,7 +24,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/ocne-image/ocne-image/shared/builder"
+	"github.com/ocne-image/ocne-image/shared/builder/wire"
+	"github.com/ocne-image/ocne-image/shared/builderimage"
 	"github.com/ocne-image/ocne-image/shared/kube"
 )
 
@@ -74,7 +75,7 @@ type Progress interface {
 
 // Run builds in the cluster. Everything it created is deleted when it
 // returns, whether it succeeded, failed or ctx was cancelled.
-func Run(ctx context.Context, cfg *rest.Config, opts Options) (res *builder.Result, err error) {
+func Run(ctx context.Context, cfg *rest.Config, opts Options) (res *wire.Result, err error) {
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -109,7 +110,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) (res *builder.Resu
 		return nil, err
 	}
 	if state == podSucceeded { // pushed before we even looked
-		return &builder.Result{Source: opts.Source, Arch: opts.Arch, Version: opts.Version}, nil
+		return &wire.Result{Source: opts.Source, Arch: opts.Arch, Version: opts.Version}, nil
 	}
 	return c.follow(ctx)
 }
@@ -164,8 +165,8 @@ func (c *cluster) createPod(ctx context.Context) error {
 func (c *cluster) podFor(nodeSelector map[string]string) *corev1.Pod {
 	o := c.opts
 	args := []string{"--source", o.Source, "--arch", o.Arch, "--version", o.Version,
-		"--tls-verify=" + strconv.FormatBool(o.TLSVerify), "--work-dir", builder.ImageWork,
-		"--listen", ":" + strconv.Itoa(builder.ImagePort)}
+		"--tls-verify=" + strconv.FormatBool(o.TLSVerify), "--work-dir", builderimage.WorkDir,
+		"--listen", ":" + strconv.Itoa(wire.Port)}
 	if o.Ref != "" {
 		args = append(args, "--ref", o.Ref)
 	}
@@ -179,7 +180,7 @@ func (c *cluster) podFor(nodeSelector map[string]string) *corev1.Pod {
 		{Name: "work", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 	}
-	mounts := []corev1.VolumeMount{{Name: "work", MountPath: builder.ImageWork}, {Name: "tmp", MountPath: "/tmp"}}
+	mounts := []corev1.VolumeMount{{Name: "work", MountPath: builderimage.WorkDir}, {Name: "tmp", MountPath: "/tmp"}}
 	if c.secret != "" {
 		volumes = append(volumes, corev1.Volume{Name: "auth", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: c.secret}}})
 		mounts = append(mounts, corev1.VolumeMount{Name: "auth", MountPath: "/auth", ReadOnly: true})
@@ -209,10 +210,10 @@ func (c *cluster) podFor(nodeSelector map[string]string) *corev1.Pod {
 				ImagePullPolicy: o.PullPolicy,
 				Args:            args,
 				Env:             proxyEnv(o.Proxy),
-				Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: builder.ImagePort}},
+				Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: wire.Port}},
 				VolumeMounts:    mounts,
 				ReadinessProbe: &corev1.Probe{
-					ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: builder.PathReady, Port: intstr.FromInt32(builder.ImagePort)}},
+					ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: wire.PathReady, Port: intstr.FromInt32(wire.Port)}},
 					PeriodSeconds: 1,
 				},
 				Resources: corev1.ResourceRequirements{

@@ -4,10 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,7 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/ocne-image/ocne-image/shared/builder"
+	"github.com/ocne-image/ocne-image/shared/builder/wire"
 	"github.com/ocne-image/ocne-image/shared/kube"
 	"github.com/ocne-image/ocne-image/shared/workdir"
 )
@@ -109,7 +107,7 @@ func (c *cluster) podGone(err error) error {
 
 // follow tracks the build through the pod's status endpoint, then fetches
 // the result unless the pod pushed it.
-func (c *cluster) follow(ctx context.Context) (*builder.Result, error) {
+func (c *cluster) follow(ctx context.Context) (*wire.Result, error) {
 	fwd, err := c.forward(ctx)
 	if err != nil {
 		return nil, err
@@ -127,11 +125,11 @@ func (c *cluster) follow(ctx context.Context) (*builder.Result, error) {
 				return nil, err
 			}
 			if st == podSucceeded && c.opts.Destination != "" {
-				return &builder.Result{Source: c.opts.Source, Arch: c.opts.Arch, Version: c.opts.Version}, nil
+				return &wire.Result{Source: c.opts.Source, Arch: c.opts.Arch, Version: c.opts.Version}, nil
 			}
 			return nil, fmt.Errorf("builder pod %s/%s ended before handing over the archive", c.opts.Namespace, c.pod)
 		}
-		st, err := fwd.status(ctx)
+		st, err := fwd.client().Status(ctx)
 		if err == nil {
 			if c.opts.Progress != nil && st.Total > 0 {
 				if !started {
@@ -142,9 +140,9 @@ func (c *cluster) follow(ctx context.Context) (*builder.Result, error) {
 				last = st.Read
 			}
 			switch st.State {
-			case builder.StateFailed:
+			case wire.StateFailed:
 				return nil, fmt.Errorf("build failed in pod %s/%s: %s", c.opts.Namespace, c.pod, st.Error)
-			case builder.StateReady:
+			case wire.StateReady:
 				if err := c.fetch(ctx, fwd, st); err != nil {
 					return nil, err
 				}
@@ -161,7 +159,7 @@ func (c *cluster) follow(ctx context.Context) (*builder.Result, error) {
 
 // fetch downloads the archive to a temp file beside the output, resuming
 // from where a cut connection left off, checks its digest and renames it.
-func (c *cluster) fetch(ctx context.Context, fwd *forwarder, st builder.Status) (err error) {
+func (c *cluster) fetch(ctx context.Context, fwd *forwarder, st wire.Status) (err error) {
 	dir := filepath.Dir(c.opts.Output)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -187,7 +185,7 @@ func (c *cluster) fetch(ctx context.Context, fwd *forwarder, st builder.Status) 
 	var have int64
 	start := time.Now()
 	for attempt := 0; have < st.Size; attempt++ {
-		n, err := fwd.get(ctx, have, sink)
+		n, err := fwd.client().Archive(ctx, have, sink)
 		have += n
 		if err == nil {
 			continue
@@ -230,23 +228,6 @@ func describe(p *corev1.Pod) string {
 		}
 	}
 	return kube.OneLine(strings.Join(parts, "; "))
-}
-
-// getJSON is a small helper for the status endpoint.
-func getJSON(ctx context.Context, url string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", url, resp.Status)
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
 }
 
 type progressWriter struct{ p Progress }

@@ -10,7 +10,7 @@ import (
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
 
-	"github.com/ocne-image/ocne-image/shared/builder"
+	"github.com/ocne-image/ocne-image/shared/builder/wire"
 	"github.com/ocne-image/ocne-image/shared/kube"
 )
 
@@ -36,7 +36,7 @@ func (f *forwarder) connect(ctx context.Context) error {
 	dialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, url)
 	f.stop = make(chan struct{})
 	ready := make(chan struct{})
-	pf, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{"0:" + strconv.Itoa(builder.ImagePort)}, f.stop, ready, io.Discard, io.Discard)
+	pf, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{"0:" + strconv.Itoa(wire.Port)}, f.stop, ready, io.Discard, io.Discard)
 	if err != nil {
 		return err
 	}
@@ -71,41 +71,8 @@ func (f *forwarder) close() {
 	}
 }
 
-func (f *forwarder) url(path string) string {
-	return "http://127.0.0.1:" + strconv.Itoa(f.local) + path
-}
-
-func (f *forwarder) status(ctx context.Context) (builder.Status, error) {
-	var st builder.Status
-	err := getJSON(ctx, f.url(builder.PathStatus), &st)
-	return st, err
-}
-
-// get copies the archive from offset on into w and returns how many bytes
-// it copied, even when it fails half way.
-func (f *forwarder) get(ctx context.Context, offset int64, w io.Writer) (int64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.url(builder.PathArchive), nil)
-	if err != nil {
-		return 0, err
-	}
-	if offset > 0 {
-		req.Header.Set("Range", "bytes="+strconv.FormatInt(offset, 10)+"-")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	want := http.StatusOK
-	if offset > 0 {
-		want = http.StatusPartialContent
-	}
-	if resp.StatusCode != want {
-		return 0, fmt.Errorf("GET %s from %d: %s", builder.PathArchive, offset, resp.Status)
-	}
-	n, err := io.Copy(w, resp.Body)
-	if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
-		err = io.ErrUnexpectedEOF
-	}
-	return n, err
+// client speaks the pod's protocol through the forward as it is now: a
+// reconnect moves it to another local port.
+func (f *forwarder) client() wire.Client {
+	return wire.Client{URL: "http://127.0.0.1:" + strconv.Itoa(f.local)}
 }

@@ -63,11 +63,28 @@ type Result struct {
 // ErrNotOSTree reports an image that does not encapsulate an OSTree commit.
 var ErrNotOSTree = errors.New("not an OSTree container image")
 
-// ToArchive converts the image src (any reference ParseReference accepts;
-// a file source is read as ResolveSource pins it) into a new archive
-// repository at dir, which must not exist. On failure nothing is left at
-// dir.
-func ToArchive(ctx context.Context, src, dir string, opts Options) (res *Result, err error) {
+// Store is what a conversion writes into: an archive repository on disk
+// (archiverepo.Repo) or one streamed as an image layer (archiverepo.Stream).
+type Store interface {
+	ostreeext.Store
+	SetRef(name string, c ostree.Checksum) error
+}
+
+// Source is an OCK OSTree image opened for conversion: its labels are
+// checked and its layers sorted out, but none of them read yet.
+type Source struct {
+	ref     *containerimage.Reference
+	img     *containerimage.Image
+	layers  []containerimage.Layer // the ostree layers
+	derived []containerimage.Layer
+	commit  ostree.Checksum
+	opts    Options
+}
+
+// Open opens the image src (any reference ParseReference accepts; a file
+// source is read as ResolveSource pins it) and checks that it encapsulates
+// an OSTree commit. Close it when done.
+func Open(ctx context.Context, src string, opts Options) (*Source, error) {
 	ref, err := containerimage.ResolveSource(src)
 	if err != nil {
 		return nil, err
@@ -78,20 +95,89 @@ func ToArchive(ctx context.Context, src, dir string, opts Options) (res *Result,
 	if ref.SignatureRemote != "" {
 		fmt.Fprintf(opts.Log, "warning: %s: signatures of OSTree remote %q are not checked; every object is still verified against its checksum\n", src, ref.SignatureRemote)
 	}
-	if _, err := os.Lstat(dir); err == nil {
-		return nil, fmt.Errorf("output %s already exists: remove it or choose another", dir)
-	}
 	img, err := containerimage.Open(ctx, ref, opts.Image)
 	if err != nil {
 		return nil, err
 	}
-	defer img.Close()
-
 	layers, commit, err := ostreeLayers(img)
+	if err != nil {
+		img.Close()
+		return nil, err
+	}
+	return &Source{
+		ref: ref, img: img, layers: layers, derived: img.Layers()[len(layers):],
+		commit: commit, opts: opts,
+	}, nil
+}
+
+// Close releases the image.
+func (s *Source) Close() error { return s.img.Close() }
+
+// Created is the image's creation time (zero if it has none). ostree-ext
+// stamps it from the commit, and unlike the commit's own timestamp it is
+// known before any layer is read.
+func (s *Source) Created() time.Time { return s.img.Created() }
+
+// Convert reads every layer once, verifying each object into store, checks
+// that the commit is complete, merges derived layers into a new commit and
+// sets the served ref. What store already holds on failure is the
+// caller's to discard.
+func (s *Source) Convert(ctx context.Context, store Store) (*Result, error) {
+	opts, img, ref := s.opts, s.img, s.ref
+	im := ostreeext.NewImporter(store, ostreeext.WithWorkers(opts.Workers))
+	if opts.Progress != nil {
+		var total int64
+		for _, l := range img.Layers() {
+			total += max(l.Size, 0)
+		}
+		opts.Progress.Start(total)
+	}
+	for _, l := range s.layers {
+		if err := importLayer(ctx, img, im, l, opts.Progress); err != nil {
+			return nil, fmt.Errorf("%s: %w", ref, err)
+		}
+	}
+	commit := s.commit
+	c, err := im.Finish(commit)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ref, err)
+	}
+	objects := im.Objects()
+	if len(s.derived) == 0 {
+		opts.Ref, err = servedRef(c, commit, opts.Ref, opts.Log)
+	} else {
+		var n int
+		commit, c, n, err = merge(ctx, img, store, commit, c, s.derived, &opts)
+		objects += n
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ref, err)
+	}
+	if err := store.SetRef(opts.Ref, commit); err != nil {
+		return nil, err
+	}
+	return &Result{
+		Source:  ref.String(),
+		Commit:  commit,
+		Created: time.Unix(int64(c.Timestamp), 0).UTC(),
+		Ref:     opts.Ref,
+		Version: img.Labels()[LabelVersion],
+		Arch:    img.Architecture(),
+		Objects: objects,
+	}, nil
+}
+
+// ToArchive converts the image src into a new archive repository at dir,
+// which must not exist. On failure nothing is left at dir.
+func ToArchive(ctx context.Context, src, dir string, opts Options) (res *Result, err error) {
+	if _, err := os.Lstat(dir); err == nil {
+		return nil, fmt.Errorf("output %s already exists: remove it or choose another", dir)
+	}
+	s, err := Open(ctx, src, opts)
 	if err != nil {
 		return nil, err
 	}
-	derived := img.Layers()[len(layers):]
+	defer s.Close()
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return nil, fmt.Errorf("create output directory: %w", err)
 	}
@@ -104,46 +190,7 @@ func ToArchive(ctx context.Context, src, dir string, opts Options) (res *Result,
 			os.RemoveAll(dir)
 		}
 	}()
-	im := ostreeext.NewImporter(repo, ostreeext.WithWorkers(opts.Workers))
-	if opts.Progress != nil {
-		var total int64
-		for _, l := range img.Layers() {
-			total += max(l.Size, 0)
-		}
-		opts.Progress.Start(total)
-	}
-	for _, l := range layers {
-		if err := importLayer(ctx, img, im, l, opts.Progress); err != nil {
-			return nil, fmt.Errorf("%s: %w", ref, err)
-		}
-	}
-	c, err := im.Finish(commit)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ref, err)
-	}
-	objects := im.Objects()
-	if len(derived) == 0 {
-		opts.Ref, err = servedRef(c, commit, opts.Ref, opts.Log)
-	} else {
-		var n int
-		commit, c, n, err = merge(ctx, img, repo, commit, c, derived, &opts)
-		objects += n
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ref, err)
-	}
-	if err := repo.SetRef(opts.Ref, commit); err != nil {
-		return nil, err
-	}
-	return &Result{
-		Source:  ref.String(),
-		Commit:  commit,
-		Created: time.Unix(int64(c.Timestamp), 0).UTC(),
-		Ref:     opts.Ref,
-		Version: img.Labels()[LabelVersion],
-		Arch:    img.Architecture(),
-		Objects: objects,
-	}, nil
+	return s.Convert(ctx, repo)
 }
 
 func importLayer(ctx context.Context, img *containerimage.Image, im *ostreeext.Importer, l containerimage.Layer, p Progress) error {

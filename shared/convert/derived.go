@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ocne-image/ocne-image/shared/archiverepo"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 	"github.com/ocne-image/ocne-image/shared/ostree"
 	"github.com/ocne-image/ocne-image/shared/ostreeext"
@@ -23,9 +22,9 @@ const MetaManifestDigest = "ostree.manifest-digest"
 // result, bound to the ref it will be served as: the one asked for, else
 // the base commit's only binding, else DefaultRef. It returns the new
 // commit and how many objects it wrote.
-func merge(ctx context.Context, img *containerimage.Image, repo *archiverepo.Repo, base ostree.Checksum, bc *ostree.Commit, derived []containerimage.Layer, opts *Options) (ostree.Checksum, *ostree.Commit, int, error) {
+func merge(ctx context.Context, img *containerimage.Image, store Store, base ostree.Checksum, bc *ostree.Commit, derived []containerimage.Layer, opts *Options) (ostree.Checksum, *ostree.Commit, int, error) {
 	fail := func(err error) (ostree.Checksum, *ostree.Commit, int, error) { return ostree.Checksum{}, nil, 0, err }
-	m, err := ostreeext.NewMerger(repo, base)
+	m, err := ostreeext.NewMerger(store, base)
 	if err != nil {
 		return fail(err)
 	}

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ocne-image/ocne-image/shared/archiverepo"
 	"github.com/ocne-image/ocne-image/shared/ostree"
 )
 
@@ -43,9 +42,9 @@ const (
 	selinuxXattr   = "security.selinux"
 )
 
-// Merger lays derived layers over a base commit in an archive repository.
+// Merger lays derived layers over a base commit in a Store.
 type Merger struct {
-	repo     *archiverepo.Repo
+	repo     Store
 	base     ostree.Checksum
 	root     *mdir
 	filtered map[string]int
@@ -68,7 +67,7 @@ type mdir struct {
 }
 
 // NewMerger starts from base, which must be complete in repo.
-func NewMerger(repo *archiverepo.Repo, base ostree.Checksum) (*Merger, error) {
+func NewMerger(repo Store, base ostree.Checksum) (*Merger, error) {
 	b, err := repo.ReadMetadata(ostree.ObjCommit, base)
 	if err != nil {
 		return nil, err
@@ -322,12 +321,11 @@ func (m *Merger) replacedXattrs(parent *mdir, name string) (ostree.Xattrs, error
 	if !ok {
 		return nil, nil
 	}
-	c, err := m.repo.OpenContent(sum)
+	h, err := m.repo.ContentHeader(sum)
 	if err != nil {
 		return nil, err
 	}
-	c.Close()
-	return c.Header.Xattrs, nil
+	return h.Xattrs, nil
 }
 
 func (m *Merger) setFile(parent *mdir, name string, hdr *tar.Header, mode uint32, content io.Reader) error {

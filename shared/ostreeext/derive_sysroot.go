@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/ocne-image/ocne-image/shared/ostree"
@@ -44,7 +43,7 @@ func (m *Merger) filter(top string, tr *tar.Reader, hdr *tar.Header) error {
 	}
 	s := &m.sysroot
 	if s.f == nil {
-		f, err := os.CreateTemp(filepath.Join(m.repo.Dir(), "tmp"), ".sysroot-")
+		f, err := os.CreateTemp(m.repo.TempDir(), ".sysroot-")
 		if err != nil {
 			return fmt.Errorf("spool: %w", err)
 		}

@@ -111,7 +111,7 @@ func planExport(repo *archiverepo.Repo, commit ostree.Checksum, layers int) (*ex
 	files := map[ostree.Checksum]*exportFile{}
 	var order []*exportFile
 	lastMeta := ostree.Checksum{}
-	c, err := repo.Walk(commit, func(fp string, t ostree.ObjectType, sum ostree.Checksum) error {
+	c, err := archiverepo.Walk(repo, commit, func(fp string, t ostree.ObjectType, sum ostree.Checksum) error {
 		switch t {
 		case ostree.ObjDirMeta:
 			lastMeta = sum

@@ -29,12 +29,12 @@ const bufferedFileSize = 1 << 20
 
 const paxXattrPrefix = "SCHILY.xattr."
 
-// Importer writes the OSTree objects found in ostree-ext layers into an
-// archive repository, verifying each against its name. Feed it every layer
+// Importer writes the OSTree objects found in ostree-ext layers into a
+// Store, verifying each against its name. Feed it every layer
 // of an image (in any order), then call Finish. Memory stays bounded by the
 // number of distinct xattr sets, not by the size of the image.
 type Importer struct {
-	repo    *archiverepo.Repo
+	repo    Store
 	workers int
 
 	// xattrs holds every distinct serialised xattrs set seen so far, by the
@@ -72,7 +72,7 @@ func WithWorkers(n int) ImporterOption {
 }
 
 // NewImporter returns an Importer that writes into repo.
-func NewImporter(repo *archiverepo.Repo, opts ...ImporterOption) *Importer {
+func NewImporter(repo Store, opts ...ImporterOption) *Importer {
 	im := &Importer{
 		repo:    repo,
 		workers: runtime.GOMAXPROCS(0),
@@ -391,7 +391,7 @@ func (im *Importer) Finish(commit ostree.Checksum) (*ostree.Commit, error) {
 	if !found {
 		return nil, fmt.Errorf("commit %s: %w (the image labels it as its ostree.commit but does not contain it)", commit, ErrIncomplete)
 	}
-	c, err := im.repo.Walk(commit, func(p string, t ostree.ObjectType, c ostree.Checksum) error {
+	c, err := archiverepo.Walk(im.repo, commit, func(p string, t ostree.ObjectType, c ostree.Checksum) error {
 		if t == ostree.ObjFileZ && !im.repo.Has(c, t) {
 			return fmt.Errorf("commit %s: content object %s for %s: %w", commit, c, p, ErrIncomplete)
 		}

@@ -2,6 +2,10 @@
 // HTTP server and an OSTree archive repository, FROM scratch. It is a
 // drop-in for the nginx-based image of the old tooling: the repository is
 // at /usr/share/nginx/html/ostree and the server listens on port 80.
+//
+// The server is the archive-server program (./archive-server), which
+// `make` builds for each architecture into payload/ and this package
+// embeds, so a server image needs no network and no base image.
 package serverimage
 
 import (
@@ -9,16 +13,13 @@ import (
 	"embed"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path"
-	"path/filepath"
 	"runtime"
-	"strings"
 	"time"
 
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocne-image/ocne-image/shared/archiverepo"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 	"github.com/ocne-image/ocne-image/shared/serverimage/layout"
 )
@@ -48,43 +49,63 @@ type Options struct {
 	// the one embedded at build time for Arch.
 	ServerBinary string
 	Labels       map[string]string
-	// Created stamps the image and its files. Callers pass the commit's
-	// timestamp, so the same commit always yields the same image; zero
-	// means the Unix epoch.
+	// Created stamps the image. Callers pass the commit's timestamp, so
+	// the same commit always yields the same image; zero means the Unix
+	// epoch.
 	Created time.Time
-	TempDir string // where layer files go
+	// ModTime stamps the layers' files. It must be known before the
+	// first object is written, so callers pass the source image's
+	// creation time; zero means the Unix epoch.
+	ModTime time.Time
+	TempDir string // where scratch files go
 }
 
-// Build writes the image's layers into opts.TempDir: one with the server,
-// one with the repository at archiveDir. Call RemoveLayerFiles when done.
-func Build(archiveDir string, opts Options) (b containerimage.Build, err error) {
-	if opts.Created.IsZero() {
-		opts.Created = time.Unix(0, 0).UTC()
+func (o *Options) defaults() {
+	if o.Created.IsZero() {
+		o.Created = time.Unix(0, 0).UTC()
 	}
-	if opts.Arch == "" {
-		opts.Arch = runtime.GOARCH
+	if o.ModTime.IsZero() {
+		o.ModTime = time.Unix(0, 0).UTC()
 	}
-	server, err := openServer(opts.ServerBinary, opts.Arch)
-	if err != nil {
-		return b, err
+	if o.Arch == "" {
+		o.Arch = runtime.GOARCH
 	}
-	defer server.Close()
-	defer func() {
-		if err != nil {
-			b.RemoveLayerFiles()
-		}
-	}()
-	l, err := serverLayer(opts.TempDir, server, opts.Created)
-	if err != nil {
-		return b, fmt.Errorf("server layer: %w", err)
-	}
-	b.Layers = append(b.Layers, l)
-	l, err = repoLayer(opts.TempDir, archiveDir, opts.Created)
-	if err != nil {
-		return b, fmt.Errorf("archive layer: %w", err)
-	}
-	b.Layers = append(b.Layers, l)
+}
 
+// WriteLayers streams the image's two layers into a, in one pass each: the
+// server, then the OSTree archive repository, whose objects fill puts into
+// the Stream it is given while they are read and verified. No repository
+// directory or layer file is written. Image makes the image of them once
+// fill's results are known.
+func WriteLayers(a *containerimage.Archive, opts Options, fill func(*archiverepo.Stream) error) ([]containerimage.BlobLayer, error) {
+	opts.defaults()
+	server, err := readServer(opts.ServerBinary, opts.Arch)
+	if err != nil {
+		return nil, err
+	}
+	sl, err := a.Layer(func(w io.Writer) error { return serverLayer(w, server, opts.ModTime) })
+	if err != nil {
+		return nil, fmt.Errorf("server layer: %w", err)
+	}
+	rl, err := a.Layer(func(w io.Writer) error {
+		s, err := archiverepo.NewStream(w, layout.RepoPath, opts.ModTime, opts.TempDir)
+		if err != nil {
+			return err
+		}
+		if err := fill(s); err != nil {
+			return err
+		}
+		return s.Close()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("archive layer: %w", err)
+	}
+	return []containerimage.BlobLayer{sl, rl}, nil
+}
+
+// Image is the archive server image made of the layers WriteLayers wrote.
+func Image(layers []containerimage.BlobLayer, opts Options) containerimage.Build {
+	opts.defaults()
 	labels := map[string]string{
 		"org.opencontainers.image.title":       "OCK OSTree archive server",
 		"org.opencontainers.image.description": "OSTree archive repository at /ostree, Kickstart files at /ks/, served on port 80",
@@ -92,97 +113,58 @@ func Build(archiveDir string, opts Options) (b containerimage.Build, err error) 
 	for k, v := range opts.Labels {
 		labels[k] = v
 	}
-	b.Config = imgspecv1.Image{
-		Created:  &opts.Created,
-		Platform: imgspecv1.Platform{OS: "linux", Architecture: opts.Arch},
-		Config: imgspecv1.ImageConfig{
-			Entrypoint:   []string{layout.ServerPath},
-			Cmd:          []string{"--root", layout.WebRoot, "--listen", ":80"},
-			Env:          []string{"GODEBUG=" + ServerGODEBUG},
-			ExposedPorts: map[string]struct{}{layout.Port: {}},
-			StopSignal:   "SIGTERM",
-			Labels:       labels,
+	return containerimage.Build{
+		Layers: layers,
+		Config: imgspecv1.Image{
+			Created:  &opts.Created,
+			Platform: imgspecv1.Platform{OS: "linux", Architecture: opts.Arch},
+			Config: imgspecv1.ImageConfig{
+				Entrypoint:   []string{layout.ServerPath},
+				Cmd:          []string{"--root", layout.WebRoot, "--listen", ":80"},
+				Env:          []string{"GODEBUG=" + ServerGODEBUG},
+				ExposedPorts: map[string]struct{}{layout.Port: {}},
+				StopSignal:   "SIGTERM",
+				Labels:       labels,
+			},
+			History: []imgspecv1.History{
+				{Created: &opts.Created, CreatedBy: "ocne-image: archive server"},
+				{Created: &opts.Created, CreatedBy: "ocne-image: OSTree archive"},
+			},
 		},
-		History: []imgspecv1.History{
-			{Created: &opts.Created, CreatedBy: "ocne-image: archive server"},
-			{Created: &opts.Created, CreatedBy: "ocne-image: OSTree archive"},
-		},
+	}
+}
+
+func readServer(path, arch string) ([]byte, error) {
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("archive server binary: %w", err)
+		}
+		return b, nil
+	}
+	b, err := payload.ReadFile("payload/archive-server-" + arch)
+	if err != nil {
+		return nil, fmt.Errorf("this build of ocne-image has no archive server for %s embedded: rebuild it with `make build`", arch)
 	}
 	return b, nil
 }
 
-func openServer(path, arch string) (io.ReadCloser, error) {
-	if path != "" {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, fmt.Errorf("archive server binary: %w", err)
-		}
-		return f, nil
-	}
-	f, err := payload.Open("payload/archive-server-" + arch)
-	if err != nil {
-		return nil, fmt.Errorf("this build of ocne-image has no archive server for %s embedded: rebuild it with `make build`", arch)
-	}
-	return f, nil
-}
-
-func serverLayer(dir string, server io.Reader, mtime time.Time) (containerimage.BlobLayer, error) {
-	// Uncompressed, as both layers: a server binary is a few MB, and the
-	// repository's objects are deflated already.
-	tl, err := containerimage.NewTarLayer(dir, containerimage.Uncompressed, mtime)
-	if err != nil {
-		return containerimage.BlobLayer{}, err
-	}
-	data, err := io.ReadAll(server)
-	if err == nil {
-		err = tl.File(layout.ServerPath, 0o755, int64(len(data)), bytes.NewReader(data))
-	}
+// serverLayer writes the layer with the server. Both layers are
+// uncompressed: a server binary is a few MB, and the repository's objects
+// are deflated already.
+func serverLayer(w io.Writer, server []byte, mtime time.Time) error {
+	tw := containerimage.NewTarWriter(w, mtime)
+	err := tw.File(layout.ServerPath, 0o755, int64(len(server)), bytes.NewReader(server))
 	if err == nil { // the Kickstart mount point, and a /tmp for good measure
-		err = tl.Dir(layout.KsPath, 0o755)
+		err = tw.Dir(layout.KsPath, 0o755)
 	}
 	if err == nil {
-		err = tl.Dir("/tmp", 0o1777)
+		err = tw.Dir("/tmp", 0o1777)
 	}
-	if err != nil {
-		tl.Remove()
-		return containerimage.BlobLayer{}, err
+	if err == nil {
+		err = tw.Close()
 	}
-	return tl.Finish()
-}
-
-// repoLayer adds the repository's config, refs and objects; its scratch
-// directories and any unfinished temp files stay out.
-func repoLayer(dir, archiveDir string, mtime time.Time) (containerimage.BlobLayer, error) {
-	tl, err := containerimage.NewTarLayer(dir, containerimage.Uncompressed, mtime)
-	if err != nil {
-		return containerimage.BlobLayer{}, err
-	}
-	err = filepath.WalkDir(archiveDir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(archiveDir, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		if strings.HasPrefix(d.Name(), ".tmp-") || rel == "tmp" || rel == "state" {
-			if d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		name := path.Join(layout.RepoPath, rel)
-		if d.IsDir() {
-			return tl.Dir(name, 0o755)
-		}
-		return tl.CopyFile(name, p, 0o644)
-	})
-	if err != nil {
-		tl.Remove()
-		return containerimage.BlobLayer{}, err
-	}
-	return tl.Finish()
+	return err
 }
 
 // Names returns the names `podman load` gives the image: latest and the

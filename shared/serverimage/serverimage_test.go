@@ -1,34 +1,50 @@
 package serverimage
 
 import (
+	"archive/tar"
+	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/ocne-image/ocne-image/shared/archiverepo"
+	"github.com/ocne-image/ocne-image/shared/containerimage"
+	"github.com/ocne-image/ocne-image/shared/ostree"
 	"github.com/ocne-image/ocne-image/shared/serverimage/layout"
 )
 
-// TestBuildConfig checks what a container runtime starts the server with.
-func TestBuildConfig(t *testing.T) {
+// TestImage writes an image with a tiny repository and checks what a
+// container runtime starts the server with and what each layer holds.
+func TestImage(t *testing.T) {
 	dir := t.TempDir()
-	archive := filepath.Join(dir, "archive")
-	if err := os.MkdirAll(filepath.Join(archive, "objects"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(archive, "config"), []byte("[core]\nmode=archive-z2\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	server := filepath.Join(dir, "server")
 	if err := os.WriteFile(server, []byte("#!/bin/true\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	b, err := Build(archive, Options{Arch: "amd64", ServerBinary: server, TempDir: dir})
+	path := filepath.Join(dir, "image.tar")
+	a, err := containerimage.CreateArchive(path, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.RemoveLayerFiles()
-
+	defer a.Discard()
+	mtime := time.Date(2024, 5, 6, 7, 8, 9, 500, time.UTC)
+	opts := Options{Arch: "amd64", ServerBinary: server, ModTime: mtime, TempDir: dir}
+	meta := (&ostree.DirMeta{Mode: 0o40755}).Marshal()
+	sum := ostree.SumBytes(meta)
+	layers, err := WriteLayers(a, opts, func(s *archiverepo.Stream) error {
+		if err := s.WriteMetadata(ostree.ObjDirMeta, sum, meta); err != nil {
+			return err
+		}
+		return s.SetRef("ock/x", sum)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := Image(layers, opts)
 	c := b.Config.Config
 	for _, tc := range []struct {
 		what      string
@@ -47,7 +63,62 @@ func TestBuildConfig(t *testing.T) {
 	if _, ok := c.ExposedPorts[layout.Port]; !ok {
 		t.Errorf("exposed ports %v lack %s", c.ExposedPorts, layout.Port)
 	}
-	if len(b.Layers) != 2 {
-		t.Errorf("%d layers, want 2 (server, archive)", len(b.Layers))
+	if err := a.Commit(b, Names("1.31")); err != nil {
+		t.Fatal(err)
+	}
+
+	ref, err := containerimage.ParseReference("oci-archive:" + path + ":" + layout.Repository + ":1.31")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := containerimage.Open(context.Background(), ref, containerimage.Options{TempDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	if len(img.Layers()) != 2 {
+		t.Fatalf("%d layers, want 2 (server, archive)", len(img.Layers()))
+	}
+	repo := strings.TrimPrefix(layout.RepoPath, "/")
+	for i, want := range [][]string{
+		{strings.TrimPrefix(layout.ServerPath, "/"), strings.TrimPrefix(layout.KsPath, "/") + "/", "tmp/"},
+		{repo + "/config", repo + "/refs/heads/ock/x", repo + "/objects/00/", repo + "/objects/ff/", repo + "/extensions/",
+			repo + "/" + ostree.ObjectPath(sum, ostree.ObjDirMeta)},
+	} {
+		entries := map[string]*tar.Header{}
+		rc, err := img.OpenLayer(context.Background(), img.Layers()[i], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := tar.NewReader(rc)
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, dup := entries[h.Name]; dup {
+				t.Errorf("layer %d names %s twice", i, h.Name)
+			}
+			entries[h.Name] = h
+			if !h.ModTime.Equal(mtime.Truncate(time.Second)) {
+				t.Errorf("layer %d: %s has mtime %v, want %v", i, h.Name, h.ModTime, mtime)
+			}
+		}
+		if err := rc.Close(); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range want {
+			if entries[name] == nil {
+				t.Errorf("layer %d has no %s", i, name)
+			}
+		}
+		for name := range entries {
+			if strings.Contains(name, "/tmp/") || strings.Contains(name, "/state") {
+				t.Errorf("layer %d holds scratch entry %s", i, name)
+			}
+		}
 	}
 }

@@ -3,7 +3,7 @@
 # shellcheck shell=bash
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$ROOT"
+cd "$ROOT" || exit
 export CGO_ENABLED=0
 export GOFLAGS=${GOFLAGS:--buildvcs=false -tags=containers_image_openpgp,exclude_graphdriver_btrfs,exclude_graphdriver_devicemapper}
 
@@ -15,7 +15,9 @@ CACHE=$ROOT/.cache/bench
 PLUGIN=$ROOT/bin/kubectl-ocne_image
 CONVBENCH=$CACHE/bin/convbench
 FIXTURE_VERSION=1 # bump when the fixture recipe changes
+# shellcheck disable=SC2034 # used by the scripts that source this
 TAG=1.31          # tag of the images in the OCI layouts (convbench's ImageTag)
+# shellcheck disable=SC2034
 REF=ock
 
 log() { printf '%s\n' "$*" >&2; }

@@ -45,8 +45,8 @@ put() {
 
 # registry_hosts: how containerd pulls (certs.d, read on every pull, so a
 # running cluster follows a change at once): the test registry over plain
-# http, and the builder image's default registry (shared/builder
-# ImageRegistry) served from the test registry too, as an air-gapped site
+# http, and the builder image's default registry (shared/builderimage
+# Registry) served from the test registry too, as an air-gapped site
 # mirrors it. `server` is the test registry there, so a missing image
 # fails locally and nothing is ever fetched from the internet.
 registry_hosts() {

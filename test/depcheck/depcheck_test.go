@@ -39,6 +39,9 @@ func TestDependencyBudgets(t *testing.T) {
 		// not everything it links: client-go itself imports pflag.
 		imports []string
 		except  string
+		// leaf: the standard library only, not even this module's other
+		// packages.
+		leaf bool
 	}{
 		{pkgs: "./plugins/...", deny: heavy},
 		{pkgs: "./plugins/conformance", deny: heavy},
@@ -46,7 +49,10 @@ func TestDependencyBudgets(t *testing.T) {
 		{pkgs: "./plugins/ignitionhost/...", deny: append([]string{module + "shared/"}, heavy...)},
 		{pkgs: "./shared/ostree", only: []string{"golang.org/x/sys/"}},
 		{pkgs: "./shared/archiveserver", only: []string{"golang.org/x/sys/"}},
-		{pkgs: "./kubectl-ocne/archive-server", only: []string{"golang.org/x/sys/"}},
+		{pkgs: "./shared/serverimage/archive-server", only: []string{"golang.org/x/sys/"}},
+		// Both ends of the builder pod's protocol link it: the pod without
+		// the cluster clients, create's cluster side without the pipeline.
+		{pkgs: "./shared/builder/wire", leaf: true},
 		// The builder pod needs no cluster client: that is what halves
 		// the builder image.
 		{pkgs: "./kubectl-ocne/builder", deny: []string{"k8s.io/client-go/", "k8s.io/cli-runtime/"}},
@@ -70,7 +76,11 @@ func TestDependencyBudgets(t *testing.T) {
 				}
 				return
 			}
+			self := module + strings.TrimPrefix(tc.pkgs, "./")
 			for _, dep := range nonStandardDeps(t, tc.pkgs) {
+				if tc.leaf && dep != self {
+					t.Errorf("%s depends on %s: only the standard library is allowed", tc.pkgs, dep)
+				}
 				if hasPrefix(dep, tc.deny) {
 					t.Errorf("%s depends on %s, which its budget denies", tc.pkgs, dep)
 				}

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -153,7 +154,7 @@ func TestCreateInterrupted(t *testing.T) {
 func testCreateInterrupted(t *testing.T, sig syscall.Signal) {
 	reg := harness.StartRegistry(t)
 	writeSampleImage(t, "docker://"+reg+"/olcne/ock-ostree:1.31", ostreeext.ExportOptions{})
-	slow := slowProxy(t, reg, "127.0.0.1")
+	slow, trickled := slowProxy(t, reg, "127.0.0.1")
 
 	out := filepath.Join(t.TempDir(), "out", "ock.tar")
 	cmd := exec.Command(pluginBinary(t), "create", "--local", "--version", "1.31", "--output-file", out,
@@ -164,15 +165,17 @@ func testCreateInterrupted(t *testing.T, sig syscall.Signal) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Interrupt once the work directory exists and data is flowing.
+	// Interrupt once the archive is being written and blob data is flowing
+	// into the conversion.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if m, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".ocne-image-work-*", "archive", "objects", "*", "*")); len(m) > 0 {
+		m, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".ocne-image-work-*", ".ock.tar.tmp-*"))
+		if len(m) > 0 && trickled.Load() > 256<<10 {
 			break
 		}
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
-			t.Fatalf("conversion never started; stderr: %s", stderr.String())
+			t.Fatalf("conversion never started (%d blob bytes sent); stderr: %s", trickled.Load(), stderr.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -198,29 +201,33 @@ func testCreateInterrupted(t *testing.T, sig syscall.Signal) {
 	assertNothingLeft(t, out)
 }
 
-// slowProxy fronts a registry with a proxy that trickles blob bodies.
 // slowProxy fronts a registry with a proxy on host (an address of this
-// machine) that trickles blob bodies, and returns the proxy's host:port.
-func slowProxy(t *testing.T, reg, host string) string {
+// machine) that trickles blob bodies, and returns the proxy's host:port
+// and a count of the blob bytes it has sent.
+func slowProxy(t *testing.T, reg, host string) (string, *atomic.Int64) {
 	t.Helper()
 	target, _ := url.Parse("http://" + reg)
 	rp := httputil.NewSingleHostReverseProxy(target)
+	var sent atomic.Int64
 	ln, err := net.Listen("tcp", host+":0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.Contains(r.URL.Path, "/blobs/") && r.Method == http.MethodGet {
-			w = &trickle{ResponseWriter: w}
+			w = &trickle{ResponseWriter: w, sent: &sent}
 		}
 		rp.ServeHTTP(w, r)
 	})}}
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return ln.Addr().String()
+	return ln.Addr().String(), &sent
 }
 
-type trickle struct{ http.ResponseWriter }
+type trickle struct {
+	http.ResponseWriter
+	sent *atomic.Int64
+}
 
 func (tr *trickle) Write(p []byte) (int, error) {
 	written := 0
@@ -228,6 +235,7 @@ func (tr *trickle) Write(p []byte) (int, error) {
 		n := min(len(p), 32<<10)
 		m, err := tr.ResponseWriter.Write(p[:n])
 		written += m
+		tr.sent.Add(int64(m))
 		if err != nil {
 			return written, err
 		}

@@ -21,7 +21,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/ocne-image/ocne-image/shared/builder"
+	"github.com/ocne-image/ocne-image/shared/builderimage"
 	"github.com/ocne-image/ocne-image/shared/clusterbuild"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 	"github.com/ocne-image/ocne-image/shared/ostreeext"
@@ -44,7 +44,7 @@ func needCluster(t *testing.T) *testCluster {
 	c := clusterOnly(t)
 	// The builder image: the builder program beside this plugin (make
 	// build puts it there), pushed where the node pulls from.
-	c.builder = c.pushBuilderImage(t, pluginBinary(t), "ocne/builder:test", []string{builder.ImageBinary})
+	c.builder = c.pushBuilderImage(t, pluginBinary(t), "ocne/builder:test", []string{builderimage.BinaryPath})
 	return c
 }
 
@@ -148,7 +148,7 @@ func TestInClusterCreate(t *testing.T) {
 		alone := filepath.Join(t.TempDir(), "kubectl-ocne_image")
 		copyFile(t, pluginBinary(t), alone)
 		os.Chmod(alone, 0o755)
-		image := c.pushBuilderImage(t, alone, "ocne/builder-plugin:test", []string{builder.ImagePlugin, "builder"})
+		image := c.pushBuilderImage(t, alone, "ocne/builder-plugin:test", []string{builderimage.PluginPath, "builder"})
 		out := filepath.Join(t.TempDir(), "ock.tar")
 		r := plugin(t, t.TempDir(), "create", "--kubeconfig", c.kubeconfig, "--version", "1.31", "--builder-image", image,
 			"--os-registry", c.podReg+"/olcne/ock-ostree", "--tls-verify=false", "--output-file", out)
@@ -228,7 +228,7 @@ func TestInClusterFaults(t *testing.T) {
 	t.Run("builder pod deleted mid-build", func(t *testing.T) {
 		// Pods reach this host through the pod network's gateway.
 		gw, _, _ := strings.Cut(c.podReg, ":")
-		slow := slowProxy(t, c.registry, gw)
+		slow, _ := slowProxy(t, c.registry, gw)
 		out := filepath.Join(t.TempDir(), "ock.tar")
 		cmd := exec.Command(pluginBinary(t), "create", "--kubeconfig", c.kubeconfig, "--version", "1.31", "--tls-verify=false",
 			"--os-registry", slow+"/olcne/ock-ostree", "--builder-image", c.builder, "--output-file", out)

@@ -11,7 +11,7 @@ import (
 
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/ocne-image/ocne-image/shared/builder"
+	"github.com/ocne-image/ocne-image/shared/builderimage"
 	"github.com/ocne-image/ocne-image/test/harness"
 )
 
@@ -77,7 +77,7 @@ func TestKrewInstall(t *testing.T) {
 	// The builder program is installed beside the plugin, and
 	// builder-image packs it: the image runs it, not the plugin.
 	store := filepath.Join(krewRoot, "store", "ocne-image", version)
-	builderBin := filepath.Join(store, builder.BinaryName)
+	builderBin := filepath.Join(store, builderimage.BinaryName)
 	out, err = exec.Command(builderBin).CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "--source, --arch and --version are required") {
 		t.Errorf("%s without flags: %v: %s (want exit 2 and the usage error)", builderBin, err, out)
@@ -96,8 +96,8 @@ func TestKrewInstall(t *testing.T) {
 	if err := json.Unmarshal(out, &cfg); err != nil {
 		t.Fatalf("skopeo inspect --config: %v: %s", err, out)
 	}
-	if !slices.Equal(cfg.Config.Entrypoint, []string{builder.ImageBinary}) {
-		t.Errorf("builder image from the krew install runs %q, want %s", cfg.Config.Entrypoint, builder.ImageBinary)
+	if !slices.Equal(cfg.Config.Entrypoint, []string{builderimage.BinaryPath}) {
+		t.Errorf("builder image from the krew install runs %q, want %s", cfg.Config.Entrypoint, builderimage.BinaryPath)
 	}
 
 	// kubectl's plugin completion runs kubectl_complete-ocne_image from PATH.

@@ -15,7 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 
-	"github.com/ocne-image/ocne-image/shared/builder"
+	"github.com/ocne-image/ocne-image/shared/builderimage"
 	"github.com/ocne-image/ocne-image/shared/clusterbuild"
 	"github.com/ocne-image/ocne-image/shared/ostreeext"
 	"github.com/ocne-image/ocne-image/test/harness"
@@ -32,10 +32,10 @@ func TestInClusterStock(t *testing.T) {
 	writeSampleImage(t, "docker://"+c.registry+"/olcne/ock-ostree:1.31", ostreeext.ExportOptions{})
 	r := plugin(t, t.TempDir(), "builder-image", "--registry", c.registry, "--tls-verify=false")
 	ref, _, ok := strings.Cut(strings.TrimSpace(r.stdout), "@")
-	if r.code != 0 || !ok || !strings.HasPrefix(ref, "docker://"+c.registry+"/"+builder.ImagePath+":") {
+	if r.code != 0 || !ok || !strings.HasPrefix(ref, "docker://"+c.registry+"/"+builderimage.Repository+":") {
 		t.Fatalf("builder-image --registry: exit %d: %s%s", r.code, r.stdout, r.stderr)
 	}
-	wantImage := builder.ImageRegistry + strings.TrimPrefix(ref, "docker://"+c.registry)
+	wantImage := builderimage.Registry + strings.TrimPrefix(ref, "docker://"+c.registry)
 
 	gw, _, _ := strings.Cut(c.podReg, ":")
 	proxy := harness.StartProxy(t, gw)
@@ -99,13 +99,13 @@ func TestInClusterStock(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "ock.tar")
 		// Under the default registry, which the node pulls from the test
 		// registry only: nothing leaves this machine.
-		image := builder.ImageIn(builder.ImageRegistry, "no-such-version")
+		image := builderimage.In(builderimage.Registry, "no-such-version")
 		r := plugin(t, t.TempDir(), "create", "--kubeconfig", c.kubeconfig, "-n", ns, "--version", "1.31", "--builder-image", image,
 			"--os-registry", c.podReg+"/olcne/ock-ostree", "--tls-verify=false", "--start-timeout", "90s", "--output-file", out)
 		msg := strings.TrimSpace(r.stderr)
 		t.Logf("stderr: %s", msg)
 		for _, want := range []string{"builder image " + image + " cannot be pulled", "kubectl ocne-image builder-image --registry REGISTRY",
-			"--builder-image REGISTRY/" + builder.ImagePath + ":"} {
+			"--builder-image REGISTRY/" + builderimage.Repository + ":"} {
 			if !strings.Contains(msg, want) {
 				t.Errorf("message lacks %q: %s", want, msg)
 			}

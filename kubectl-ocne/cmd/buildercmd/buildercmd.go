@@ -13,11 +13,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ocne-image/ocne-image/shared/builder"
+	"github.com/ocne-image/ocne-image/shared/builder/wire"
 	"github.com/ocne-image/ocne-image/shared/cli"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 )
@@ -69,7 +71,7 @@ func NewCommand(errOut io.Writer) *cobra.Command {
 	f.StringVar(&o.AuthFile, "authfile", "", "registry credentials file")
 	f.StringVar(&o.RegistriesConf, "registries-conf", "", "registries.conf(5) for the source pull")
 	f.StringVar(&o.Destination, "destination", "", "push the result here instead of serving it")
-	f.StringVar(&o.Listen, "listen", ":8080", "address to serve status and the result on")
+	f.StringVar(&o.Listen, "listen", ":"+strconv.Itoa(wire.Port), "address to serve status and the result on")
 	f.StringVar(&o.WorkDir, "work-dir", "/work", "scratch directory")
 	f.StringVar(&o.TerminationLog, "termination-log", "/dev/termination-log", "where to write the failure message")
 	f.Int64Var(&o.CutAfter, "fault-cut-after", 0, "drop the first archive transfer after this many bytes (tests)")
@@ -82,7 +84,7 @@ func (o *Options) Run(ctx context.Context) error {
 	if o.Source == "" || o.Arch == "" || o.Version == "" {
 		return cli.Usagef("--source, --arch and --version are required")
 	}
-	srv := builder.NewServer()
+	srv := wire.NewServer()
 	srv.CutAfter = o.CutAfter
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {

@@ -1,4 +1,7 @@
-package builder
+// Package builderimage is the builder image: the reference `create` runs
+// by default and the FROM-scratch image `builder-image` packs, with the
+// builder program (kubectl-ocne/builder) or, without it, the plugin.
+package builderimage
 
 import (
 	"fmt"
@@ -7,6 +10,7 @@ import (
 
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocne-image/ocne-image/shared/builder/wire"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 )
 
@@ -16,32 +20,31 @@ const BinaryName = "ocne-image-builder"
 
 // Paths and identity inside the builder image.
 const (
-	ImageBinary = "/usr/bin/" + BinaryName
-	ImagePlugin = "/usr/bin/kubectl-ocne_image"        // the fallback: the whole plugin
-	ImageCAFile = "/etc/ssl/certs/ca-certificates.crt" // where Go looks first on Linux
-	ImageWork   = "/work"
-	ImageUser   = "65532:65532"
-	ImagePort   = 8080
+	BinaryPath = "/usr/bin/" + BinaryName
+	PluginPath = "/usr/bin/kubectl-ocne_image"        // the fallback: the whole plugin
+	CAFile     = "/etc/ssl/certs/ca-certificates.crt" // where Go looks first on Linux
+	WorkDir    = "/work"
+	User       = "65532:65532"
 )
 
-// Where releases publish the builder image: ImageRegistry/ImagePath:VERSION.
+// Where releases publish the builder image: Registry/Repository:VERSION.
 const (
-	ImageRegistry = "ghcr.io"
-	ImagePath     = "ocne-image/ocne-image-builder"
+	Registry   = "ghcr.io"
+	Repository = "ocne-image/ocne-image-builder"
 )
 
-// DefaultImage is the builder image `create` runs unless told otherwise.
-func DefaultImage(version string) string { return ImageIn(ImageRegistry, version) }
+// Default is the builder image `create` runs unless told otherwise.
+func Default(version string) string { return In(Registry, version) }
 
-// ImageIn is the builder image of plugin version in registry (a host, or a
+// In is the builder image of plugin version in registry (a host, or a
 // host and path prefix): the default reference with its host replaced, as a
 // registry mirror holds it. The tag is the version itself, so a plugin runs
 // the builder of its own build: the two speak one protocol (flags, status).
 // A development build's version (git describe: abc1234-dirty; dev) is a tag
 // no release has, so it names what `builder-image` pushed from that binary,
 // never an older builder.
-func ImageIn(registry, version string) string {
-	return strings.TrimSuffix(registry, "/") + "/" + ImagePath + ":" + imageTag(version)
+func In(registry, version string) string {
+	return strings.TrimSuffix(registry, "/") + "/" + Repository + ":" + imageTag(version)
 }
 
 // imageTag turns a version into a valid tag ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}).
@@ -58,8 +61,8 @@ func imageTag(version string) string {
 	return tag[:min(len(tag), 128)]
 }
 
-// ImageOptions shape the builder image.
-type ImageOptions struct {
+// Options shape the builder image.
+type Options struct {
 	Binary string // a static linux build of the builder program for Arch
 	// Plugin says Binary is the whole plugin, which runs the builder as
 	// its `builder` command, instead of the builder program.
@@ -70,16 +73,16 @@ type ImageOptions struct {
 	TempDir string
 }
 
-// Image builds the builder image: FROM scratch, the builder program (or the
+// Build builds the builder image: FROM scratch, the builder program (or the
 // plugin) and the CA bundle, run as a non-root user. Call RemoveLayerFiles
 // when done.
-func Image(opts ImageOptions) (containerimage.Build, error) {
+func Build(opts Options) (containerimage.Build, error) {
 	var b containerimage.Build
 	// The pod gives only arguments: the entrypoint makes either binary
 	// take them the same way.
-	path, entrypoint := ImageBinary, []string{ImageBinary}
+	path, entrypoint := BinaryPath, []string{BinaryPath}
 	if opts.Plugin {
-		path, entrypoint = ImagePlugin, []string{ImagePlugin, "builder"}
+		path, entrypoint = PluginPath, []string{PluginPath, "builder"}
 	}
 	created := time.Now().UTC().Truncate(time.Second)
 	tl, err := containerimage.NewTarLayer(opts.TempDir, containerimage.Gzip, created)
@@ -88,7 +91,7 @@ func Image(opts ImageOptions) (containerimage.Build, error) {
 	}
 	err = tl.CopyFile(path, opts.Binary, 0o755)
 	if err == nil && opts.CAFile != "" {
-		err = tl.CopyFile(ImageCAFile, opts.CAFile, 0o644)
+		err = tl.CopyFile(CAFile, opts.CAFile, 0o644)
 	}
 	for _, d := range []string{"/tmp", "/var/tmp"} {
 		if err == nil {
@@ -96,7 +99,7 @@ func Image(opts ImageOptions) (containerimage.Build, error) {
 		}
 	}
 	if err == nil {
-		err = tl.Dir(ImageWork, 0o1777)
+		err = tl.Dir(WorkDir, 0o1777)
 	}
 	if err != nil {
 		tl.Remove()
@@ -111,11 +114,11 @@ func Image(opts ImageOptions) (containerimage.Build, error) {
 		Created:  &created,
 		Platform: imgspecv1.Platform{OS: "linux", Architecture: opts.Arch},
 		Config: imgspecv1.ImageConfig{
-			User:         ImageUser,
+			User:         User,
 			Entrypoint:   entrypoint,
-			WorkingDir:   ImageWork,
+			WorkingDir:   WorkDir,
 			Env:          []string{"HOME=/tmp", "TMPDIR=/tmp"},
-			ExposedPorts: map[string]struct{}{fmt.Sprintf("%d/tcp", ImagePort): {}},
+			ExposedPorts: map[string]struct{}{fmt.Sprintf("%d/tcp", wire.Port): {}},
 			Labels: map[string]string{
 				"org.opencontainers.image.title":   "ocne-image builder",
 				"org.opencontainers.image.version": opts.Version,

@@ -1,7 +1,9 @@
-// Command archive-server serves an OSTree archive repository and a Kickstart
-// directory over HTTP. It is the only program in the FROM-scratch
-// ock-ostree image and replaces nginx there, so its defaults follow the old
-// nginx layout:
+// Command archive-server is the program the archive server image runs: it
+// serves an OSTree archive repository and a Kickstart directory over HTTP.
+// It is not part of the plugin: `make` builds it for each architecture into
+// ../payload, where package serverimage embeds it, and it is the only
+// program in the FROM-scratch ock-ostree image. It replaces nginx there, so
+// its defaults follow the old nginx layout:
 //
 //	podman run -d -p 8080:80 -v $PWD/ks:/usr/share/nginx/html/ks localhost/ock-ostree:latest
 //

@@ -1,4 +1,4 @@
-package builder
+package wire
 
 import (
 	"crypto/sha256"
@@ -12,38 +12,8 @@ import (
 	"sync/atomic"
 )
 
-// States a build in a pod goes through.
-const (
-	StateBuilding = "building"
-	StateReady    = "ready"  // the archive can be fetched from /archive
-	StatePushed   = "pushed" // the archive went to its destination
-	StateFailed   = "failed"
-)
-
-// Status is what the builder pod reports at /status.
-type Status struct {
-	State  string  `json:"state"`
-	Error  string  `json:"error,omitempty"`
-	Result *Result `json:"result,omitempty"`
-	// Digest and Size describe the archive file, so the client can check
-	// what it fetched (and resume a cut transfer).
-	Digest string `json:"digest,omitempty"`
-	Size   int64  `json:"size,omitempty"`
-	// Read and Total count the source image's blob bytes, for a progress bar.
-	Read  int64 `json:"read"`
-	Total int64 `json:"total"`
-}
-
-// Paths the builder pod serves.
-const (
-	PathHealth  = "/healthz"
-	PathReady   = "/ready"
-	PathStatus  = "/status"
-	PathArchive = "/archive"
-)
-
-// Server publishes a build's progress and result over HTTP. It implements
-// convert.Progress.
+// Server is the pod's end: it publishes a build's progress and result over
+// HTTP. It implements convert.Progress.
 type Server struct {
 	// CutAfter, if > 0, makes the first archive response stop after that
 	// many bytes, as a dropped connection would: tests use it to prove

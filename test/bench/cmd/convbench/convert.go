@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/pprof"
+
+	"github.com/ocne-image/ocne-image/shared/builder"
+	"github.com/ocne-image/ocne-image/shared/cli"
+	"github.com/ocne-image/ocne-image/shared/containerimage"
+	"github.com/ocne-image/ocne-image/shared/convert"
+	"github.com/ocne-image/ocne-image/shared/ock"
+)
+
+// profileFlags are the profiling flags of the commands that run product
+// code.
+type profileFlags struct {
+	cpu, mem string
+}
+
+func (p *profileFlags) register(fl *flag.FlagSet) {
+	fl.StringVar(&p.cpu, "cpuprofile", "", "write a CPU profile here")
+	fl.StringVar(&p.mem, "memprofile", "", "write a heap profile here at the end")
+}
+
+// run runs f under the profiles asked for.
+func (p *profileFlags) run(f func() error) (err error) {
+	if p.cpu != "" {
+		pf, err := os.Create(p.cpu)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			pf.Close()
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			if cerr := pf.Close(); err == nil && cerr != nil {
+				err = fmt.Errorf("cpu profile: %w", cerr)
+			}
+		}()
+	}
+	if err := f(); err != nil {
+		return err
+	}
+	if p.mem == "" {
+		return nil
+	}
+	mf, err := os.Create(p.mem)
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	if err := pprof.WriteHeapProfile(mf); err != nil {
+		mf.Close()
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	return mf.Close()
+}
+
+func convertCmd(args []string) error {
+	fl := flag.NewFlagSet("convert", flag.ExitOnError)
+	src := fl.String("src", "", "image reference, e.g. oci:/dir:tag")
+	out := fl.String("out", "", "archive repository to create (must not exist)")
+	workers := fl.Int("workers", 0, "compression goroutines (default GOMAXPROCS)")
+	var prof profileFlags
+	prof.register(fl)
+	fl.Parse(args)
+	if *src == "" || *out == "" {
+		return fmt.Errorf("-src and -out are required")
+	}
+	return prof.run(func() error {
+		res, err := convert.ToArchive(context.Background(), *src, *out, convert.Options{
+			Image:   containerimage.Options{Arch: runtime.GOARCH},
+			Workers: *workers,
+		})
+		if err != nil {
+			return err
+		}
+		fmt.Printf("commit=%s objects=%d\n", res.Commit, res.Objects)
+		return nil
+	})
+}
+
+// createCmd is `create --local` without the plugin around it: the same
+// builder.Build call with the options runLocal (kubectl-ocne/cmd/create.go)
+// gives it for the flags below and no config file.
+func createCmd(args []string) error {
+	fl := flag.NewFlagSet("create", flag.ExitOnError)
+	registry := fl.String("os-registry", "", "as create's --os-registry, e.g. oci:/dir")
+	tag := fl.String("os-tag", "", "as create's --os-tag")
+	version := fl.String("version", ImageTag, "as create's --version (a minor version)")
+	arch := fl.String("arch", runtime.GOARCH, "as create's --arch")
+	output := fl.String("output", "", "as create's --output")
+	var prof profileFlags
+	prof.register(fl)
+	fl.Parse(args)
+	if *registry == "" || *output == "" {
+		return fmt.Errorf("-os-registry and -output are required")
+	}
+	src, err := ock.SourceReference(*registry, *tag)
+	if err != nil {
+		return fmt.Errorf("-os-registry and -os-tag: %w", err)
+	}
+	return prof.run(func() error {
+		bar := cli.NewProgressBar(os.Stderr, "pull+convert")
+		res, err := builder.Build(context.Background(), builder.Options{
+			Source: src, Arch: *arch, Version: *version, Output: *output,
+			Image:    containerimage.Options{Arch: *arch, TLSVerify: true},
+			Progress: bar,
+			Warn:     os.Stderr,
+			Log:      io.Discard,
+		})
+		bar.Done()
+		if err != nil {
+			return err
+		}
+		fmt.Printf("commit=%s objects=%d output=%s\n", res.Commit, res.Objects, res.Output)
+		return nil
+	})
+}
