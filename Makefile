@@ -142,7 +142,7 @@ loadtest: deps build
 # tagged with the default reference (bin/kubectl-ocne_image builder-image
 # --registry R pushes it).
 builder-image: build
-	bin/kubectl-ocne_image builder-image --output bin/ocne-image-builder.tar
+	bin/kubectl-ocne_image builder-image --output-file bin/ocne-image-builder.tar
 
 # Release archives for krew and the manifest that points at them.
 dist: $(PAYLOAD)

@@ -32,7 +32,7 @@ func main() {
 	c.Use = builderimage.BinaryName + " --source REF --arch ARCH --version V"
 	c.Hidden = false
 	cli.Setup(c)
-	code := cli.Execute(ctx, c, os.Stderr)
+	code := cli.Execute(ctx, c, os.Stderr, nil)
 	stop()
 	os.Exit(code)
 }

@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -20,16 +21,28 @@ import (
 // hostCABundles are where Linux distributions keep their CA bundle.
 var hostCABundles = []string{"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"}
 
+// BuilderImageOptions are the inputs of `builder-image`.
+type BuilderImageOptions struct {
+	OutputFile  string
+	Destination string
+	Registry    string
+	CAFile      string
+	TLSVerify   bool
+	Print       *cli.PrintFlags
+
+	ref *containerimage.Reference // where to push, from --registry or --destination
+	genericiooptions.IOStreams
+}
+
 // NewCmdBuilderImage returns `builder-image`, which packages the builder
 // program shipped beside this binary (or else this very binary) as the
 // builder image, so a cluster without internet access gets it from the
 // user, not from a download.
 func NewCmdBuilderImage(streams genericiooptions.IOStreams) *cobra.Command {
-	var output, dest, registry, caFile string
-	tlsVerify := true
+	o := &BuilderImageOptions{IOStreams: streams, TLSVerify: true, Print: cli.NewPrintFlags()}
 	mirrored := builderimage.In("registry.example.com", buildinfo.Version)
 	c := &cobra.Command{
-		Use:   "builder-image (--registry REGISTRY | --destination TRANSPORT:REFERENCE | --output FILE)",
+		Use:   "builder-image (--registry REGISTRY | --destination TRANSPORT:REFERENCE | --output-file FILE)",
 		Short: "Write the builder image that create runs in the cluster",
 		Long: `Package the builder as the image create runs in the cluster: FROM scratch,
 the builder program and this host's CA bundle, non-root. The program is
@@ -40,56 +53,92 @@ create runs ` + builderimage.Default(buildinfo.Version) + `
 unless told otherwise. An air-gapped cluster gets it from you: --registry
 REGISTRY pushes it to the same path in REGISTRY, which create then takes
 as --builder-image (or nodes whose containerd mirrors ` + builderimage.Registry + ` to REGISTRY
-pull without it). --output writes an OCI archive tagged with the default
-reference, for nodes that import it (ctr -n k8s.io images import).`,
+pull without it). --output-file writes an OCI archive tagged with the
+default reference, for nodes that import it (ctr -n k8s.io images import).`,
 		Example: `  # Into a registry of yours, then build there
   kubectl ocne-image builder-image --registry registry.example.com
   kubectl ocne-image create --type ostree --builder-image ` + mirrored + `
 
   # Anywhere else, by any transport
   kubectl ocne-image builder-image --destination docker://registry.example.com/ocne/builder:test
-  kubectl ocne-image builder-image --output builder.tar`,
+  kubectl ocne-image builder-image --output-file builder.tar`,
 		Args: cli.Args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
-			set := 0
-			for _, v := range []string{output, dest, registry} {
-				if v != "" {
-					set++
-				}
+			if err := o.Validate(); err != nil {
+				return err
 			}
-			if set != 1 {
-				return cli.Usagef("pass one of --registry, --destination and --output")
-			}
-			// Checked before the image is built: a typo must not cost a build.
-			var ref *containerimage.Reference
-			var err error
-			switch {
-			case registry != "":
-				ref, err = containerimage.ParseReference("docker://" + builderimage.In(registry, buildinfo.Version))
-				if err != nil || strings.Contains(registry, "://") {
-					return cli.Usagef("--registry %q: give a registry host, optionally with a port and path, no transport: e.g. registry.example.com:5000", registry)
-				}
-			case dest != "":
-				if ref, err = containerimage.ParseReference(dest); err != nil {
-					return cli.Usage(fmt.Errorf("--destination: %w", err))
-				}
-			}
-			if runtime.GOOS != "linux" {
-				return fmt.Errorf("the builder image holds this binary, which is for %s: run builder-image from a linux build of the plugin", runtime.GOOS)
-			}
-			self, err := os.Executable()
-			if err != nil {
-				return fmt.Errorf("find this binary: %w", err)
-			}
-			return writeBuilderImage(c.Context(), self, output, ref, caFile, tlsVerify, streams)
+			return o.Run(c.Context())
 		},
 	}
-	c.Flags().StringVarP(&output, "output", "o", "", "write the image as an OCI archive file")
-	c.Flags().StringVar(&registry, "registry", "", "push the image to "+builderimage.In("REGISTRY", buildinfo.Version)+", the default's path in REGISTRY")
-	c.Flags().StringVarP(&dest, "destination", "d", "", "push the image to TRANSPORT:REFERENCE")
-	c.Flags().StringVar(&caFile, "ca-file", "", "CA bundle to trust in the builder (default: this host's)")
-	c.Flags().BoolVar(&tlsVerify, "tls-verify", true, "require HTTPS and verified certificates from the registry")
+	f := c.Flags()
+	o.Print.AddFileFlag(c, &o.OutputFile, "write the image as an OCI archive file", "tar")
+	o.Print.AddFlags(c)
+	f.StringVar(&o.Registry, "registry", "", "push the image to "+builderimage.In("REGISTRY", buildinfo.Version)+", the default's path in REGISTRY")
+	f.StringVarP(&o.Destination, "destination", "d", "", "push the image to TRANSPORT:REFERENCE")
+	f.StringVar(&o.CAFile, "ca-file", "", "CA bundle to trust in the builder (default: this host's)")
+	f.BoolVar(&o.TLSVerify, "tls-verify", true, "require HTTPS and verified certificates from the registry")
 	return c
+}
+
+// Validate checks the flags before the image is built: a typo must not
+// cost a build.
+func (o *BuilderImageOptions) Validate() error {
+	if err := o.Print.Validate(); err != nil {
+		return err
+	}
+	set := 0
+	for _, v := range []string{o.OutputFile, o.Destination, o.Registry} {
+		if v != "" {
+			set++
+		}
+	}
+	if set != 1 {
+		return cli.Usagef("pass one of --registry, --destination and --output-file")
+	}
+	var err error
+	switch {
+	case o.Registry != "":
+		o.ref, err = containerimage.ParseReference("docker://" + builderimage.In(o.Registry, buildinfo.Version))
+		if err != nil || strings.Contains(o.Registry, "://") {
+			return cli.Usagef("--registry %q: give a registry host, optionally with a port and path, no transport: e.g. registry.example.com:5000", o.Registry)
+		}
+	case o.Destination != "":
+		if o.ref, err = containerimage.ParseReference(o.Destination); err != nil {
+			return cli.Usage(fmt.Errorf("--destination: %w", err))
+		}
+	}
+	return nil
+}
+
+// builderImageResult is what -o json prints: the file, or the image pushed.
+type builderImageResult struct {
+	File      string `json:"file,omitempty"`
+	Reference string `json:"reference,omitempty"`
+	Digest    string `json:"digest,omitempty"`
+}
+
+// Run builds the image of this binary and writes or pushes it.
+func (o *BuilderImageOptions) Run(ctx context.Context) error {
+	if runtime.GOOS != "linux" {
+		return fmt.Errorf("the builder image holds this binary, which is for %s: run builder-image from a linux build of the plugin", runtime.GOOS)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find this binary: %w", err)
+	}
+	res, err := writeBuilderImage(ctx, self, o.OutputFile, o.ref, o.CAFile, o.TLSVerify)
+	if err != nil {
+		return err
+	}
+	return o.Print.Print(o.Out, res, func(w io.Writer) error {
+		var err error
+		if res.File != "" {
+			_, err = fmt.Fprintln(w, res.File)
+		} else {
+			_, err = fmt.Fprintf(w, "%s@%s\n", res.Reference, res.Digest)
+		}
+		return err
+	})
 }
 
 // builderBinary is the program the image of plugin self holds: the builder
@@ -104,7 +153,7 @@ func builderBinary(self string) (path string, plugin bool) {
 
 // writeBuilderImage writes the image of plugin self to output, or else
 // pushes it to ref.
-func writeBuilderImage(ctx context.Context, self, output string, ref *containerimage.Reference, caFile string, tlsVerify bool, streams genericiooptions.IOStreams) error {
+func writeBuilderImage(ctx context.Context, self, output string, ref *containerimage.Reference, caFile string, tlsVerify bool) (*builderImageResult, error) {
 	binary, plugin := builderBinary(self)
 	if caFile == "" {
 		for _, p := range hostCABundles {
@@ -116,25 +165,23 @@ func writeBuilderImage(ctx context.Context, self, output string, ref *containeri
 	}
 	tmp, err := os.MkdirTemp("", "ocne-builder-image-")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer os.RemoveAll(tmp)
 	b, err := builderimage.Build(builderimage.Options{Binary: binary, Plugin: plugin, CAFile: caFile, Arch: runtime.GOARCH, Version: buildinfo.Version, TempDir: tmp})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer b.RemoveLayerFiles()
 	if output != "" {
 		if err := containerimage.WriteArchive(output, b, []string{builderimage.Default(buildinfo.Version)}); err != nil {
-			return explain(err)
+			return nil, explain(err)
 		}
-		fmt.Fprintln(streams.Out, output)
-		return nil
+		return &builderImageResult{File: output}, nil
 	}
 	d, err := containerimage.Write(ctx, ref, []containerimage.Build{b}, containerimage.Options{TLSVerify: tlsVerify})
 	if err != nil {
-		return explain(err)
+		return nil, explain(err)
 	}
-	fmt.Fprintf(streams.Out, "%s@%s\n", ref, d)
-	return nil
+	return &builderImageResult{Reference: ref.String(), Digest: d.String()}, nil
 }

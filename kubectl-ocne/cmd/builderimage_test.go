@@ -15,7 +15,6 @@ import (
 	"testing"
 
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
-	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/ocne-image/ocne-image/shared/builderimage"
 )
@@ -42,8 +41,7 @@ func TestBuilderImageBinary(t *testing.T) {
 				writeFile(t, filepath.Join(dir, builderimage.BinaryName), "builder program")
 			}
 			out := filepath.Join(t.TempDir(), "builder.tar")
-			streams, _, _, _ := genericiooptions.NewTestIOStreams()
-			if err := writeBuilderImage(context.Background(), self, out, nil, "", true, streams); err != nil {
+			if _, err := writeBuilderImage(context.Background(), self, out, nil, "", true); err != nil {
 				t.Fatal(err)
 			}
 			files, cfg := readOCIArchive(t, out)

@@ -58,7 +58,7 @@ func TestConfigFiles(t *testing.T) {
 				env = map[string]string{"OCNE_IMAGE_CONFIG": ownPath}
 			}
 			out := filepath.Join(t.TempDir(), "w.ks")
-			code, stdout, stderr := runPluginIn(t, home, env, append(append([]string{}, ksArgs...), "-o", out)...)
+			code, stdout, stderr := runPluginIn(t, home, env, append(append([]string{}, ksArgs...), "--output-file", out)...)
 			if want := strings.ReplaceAll(tt.wantErr, "HOME", home); code != tt.wantCode || stderr != want || stdout != "" {
 				t.Fatalf("exit %d, stdout %q\nstderr %q\nwant exit %d, stderr %q", code, stdout, stderr, tt.wantCode, want)
 			}

@@ -2,10 +2,10 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"runtime"
 	"strings"
@@ -24,14 +24,13 @@ import (
 	"github.com/ocne-image/ocne-image/shared/builderimage"
 	"github.com/ocne-image/ocne-image/shared/buildinfo"
 	"github.com/ocne-image/ocne-image/shared/cli"
+	"github.com/ocne-image/ocne-image/shared/cli/kubeflags"
 	"github.com/ocne-image/ocne-image/shared/clusterbuild"
 	"github.com/ocne-image/ocne-image/shared/config"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 	"github.com/ocne-image/ocne-image/shared/convert"
 	"github.com/ocne-image/ocne-image/shared/ignition"
-	"github.com/ocne-image/ocne-image/shared/kube"
 	"github.com/ocne-image/ocne-image/shared/ock"
-	"github.com/ocne-image/ocne-image/shared/progress"
 )
 
 const createExample = `  # Build in the cluster of the current kubeconfig context, with the builder
@@ -46,7 +45,7 @@ const createExample = `  # Build in the cluster of the current kubeconfig contex
   kubectl ocne-image create --type ostree --local
 
   # Kubernetes 1.31 for arm64 nodes, written to a file of your choice
-  kubectl ocne-image create --local --version 1.31 --arch arm64 --output ock.tar
+  kubectl ocne-image create --local --version 1.31 --arch arm64 --output-file ock.tar
 
   # From a mirror over plain HTTP
   kubectl ocne-image create --local --os-registry 127.0.0.1:5000/olcne/ock-ostree --tls-verify=false
@@ -72,7 +71,7 @@ type CreateOptions struct {
 	TLSVerify    bool
 	Local        bool
 	BuilderImage string
-	RegistryAuth string
+	AuthFile     string
 	// RegistriesConf is a registries.conf(5) for the source pull; in the
 	// cluster it reaches the pod as a ConfigMap.
 	RegistriesConf string
@@ -80,14 +79,15 @@ type CreateOptions struct {
 	StartTimeout   time.Duration
 	BuilderArgs    []string
 	kube           *genericclioptions.ConfigFlags
-	Output         string
-	Format         string
-	ConfigFile     string
-	Ref            string
-	Verbose        int
-	defaultsDir    string // tests point this at a fake home
-	source         string // the image reference --os-registry and --os-tag make
-	proxy          *httpproxy.Config
+	// OutputFile is the archive to write; Print says how to report it.
+	OutputFile  string
+	Print       *cli.PrintFlags
+	ConfigFile  string
+	Ref         string
+	Verbose     int
+	defaultsDir string // tests point this at a fake home
+	source      string // the image reference --os-registry and --os-tag make
+	proxy       *httpproxy.Config
 
 	genericiooptions.IOStreams
 }
@@ -97,7 +97,11 @@ func NewCmdCreate(streams genericiooptions.IOStreams) *cobra.Command {
 	return newCmdCreate(&CreateOptions{IOStreams: streams})
 }
 
+// newCmdCreate returns `create` filling o, which tests inspect.
+
 func newCmdCreate(o *CreateOptions) *cobra.Command {
+	o.Print = cli.NewPrintFlags()
+	o.Print.JSONIndent = "  "
 	c := &cobra.Command{
 		Use:   "create --type ostree [--local] [flags]",
 		Short: "Build the OCK OSTree archive server image",
@@ -155,32 +159,25 @@ else the files' kubeconfig key, else ~/.kube/config.
 	f.BoolVar(&o.TLSVerify, "tls-verify", true, "require HTTPS and verified certificates from the registry")
 	f.BoolVar(&o.Local, "local", false, "convert on this machine instead of in the current kubeconfig context")
 	f.StringVar(&o.BuilderImage, "builder-image", "", "image the builder pod runs (default "+builderimage.Default(buildinfo.Version)+"; see builder-image; config key builderImage)")
-	f.StringVar(&o.RegistryAuth, "registry-auth", "", "registry credentials file (auth.json) handed to the builder pod as a Secret")
+	cli.AddAuthFileFlag(c, &o.AuthFile, "registry credentials file (auth.json); the builder pod gets it as a Secret")
 	f.StringVar(&o.RegistriesConf, "registries-conf", "", "registries.conf(5) with mirrors for pulling the OCK image (config key registriesConf); in the cluster it becomes a ConfigMap")
 	f.StringVar(&o.Destination, "destination", "", "have the builder pod push the result to TRANSPORT:REFERENCE instead of fetching it")
 	f.DurationVar(&o.StartTimeout, "start-timeout", 5*time.Minute, "how long the builder pod may take to be scheduled and pulled")
 	f.StringArrayVar(&o.BuilderArgs, "builder-arg", nil, "extra argument for the builder pod (debugging)")
 	f.MarkHidden("builder-arg")
-	o.kube = addKubeFlags(c)
-	f.StringVarP(&o.Output, "output", "o", "", "file to write (default ~/.ocne/images/ock-VERSION-ARCH-ostree.tar)")
-	f.StringVar(&o.Format, "output-format", "text", "how to print the result: text or json")
+	o.kube = kubeflags.Add(c)
+	o.Print.AddFileFlag(c, &o.OutputFile, "file to write (default ~/.ocne/images/ock-VERSION-ARCH-ostree.tar)", "tar")
+	o.Print.AddFlags(c)
+	o.Print.AddOutputFormatAlias(c)
 	f.StringVarP(&o.ConfigFile, "config", "c", "", "cluster configuration file")
 	f.StringVar(&o.Ref, "ref", "", "OSTree ref to serve the commit as, Kickstart's ostreesetup --ref (default: the ref the commit is bound to, else "+convert.DefaultRef+")")
-	f.CountVarP(&o.Verbose, "verbose", "v", "print more detail (repeat for more)")
-	c.RegisterFlagCompletionFunc("type", fixedCompletion("ostree"))
-	c.RegisterFlagCompletionFunc("arch", fixedCompletion(ock.Arches...))
-	c.RegisterFlagCompletionFunc("version", fixedCompletion(ock.Versions...))
-	c.RegisterFlagCompletionFunc("output-format", fixedCompletion("text", "json"))
-	c.MarkFlagFilename("output", "tar")
+	cli.AddVerboseFlag(c, &o.Verbose, "print more detail (repeat for more)")
+	c.RegisterFlagCompletionFunc("type", cli.FixedCompletion("ostree"))
+	c.RegisterFlagCompletionFunc("arch", cli.FixedCompletion(ock.Arches...))
+	c.RegisterFlagCompletionFunc("version", cli.FixedCompletion(ock.Versions...))
 	c.MarkFlagFilename("config", "yaml", "yml")
 	c.MarkFlagFilename("registries-conf", "conf")
 	return c
-}
-
-func fixedCompletion(values ...string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-	return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return values, cobra.ShellCompDirectiveNoFileComp
-	}
 }
 
 // Complete fills what the flags left unset from the configuration files,
@@ -213,14 +210,14 @@ func (o *CreateOptions) Complete(c *cobra.Command) error {
 	if p := cfg.Proxy; p != (config.Proxy{}) {
 		o.proxy = &httpproxy.Config{HTTPProxy: p.HTTPProxy, HTTPSProxy: p.HTTPSProxy, NoProxy: p.NoProxy}
 	}
-	if o.Output == "" {
+	if o.OutputFile == "" {
 		home := o.defaultsDir
 		if home == "" {
 			if home, err = os.UserHomeDir(); err != nil {
-				return fmt.Errorf("find home directory for the default output: %w; pass --output", err)
+				return fmt.Errorf("find home directory for the default output: %w; pass --output-file", err)
 			}
 		}
-		o.Output = ock.ArchivePath(home, o.Version, o.Arch)
+		o.OutputFile = ock.ArchivePath(home, o.Version, o.Arch)
 	}
 	return nil
 }
@@ -236,8 +233,8 @@ func (o *CreateOptions) Validate() error {
 	if err := ock.ValidateVersion(o.Version); err != nil {
 		return cli.Usage(err)
 	}
-	if o.Format != "text" && o.Format != "json" {
-		return cli.Usagef("invalid --output-format %q: use text or json", o.Format)
+	if err := o.Print.Validate(); err != nil {
+		return err
 	}
 	if o.OSRegistry == "" {
 		return cli.Usagef("--os-registry must not be empty")
@@ -274,7 +271,7 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 		o.Local = true
 	}
 	if !o.Local {
-		cfg, err := kube.Reachable(o.kube)
+		cfg, err := kubeflags.Reachable(o.kube)
 		if err == nil {
 			return o.runInCluster(ctx, cfg)
 		}
@@ -287,18 +284,26 @@ func (o *CreateOptions) runInCluster(ctx context.Context, cfg *rest.Config) erro
 	if o.BuilderImage == "" {
 		return cli.Usagef("--builder-image must not be empty")
 	}
-	ns := kube.Namespace(o.kube, DefaultNamespace)
+	ns := kubeflags.Namespace(o.kube, DefaultNamespace)
+	auth, err := readFlagFile("--authfile", o.AuthFile)
+	if err != nil {
+		return err
+	}
+	registries, err := readFlagFile("--registries-conf", o.RegistriesConf)
+	if err != nil {
+		return err
+	}
 	logw := io.Discard
 	if o.Verbose > 0 {
 		logw = o.ErrOut
 	}
-	pull := progress.New(o.ErrOut, "pull+convert")
-	fetch := progress.New(o.ErrOut, "fetch")
+	pull := cli.NewProgressBar(o.ErrOut, "pull+convert")
+	fetch := cli.NewProgressBar(o.ErrOut, "fetch")
 	res, err := clusterbuild.Run(ctx, cfg, clusterbuild.Options{
 		Namespace: ns, BuilderImage: o.BuilderImage, PullPolicy: builderPullPolicy(o.BuilderImage, buildinfo.Version), Proxy: podProxy(o.proxy),
 		Source: o.source, Arch: o.Arch, Version: o.Version, Ref: o.Ref,
-		TLSVerify: o.TLSVerify, AuthFile: o.RegistryAuth, RegistriesConf: o.RegistriesConf,
-		Destination: o.Destination, Output: o.Output,
+		TLSVerify: o.TLSVerify, Auth: auth, RegistriesConf: registries,
+		Destination: o.Destination, Output: o.OutputFile,
 		StartTimeout: o.StartTimeout, ExtraArgs: o.BuilderArgs, Progress: pull, Fetch: fetch, Log: logw,
 	})
 	pull.Done()
@@ -315,6 +320,18 @@ func (o *CreateOptions) runInCluster(ctx context.Context, cfg *rest.Config) erro
 		res.Output = o.Destination
 	}
 	return o.print(res)
+}
+
+// readFlagFile reads the file a flag names for the builder pod, if any.
+func readFlagFile(flag, path string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flag, err)
+	}
+	return b, nil
 }
 
 // builderPullPolicy makes the nodes pull the default builder image of a
@@ -345,10 +362,10 @@ func (o *CreateOptions) runLocal(ctx context.Context) error {
 		logw = o.ErrOut
 	}
 	fmt.Fprintf(logw, "Converting %s (%s)\n", o.source, o.Arch)
-	bar := progress.New(o.ErrOut, "pull+convert")
+	bar := cli.NewProgressBar(o.ErrOut, "pull+convert")
 	res, err := builder.Build(ctx, builder.Options{
-		Source: o.source, Arch: o.Arch, Version: o.Version, Ref: o.Ref, Output: o.Output,
-		Image: containerimage.Options{Arch: o.Arch, TLSVerify: o.TLSVerify, Proxy: o.proxy, AuthFile: o.RegistryAuth,
+		Source: o.source, Arch: o.Arch, Version: o.Version, Ref: o.Ref, Output: o.OutputFile,
+		Image: containerimage.Options{Arch: o.Arch, TLSVerify: o.TLSVerify, Proxy: o.proxy, AuthFile: o.AuthFile,
 			RegistriesConf: o.RegistriesConf},
 		Progress: bar,
 		Warn:     o.ErrOut,
@@ -364,7 +381,7 @@ func (o *CreateOptions) runLocal(ctx context.Context) error {
 			return err
 		}
 		dest, _ := containerimage.ParseReference(o.Destination)
-		if err := containerimage.Copy(ctx, src.ImageReference, dest.ImageReference, containerimage.Options{TLSVerify: o.TLSVerify, AuthFile: o.RegistryAuth}, nil); err != nil {
+		if err := containerimage.Copy(ctx, src.ImageReference, dest.ImageReference, containerimage.Options{TLSVerify: o.TLSVerify, AuthFile: o.AuthFile}, nil); err != nil {
 			return explain(err)
 		}
 	}
@@ -372,13 +389,10 @@ func (o *CreateOptions) runLocal(ctx context.Context) error {
 }
 
 func (o *CreateOptions) print(r *builder.Result) error {
-	if o.Format == "json" {
-		e := json.NewEncoder(o.Out)
-		e.SetIndent("", "  ")
-		return e.Encode(r)
-	}
-	fmt.Fprintf(o.Out, "%s\n", r.Output)
-	return nil
+	return o.Print.Print(o.Out, r, func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, "%s\n", r.Output)
+		return err
+	})
 }
 
 // chooseWith says how to pick one of the images of a file source.
@@ -394,12 +408,12 @@ func chooseWith(err error, how string) error {
 func explain(err error) error {
 	switch {
 	case errors.Is(err, syscall.ENOSPC):
-		return fmt.Errorf("%w: free some space or choose another --output", err)
+		return fmt.Errorf("%w: free some space or choose another --output-file", err)
 	case errors.Is(err, syscall.EROFS), errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
-		return fmt.Errorf("%w: choose a writable --output", err)
+		return fmt.Errorf("%w: choose a writable --output-file", err)
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("interrupted; nothing was written")
-	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+	case errors.Is(err, http.ErrSchemeMismatch):
 		return fmt.Errorf("%w: pass --tls-verify=false for a plain-HTTP registry", err)
 	}
 	return err

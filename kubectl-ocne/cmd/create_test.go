@@ -100,8 +100,8 @@ func TestCreateDefaults(t *testing.T) {
 				t.Errorf("builder image %q, want %q", o.BuilderImage, tt.wantBuilder)
 			}
 			want := filepath.Join(home, ".ocne", "images", "ock-"+tt.wantOutputFor+"-ostree.tar")
-			if o.Output != want {
-				t.Errorf("output %q, want %q", o.Output, want)
+			if o.OutputFile != want {
+				t.Errorf("output %q, want %q", o.OutputFile, want)
 			}
 		})
 	}

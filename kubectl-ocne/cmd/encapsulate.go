@@ -2,8 +2,8 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"strings"
@@ -36,7 +36,7 @@ type EncapsulateOptions struct {
 	Arch        string
 	Labels      []string
 	TLSVerify   bool
-	Format      string
+	Print       *cli.PrintFlags
 	Dest        string
 
 	genericiooptions.IOStreams
@@ -45,7 +45,7 @@ type EncapsulateOptions struct {
 // NewCmdEncapsulate returns the `encapsulate` command: the reverse of
 // create's conversion, for users who build their own OCK commits.
 func NewCmdEncapsulate(streams genericiooptions.IOStreams) *cobra.Command {
-	o := &EncapsulateOptions{IOStreams: streams}
+	o := &EncapsulateOptions{IOStreams: streams, Print: cli.NewPrintFlags()}
 	c := &cobra.Command{
 		Use:   "encapsulate --repo DIR (--ref REF | --commit CHECKSUM) DESTINATION",
 		Short: "Package an OSTree commit as an OCK OSTree container image",
@@ -71,11 +71,11 @@ and write it to any containers-transports(5) destination.`,
 	f.StringVarP(&o.Arch, "arch", "a", runtime.GOARCH, "architecture to record in the image")
 	f.StringArrayVar(&o.Labels, "label", nil, "extra image label KEY=VALUE (repeatable)")
 	f.BoolVar(&o.TLSVerify, "tls-verify", true, "require HTTPS and verified certificates from the registry")
-	f.StringVar(&o.Format, "output-format", "text", "how to print the result: text or json")
+	o.Print.AddFlags(c)
+	o.Print.AddOutputFormatAlias(c)
 	c.MarkFlagDirname("repo")
-	c.RegisterFlagCompletionFunc("compression", fixedCompletion("gzip", "zstd", "none"))
-	c.RegisterFlagCompletionFunc("arch", fixedCompletion(ock.Arches...))
-	c.RegisterFlagCompletionFunc("output-format", fixedCompletion("text", "json"))
+	c.RegisterFlagCompletionFunc("compression", cli.FixedCompletion("gzip", "zstd", "none"))
+	c.RegisterFlagCompletionFunc("arch", cli.FixedCompletion(ock.Arches...))
 	return c
 }
 
@@ -98,8 +98,8 @@ func (o *EncapsulateOptions) Validate() error {
 			return cli.Usagef("invalid --label %q: want KEY=VALUE", l)
 		}
 	}
-	if o.Format != "text" && o.Format != "json" {
-		return cli.Usagef("invalid --output-format %q: use text or json", o.Format)
+	if err := o.Print.Validate(); err != nil {
+		return err
 	}
 	if _, err := containerimage.ParseReference(o.Dest); err != nil {
 		return cli.Usage(err)
@@ -144,9 +144,9 @@ func (o *EncapsulateOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return explain(err)
 	}
-	if o.Format == "json" {
-		return json.NewEncoder(o.Out).Encode(map[string]any{"destination": dest.String(), "digest": d, "commit": commit.String(), "layers": len(b.Layers)})
-	}
-	fmt.Fprintf(o.Out, "%s@%s\n", dest, d)
-	return nil
+	res := map[string]any{"destination": dest.String(), "digest": d, "commit": commit.String(), "layers": len(b.Layers)}
+	return o.Print.Print(o.Out, res, func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, "%s@%s\n", dest, d)
+		return err
+	})
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/ocne-image/ocne-image/shared/buildinfo"
 	"github.com/ocne-image/ocne-image/shared/certupload"
 	"github.com/ocne-image/ocne-image/shared/cli"
+	"github.com/ocne-image/ocne-image/shared/cli/kubeflags"
 	"github.com/ocne-image/ocne-image/shared/config"
 	"github.com/ocne-image/ocne-image/shared/ignition"
 	"github.com/ocne-image/ocne-image/shared/jointoken"
@@ -48,23 +49,24 @@ put configs where nodes fetch them, through a hosting backend (see
 }
 
 const ignitionJoinExample = `  # A worker of the current cluster; the file holds a 24h join token
-  kubectl ocne-image ignition join --role worker -o worker.ign
+  kubectl ocne-image ignition join --role worker --output-file worker.ign
 
   # A control-plane node behind a load balancer, with the certificates
   # uploaded by a short-lived privileged pod on an existing control plane
   kubectl ocne-image ignition join --role control-plane --api-server lb.example.com:6443 \
-    --upload-certs --upload-certs-image registry.example.com/ocne/builder:1.0 -o cp.ign
+    --upload-certs --upload-certs-image registry.example.com/ocne/builder:1.0 --output-file cp.ign
 
   # Your own additions (Ignition JSON or Butane YAML), an SSH key, a short-lived token
-  kubectl ocne-image ignition join --extra-ignition extra.bu --ssh-public-key-file ~/.ssh/id_ed25519.pub --ttl 2h -o worker.ign
+  kubectl ocne-image ignition join --extra-ignition extra.bu --ssh-public-key-file ~/.ssh/id_ed25519.pub --ttl 2h --output-file worker.ign
 
   # No rights on kube-system secrets: print the kubeadm command that creates the token
-  kubectl ocne-image ignition join --token-only-print -o worker.ign`
+  kubectl ocne-image ignition join --token-only-print --output-file worker.ign`
 
 // IgnitionJoinOptions are the inputs of `ignition join`.
 type IgnitionJoinOptions struct {
 	Role            string
-	Output          string
+	OutputFile      string
+	Print           *cli.PrintFlags
 	TTL             time.Duration
 	TokenOnlyPrint  bool
 	IgnitionVersion string
@@ -94,9 +96,9 @@ type IgnitionJoinOptions struct {
 
 // NewCmdIgnitionJoin returns the `ignition join` command.
 func NewCmdIgnitionJoin(streams genericiooptions.IOStreams) *cobra.Command {
-	o := &IgnitionJoinOptions{IOStreams: streams}
+	o := &IgnitionJoinOptions{IOStreams: streams, Print: cli.NewPrintFlags()}
 	c := &cobra.Command{
-		Use:   "join --role worker|control-plane [-o FILE] [flags]",
+		Use:   "join --role worker|control-plane [--output-file FILE] [flags]",
 		Short: "Write the Ignition config of a node that joins the current cluster",
 		Long: `Create a bootstrap token in the cluster of the current kubeconfig context
 and write the Ignition config (spec ` + ignition.DefaultVersion + `) an OCK node boots with to join it:
@@ -146,7 +148,7 @@ does)); flags win.`,
 	}
 	f := c.Flags()
 	f.StringVar(&o.Role, "role", "worker", "role of the node: worker or control-plane")
-	f.StringVarP(&o.Output, "output", "o", "", "file to write the Ignition config to, mode 0600 (default: standard output)")
+	o.Print.AddFileFlag(c, &o.OutputFile, "file to write the Ignition config to, mode 0600 (default: standard output)", "ign", "json")
 	f.DurationVar(&o.TTL, "ttl", 24*time.Hour, "how long the join token works; 0 never expires")
 	f.BoolVar(&o.TokenOnlyPrint, "token-only-print", false, "do not create the token: print the kubeadm token create command that does (config providers.byo.automaticTokenCreation: false)")
 	f.StringVar(&o.APIServer, "api-server", "", "HOST[:PORT] nodes reach the API server at (default: config virtualIp or loadBalancer, else the kubeconfig's, else the cluster-info ConfigMap's; the port defaults to kubeApiServerBindPort, 6443)")
@@ -155,9 +157,8 @@ does)); flags win.`,
 	f.BoolVar(&o.UploadCerts, "upload-certs", false, "control-plane: upload the certificates through a privileged pod on a control-plane node")
 	f.StringVar(&o.UploadImage, "upload-certs-image", "", "image of the --upload-certs pod; it runs the node's own kubeadm (default: config builderImage, else "+builderimage.Default(buildinfo.Version)+")")
 	f.StringVarP(&o.ConfigFile, "config", "c", "", "cluster configuration file")
-	o.kube = addKubeFlags(c)
-	c.RegisterFlagCompletionFunc("role", fixedCompletion("worker", "control-plane"))
-	c.MarkFlagFilename("output", "ign", "json")
+	o.kube = kubeflags.Add(c)
+	c.RegisterFlagCompletionFunc("role", cli.FixedCompletion("worker", "control-plane"))
 	c.MarkFlagFilename("config", "yaml", "yml")
 	return c
 }
@@ -174,8 +175,9 @@ func (o *IgnitionJoinOptions) addNodeFlags(c *cobra.Command) {
 	f.StringVar(&o.OSRegistry, "os-registry", "", "OCK OSTree image repository the node updates from, without a tag; an ostree transport may lead (default "+ock.DefaultRegistry+")")
 	f.StringVar(&o.OSTag, "os-tag", "", "tag of the OCK OSTree image the node updates to (config osTag; default: the cluster's minor version)")
 	f.StringVar(&o.Registry, "registry", "", "registry for unqualified container image names (config registry; default "+ignition.DefaultContainerRegistry+")")
-	f.CountVarP(&o.Verbose, "verbose", "v", "print more detail on standard error")
-	c.RegisterFlagCompletionFunc("ignition-version", fixedCompletion(ignition.Versions...))
+	cli.AddVerboseFlag(c, &o.Verbose, "print more detail on standard error")
+	o.Print.AddFlags(c)
+	c.RegisterFlagCompletionFunc("ignition-version", cli.FixedCompletion(ignition.Versions...))
 	c.RegisterFlagCompletionFunc("net-interface", interfaceCompletion)
 	c.MarkFlagFilename("extra-ignition", "ign", "json", "bu", "yaml", "yml")
 	c.MarkFlagFilename("ssh-public-key-file", "pub")
@@ -313,7 +315,7 @@ func (o *IgnitionJoinOptions) Validate() error {
 	}
 	transport, repo, err := ock.UpdateSource(o.OSRegistry)
 	if err != nil {
-		return cli.Usagef("--os-registry: %v", err)
+		return cli.Usage(fmt.Errorf("--os-registry: %w", err))
 	}
 	o.update = ignition.Update{Registry: repo, Transport: transport, Tag: o.OSTag}
 	if strings.ContainsAny(o.OSTag, " \n\t:/@") {
@@ -347,12 +349,26 @@ func (o *IgnitionJoinOptions) Validate() error {
 	if o.Role == "control-plane" && o.cfg.VirtualIP != "" && o.NetInterface == "" {
 		return cli.Usagef("a control plane behind virtualIp %s needs the interface keepalived holds it on: set providers.byo.networkInterface or --net-interface", o.cfg.VirtualIP)
 	}
-	if o.Output != "" {
-		if fi, err := os.Stat(filepath.Dir(o.Output)); err != nil || !fi.IsDir() {
-			return cli.Usagef("--output %s: its directory does not exist", o.Output)
+	if o.OutputFile != "" {
+		if fi, err := os.Stat(filepath.Dir(o.OutputFile)); err != nil || !fi.IsDir() {
+			return cli.Usagef("--output-file %s: its directory does not exist", o.OutputFile)
 		}
 	}
+	if err := o.Print.Validate(); err != nil {
+		return err
+	}
+	if o.Print.JSON() && o.OutputFile == "" && o.publish.Backend == "" {
+		return cli.Usagef("-o json needs --output-file or --publish: standard output would hold both the Ignition config and the JSON")
+	}
 	return nil
+}
+
+// joinResult is what join's -o json prints.
+type joinResult struct {
+	File    string    `json:"file,omitempty"`
+	URL     string    `json:"url,omitempty"` // with --publish
+	TokenID string    `json:"tokenId"`
+	Expires time.Time `json:"expires,omitzero"`
 }
 
 // Run creates the token (unless --token-only-print), writes the config,
@@ -362,7 +378,7 @@ func (o *IgnitionJoinOptions) Run(ctx context.Context) (err error) {
 	if o.Verbose > 0 {
 		logw = o.ErrOut
 	}
-	restCfg, err := kube.Reachable(o.kube)
+	restCfg, err := kubeflags.Reachable(o.kube)
 	if err != nil {
 		return fmt.Errorf("no cluster for the node to join: %w (for a cluster not running yet, write its first nodes' configs with `ignition init --workers N`)", err)
 	}
@@ -431,6 +447,7 @@ func (o *IgnitionJoinOptions) Run(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	res := joinResult{File: o.OutputFile, TokenID: tok.ID, Expires: tok.Expires}
 	if host == nil {
 		if err := o.write(out); err != nil {
 			return err
@@ -440,15 +457,25 @@ func (o *IgnitionJoinOptions) Run(ctx context.Context) (err error) {
 		if err != nil {
 			return hostingError(err)
 		}
-		// With --publish, the file is written only when -o asks for it.
-		if o.Output != "" {
+		// With --publish, the file is written only when --output-file asks for it.
+		if o.OutputFile != "" {
 			if err := o.write(out); err != nil {
 				host.Unpublish(context.WithoutCancel(ctx), e.Name)
 				return err
 			}
 		}
+		res.URL = e.URL
+	}
+	err = o.Print.Print(o.Out, res, func(w io.Writer) error {
+		if res.URL == "" {
+			return nil // the config itself went to the file or standard output
+		}
 		// The URL nodes boot with: ignition.config.url.
-		fmt.Fprintln(o.Out, e.URL)
+		_, err := fmt.Fprintln(w, res.URL)
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	if o.TokenOnlyPrint {
 		fmt.Fprintf(o.ErrOut, "Create the join token on a control-plane node with:\n  %s\n", tok.CreateCommand(o.TTL))
@@ -524,11 +551,11 @@ func (o *IgnitionJoinOptions) baseNode(endpoint, kubeMinor string) ignition.Node
 }
 
 func (o *IgnitionJoinOptions) write(data []byte) error {
-	if o.Output == "" {
+	if o.OutputFile == "" {
 		_, err := o.Out.Write(append(data, '\n'))
 		return err
 	}
-	if err := ignition.WriteFile(o.Output, data); err != nil {
+	if err := ignition.WriteFile(o.OutputFile, data); err != nil {
 		return explain(err)
 	}
 	return nil

@@ -38,11 +38,11 @@ const ignitionInitExample = `  # The first control-plane node of a new cluster b
     byo:
       networkInterface: enp1s0
   EOF
-  kubectl ocne-image ignition init -c mycluster.yaml -o cp1.ign
+  kubectl ocne-image ignition init -c mycluster.yaml --output-file cp1.ign
   export KUBECONFIG=~/.kube/kubeconfig.mycluster   # works once cp1 is up
 
   # ... and its first three workers' configs at once, before any node exists
-  kubectl ocne-image ignition init -c mycluster.yaml -o cp1.ign --workers 3 --workers-dir workers/`
+  kubectl ocne-image ignition init -c mycluster.yaml --output-file cp1.ign --workers 3 --workers-dir workers/`
 
 // IgnitionInitOptions are the inputs of `ignition init`.
 type IgnitionInitOptions struct {
@@ -64,10 +64,10 @@ type IgnitionInitOptions struct {
 
 // newCmdIgnitionInit returns the `ignition init` command.
 func newCmdIgnitionInit(streams genericiooptions.IOStreams) *cobra.Command {
-	n := &IgnitionJoinOptions{IOStreams: streams, Role: "control-plane", TTL: 24 * time.Hour}
+	n := &IgnitionJoinOptions{IOStreams: streams, Role: "control-plane", TTL: 24 * time.Hour, Print: cli.NewPrintFlags()}
 	o := &IgnitionInitOptions{node: n}
 	c := &cobra.Command{
-		Use:   "init -c CLUSTER-CONFIG [-o FILE] [--workers N --workers-dir DIR] [flags]",
+		Use:   "init -c CLUSTER-CONFIG [--output-file FILE] [--workers N --workers-dir DIR] [flags]",
 		Short: "Start a cluster: the CA, the first control-plane node's Ignition and an admin kubeconfig",
 		Long: `Make a bring-your-own cluster from nothing, as ocne cluster start --provider byo
 does: no cluster and no kubeconfig context is needed.
@@ -108,11 +108,11 @@ The files hold secrets: the CA key (first node), tokens (workers).`,
 	}
 	f := c.Flags()
 	f.StringVarP(&n.ConfigFile, "config", "c", "", "cluster configuration file (required)")
-	f.StringVarP(&n.Output, "output", "o", "", "file to write the first node's Ignition config to, mode 0600 (default: standard output)")
+	n.Print.AddFileFlag(c, &n.OutputFile, "file to write the first node's Ignition config to, mode 0600 (default: standard output)", "ign", "json")
 	f.StringVar(&o.PKIDir, "pki-dir", "", "directory of the cluster CA (ca.crt, ca.key), made if absent (default ~/.ocne/clusters/NAME/pki)")
 	f.StringVar(&o.AdminKubeconfig, "admin-kubeconfig", "", "admin kubeconfig to write, mode 0600 (default ~/.kube/kubeconfig.NAME)")
 	f.IntVar(&o.Workers, "workers", 0, "also write the configs of this many workers (default: config workerNodes)")
-	f.StringVar(&o.WorkersDir, "workers-dir", "", "directory for worker-N.ign (default: the --output file's, else the current one; with --publish, none)")
+	f.StringVar(&o.WorkersDir, "workers-dir", "", "directory for worker-N.ign (default: the --output-file's, else the current one; with --publish, none)")
 	f.DurationVar(&n.TTL, "ttl", 24*time.Hour, "how long the workers' join tokens work after the cluster starts; 0 never expires")
 	f.BoolVar(&o.KubeadmAddons, "kubeadm-addons", false, "let kubeadm install kube-proxy and CoreDNS (ocne skips them and installs its own)")
 	f.StringVar(&o.Version, "version", "", "Kubernetes minor version (config kubernetesVersion; default "+ock.DefaultVersion()+")")
@@ -120,9 +120,8 @@ The files hold secrets: the CA key (first node), tokens (workers).`,
 	n.publish.addPublish(c)
 	// No cluster is talked to; the loader still wants the flags' home.
 	n.kube = genericclioptions.NewConfigFlags(false)
-	c.RegisterFlagCompletionFunc("version", fixedCompletion(ock.Versions...))
+	c.RegisterFlagCompletionFunc("version", cli.FixedCompletion(ock.Versions...))
 	c.MarkFlagFilename("config", "yaml", "yml")
-	c.MarkFlagFilename("output", "ign", "json")
 	c.MarkFlagDirname("pki-dir")
 	c.MarkFlagDirname("workers-dir")
 	return c
@@ -183,11 +182,11 @@ func (o *IgnitionInitOptions) Complete(c *cobra.Command) error {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return cli.Usagef("--admin-kubeconfig: %v", err)
 	}
-	// With --publish, files only where asked for, as with -o.
+	// With --publish, files only where asked for, as with --output-file.
 	if o.WorkersDir == "" && o.Workers > 0 && n.publish.Backend == "" {
 		o.WorkersDir = "."
-		if n.Output != "" {
-			o.WorkersDir = filepath.Dir(n.Output)
+		if n.OutputFile != "" {
+			o.WorkersDir = filepath.Dir(n.OutputFile)
 		}
 	}
 	return nil
@@ -280,14 +279,19 @@ func (o *IgnitionInitOptions) Run(ctx context.Context) (err error) {
 			}
 		}
 	}()
+	res := initResult{PKIDir: o.PKIDir, AdminKubeconfig: o.AdminKubeconfig}
 	emit := func(what, path string, data []byte) error {
+		res.Nodes = append(res.Nodes, initNode{Name: what, File: path})
 		if host != nil {
 			e, err := host.Publish(ctx, data, pluginhost.Publication{})
 			if err != nil {
 				return hostingError(err)
 			}
 			published = append(published, e.Name)
-			fmt.Fprintf(n.Out, "%s\t%s\n", what, e.URL)
+			res.Nodes[len(res.Nodes)-1].URL = e.URL
+			if !n.Print.JSON() {
+				fmt.Fprintf(n.Out, "%s\t%s\n", what, e.URL)
+			}
 			if path == "" {
 				return nil
 			}
@@ -302,7 +306,7 @@ func (o *IgnitionInitOptions) Run(ctx context.Context) (err error) {
 		written = append(written, path)
 		return nil
 	}
-	if err := emit("control-plane-1", n.Output, first); err != nil {
+	if err := emit("control-plane-1", n.OutputFile, first); err != nil {
 		return err
 	}
 	for i, w := range workers {
@@ -320,8 +324,27 @@ func (o *IgnitionInitOptions) Run(ctx context.Context) (err error) {
 	if err := atomicfile.Write(o.AdminKubeconfig, kubeconfig, 0o600); err != nil {
 		return fmt.Errorf("--admin-kubeconfig: %w", err)
 	}
+	written = append(written, o.AdminKubeconfig)
+	// As text, each published config's URL was printed as it went.
+	if err := n.Print.Print(n.Out, res, func(io.Writer) error { return nil }); err != nil {
+		return err
+	}
 	fmt.Fprintf(n.ErrOut, "Once the first node is up: export KUBECONFIG=%s\n", o.AdminKubeconfig)
 	return nil
+}
+
+// initResult is what init's -o json prints.
+type initResult struct {
+	Nodes           []initNode `json:"nodes"`
+	PKIDir          string     `json:"pkiDir"`
+	AdminKubeconfig string     `json:"adminKubeconfig"`
+}
+
+// initNode is one node's config: its file, its URL with --publish.
+type initNode struct {
+	Name string `json:"name"`
+	File string `json:"file,omitempty"`
+	URL  string `json:"url,omitempty"`
 }
 
 // firstNode is the first control-plane node's Ignition.

@@ -49,7 +49,7 @@ func (h *hostingFlags) add(c *cobra.Command) {
 	f.StringVar(&h.Backend, "backend", "", "Ignition hosting backend: a built-in (dir) or an ocne-ignition-<backend> plugin; see 'plugins list'")
 	f.StringArrayVar(&h.Opts, "publish-opt", nil, "backend option KEY=VALUE (repeatable); defaults from ignitionPlugins.<backend>.options in ~/.ocne/ocne-image.yaml")
 	f.StringVarP(&h.ConfigFile, "config", "c", "", "cluster configuration file")
-	f.CountVarP(&h.Verbose, "verbose", "v", "print more detail, and the plugin's own log")
+	cli.AddVerboseFlag(c, &h.Verbose, "print more detail, and the plugin's own log")
 	c.RegisterFlagCompletionFunc("backend", completeBackends)
 	c.MarkFlagFilename("config", "yaml", "yml")
 }
@@ -153,12 +153,12 @@ type IgnitionPublishOptions struct {
 	Name     string
 	Selector []string
 	TTL      time.Duration
-	Output   string
+	Print    *cli.PrintFlags
 	genericiooptions.IOStreams
 }
 
 func newCmdIgnitionPublish(streams genericiooptions.IOStreams) *cobra.Command {
-	o := &IgnitionPublishOptions{IOStreams: streams}
+	o := &IgnitionPublishOptions{IOStreams: streams, Print: cli.NewPrintFlags()}
 	c := &cobra.Command{
 		Use:   "publish --backend NAME [--publish-opt KEY=VALUE]... FILE|-",
 		Short: "Publish an Ignition config and print the URL a node boots with",
@@ -182,15 +182,14 @@ expired entries and 'ignition unpublish' deletes them.`,
 	f.StringVar(&o.Name, "name", "", "publish under this name instead of a random one")
 	f.StringArrayVar(&o.Selector, "selector", nil, "node selector KEY=VALUE (mac, uuid) for backends that select nodes (repeatable)")
 	f.DurationVar(&o.TTL, "ttl", 24*time.Hour, "when the config's join token expires; 0: never")
-	f.StringVarP(&o.Output, "output", "o", "text", "how to print the result: text (the URL) or json")
-	c.RegisterFlagCompletionFunc("output", fixedCompletion("text", "json"))
+	o.Print.AddFlags(c)
 	return c
 }
 
 // Validate rejects bad flags before a backend is started.
 func (o *IgnitionPublishOptions) Validate() error {
-	if o.Output != "text" && o.Output != "json" {
-		return cli.Usagef("invalid --output %q: use text or json", o.Output)
+	if err := o.Print.Validate(); err != nil {
+		return err
 	}
 	if o.TTL < 0 {
 		return cli.Usagef("--ttl %s: must not be negative", o.TTL)
@@ -233,11 +232,10 @@ func (o *IgnitionPublishOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return hostingError(err)
 	}
-	if o.Output == "json" {
-		return json.NewEncoder(o.Out).Encode(e)
-	}
-	fmt.Fprintln(o.Out, e.URL)
-	return nil
+	return o.Print.Print(o.Out, e, func(w io.Writer) error {
+		_, err := fmt.Fprintln(w, e.URL)
+		return err
+	})
 }
 
 // IgnitionUnpublishOptions are the inputs of `ignition unpublish`.
@@ -305,12 +303,12 @@ func (o *IgnitionUnpublishOptions) Run(ctx context.Context) error {
 // IgnitionListOptions are the inputs of `ignition list`.
 type IgnitionListOptions struct {
 	hostingFlags
-	Output string
+	Print *cli.PrintFlags
 	genericiooptions.IOStreams
 }
 
 func newCmdIgnitionList(streams genericiooptions.IOStreams) *cobra.Command {
-	o := &IgnitionListOptions{IOStreams: streams}
+	o := &IgnitionListOptions{IOStreams: streams, Print: cli.NewPrintFlags()}
 	c := &cobra.Command{
 		Use:   "list --backend NAME [--publish-opt KEY=VALUE]...",
 		Short: "List published Ignition configs; expired ones are marked",
@@ -318,15 +316,14 @@ func newCmdIgnitionList(streams genericiooptions.IOStreams) *cobra.Command {
   kubectl ocne-image ignition list --backend matchbox -o json`,
 		Args: cli.Args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
-			if o.Output != "text" && o.Output != "json" {
-				return cli.Usagef("invalid --output %q: use text or json", o.Output)
+			if err := o.Print.Validate(); err != nil {
+				return err
 			}
 			return o.Run(c.Context())
 		},
 	}
 	o.hostingFlags.add(c)
-	c.Flags().StringVarP(&o.Output, "output", "o", "text", "how to print the list: text or json")
-	c.RegisterFlagCompletionFunc("output", fixedCompletion("text", "json"))
+	o.Print.AddFlags(c)
 	return c
 }
 
@@ -353,20 +350,19 @@ func (o *IgnitionListOptions) Run(ctx context.Context) error {
 	for _, e := range entries {
 		listed = append(listed, listedEntry{Entry: e, Expired: e.Expired(now)})
 	}
-	if o.Output == "json" {
-		return json.NewEncoder(o.Out).Encode(listed)
-	}
-	w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "NAME\tEXPIRES\tSTATUS\tURL")
-	for _, e := range listed {
-		expires, status := "never", "active"
-		if !e.Expires.IsZero() {
-			expires = e.Expires.Local().Format(time.RFC3339)
+	return o.Print.Print(o.Out, listed, func(out io.Writer) error {
+		w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "NAME\tEXPIRES\tSTATUS\tURL")
+		for _, e := range listed {
+			expires, status := "never", "active"
+			if !e.Expires.IsZero() {
+				expires = e.Expires.Local().Format(time.RFC3339)
+			}
+			if e.Expired {
+				status = "EXPIRED"
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", e.Name, expires, status, e.URL)
 		}
-		if e.Expired {
-			status = "EXPIRED"
-		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", e.Name, expires, status, e.URL)
-	}
-	return w.Flush()
+		return w.Flush()
+	})
 }

@@ -2,9 +2,9 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 
@@ -19,26 +19,26 @@ import (
 
 const kickstartExample = `  # The documented install: DHCP, UEFI, xfs, SELinux enforcing, reboot when done
   kubectl ocne-image kickstart --ostree-url http://10.0.0.5:8080/ostree \
-    --ignition-url http://10.0.0.5:8080/ks/worker.ign -o ks/worker.ks
+    --ignition-url http://10.0.0.5:8080/ks/worker.ign --output-file ks/worker.ks
 
   # A static address on a BIOS machine's second disk, powered off when done
   kubectl ocne-image kickstart --ostree-url http://10.0.0.5:8080/ostree \
     --ignition-url http://10.0.0.5:8080/ks/cp-1.ign --boot-proto static --network-device enp1s0 \
     --ip 192.168.1.20 --netmask 255.255.255.0 --gateway 192.168.1.1 --nameserver 192.168.1.2 \
-    --hostname cp-1 --firmware bios --disk sdb --finish poweroff -o ks/cp-1.ks
+    --hostname cp-1 --firmware bios --disk sdb --finish poweroff --output-file ks/cp-1.ks
 
   # Also unpack the installer from an Oracle Linux UEK boot ISO into boot/ and
   # write boot/boot.ipxe; serve ks/ and boot/ at these URLs, then PXE-boot the node
   kubectl ocne-image kickstart --ostree-url http://10.0.0.5:8080/ostree \
-    --ignition-url http://10.0.0.5:8080/ks/worker.ign -o ks/worker.ks \
+    --ignition-url http://10.0.0.5:8080/ks/worker.ign --output-file ks/worker.ks \
     --iso OracleLinux-R9-U6-x86_64-boot-uek.iso --boot-dir boot \
     --boot-url http://10.0.0.5:8080/boot --kickstart-url http://10.0.0.5:8080/ks/worker.ks`
 
 // KickstartOptions are the inputs of `kickstart`.
 type KickstartOptions struct {
 	Config     kickstart.Config
-	Output     string
-	Format     string
+	OutputFile string
+	Print      *cli.PrintFlags
 	ConfigFile string
 	Verbose    int
 
@@ -57,8 +57,9 @@ func NewCmdKickstart(streams genericiooptions.IOStreams) *cobra.Command {
 }
 
 func newCmdKickstart(o *KickstartOptions) *cobra.Command {
+	o.Print = cli.NewPrintFlags()
 	c := &cobra.Command{
-		Use:   "kickstart --ostree-url URL --ignition-url URL [-o FILE] [--iso ISO --boot-dir DIR ...]",
+		Use:   "kickstart --ostree-url URL --ignition-url URL [--output-file FILE] [--iso ISO --boot-dir DIR ...]",
 		Short: "Write the Kickstart file that installs an OCK node from the OSTree archive",
 		Long: `Write the automated install Oracle's documentation describes: Anaconda
 deploys the OCK commit from the OSTree archive server (ostreesetup), and the
@@ -117,8 +118,9 @@ arguments are printed: inst.ks=KICKSTART-URL inst.stage2=BOOT-URL ip=dhcp.`,
 	f.StringVar(&k.Finish, "finish", "", "when installed: reboot, poweroff, shutdown or halt (default reboot)")
 	f.StringSliceVar(&k.EnableServices, "enable-service", nil, "systemd unit to enable besides ostree-remount (repeatable)")
 	f.StringSliceVar(&k.DisableServices, "disable-service", nil, "systemd unit to disable (repeatable)")
-	f.StringVarP(&o.Output, "output", "o", "", "file to write the Kickstart to (default: standard output)")
-	f.StringVar(&o.Format, "output-format", "text", "how to print the boot media summary: text or json (json needs --output)")
+	o.Print.AddFileFlag(c, &o.OutputFile, "file to write the Kickstart to (default: standard output)", "ks", "cfg")
+	o.Print.AddFlags(c)
+	o.Print.AddOutputFormatAlias(c)
 	f.StringVarP(&o.ConfigFile, "config", "c", "", "cluster configuration file")
 	f.StringVar(&o.ISO, "iso", "", "Oracle Linux boot ISO to take the installer from")
 	f.StringVar(&o.BootDir, "boot-dir", "", "directory to unpack the installer into (with --iso)")
@@ -127,16 +129,15 @@ arguments are printed: inst.ks=KICKSTART-URL inst.stage2=BOOT-URL ip=dhcp.`,
 	f.StringVar(&o.Boot.IP, "installer-ip", "", "the installer's dracut ip= value (default dhcp)")
 	f.StringVar(&o.Boot.Proxy, "installer-proxy", "", "HTTP proxy for the installer's downloads, stage2 and OSTree alike (inst.proxy)")
 	f.StringArrayVar(&o.Boot.ExtraArgs, "installer-arg", nil, "extra kernel argument for the installer (repeatable)")
-	f.CountVarP(&o.Verbose, "verbose", "v", "print more detail")
+	cli.AddVerboseFlag(c, &o.Verbose, "print more detail")
 
 	for flag, values := range map[string][]string{
 		"boot-proto": kickstart.BootProtos, "selinux": kickstart.SELinuxModes, "firmware": kickstart.Firmwares,
-		"fs-type": kickstart.FSTypes, "finish": kickstart.FinishActions, "output-format": {"text", "json"},
+		"fs-type": kickstart.FSTypes, "finish": kickstart.FinishActions,
 		"timezone": {"UTC"}, "keyboard": {"us"}, "lang": {"en_US.UTF-8"},
 	} {
-		c.RegisterFlagCompletionFunc(flag, fixedCompletion(values...))
+		c.RegisterFlagCompletionFunc(flag, cli.FixedCompletion(values...))
 	}
-	c.MarkFlagFilename("output", "ks", "cfg")
 	c.MarkFlagFilename("iso", "iso")
 	c.MarkFlagDirname("boot-dir")
 	c.MarkFlagFilename("config", "yaml", "yml")
@@ -204,11 +205,11 @@ func (o *KickstartOptions) Validate() error {
 	if o.Config.OSTreeURL == "" || o.Config.IgnitionURL == "" {
 		return cli.Usagef("--ostree-url and --ignition-url are required (or kickstart.ostreeUrl in the config files)")
 	}
-	if o.Format != "text" && o.Format != "json" {
-		return cli.Usagef("invalid --output-format %q: use text or json", o.Format)
+	if err := o.Print.Validate(); err != nil {
+		return err
 	}
-	if o.Format == "json" && o.Output == "" {
-		return cli.Usagef("--output-format json needs --output: standard output would hold both the Kickstart file and the JSON")
+	if o.Print.JSON() && o.OutputFile == "" {
+		return cli.Usagef("-o json needs --output-file: standard output would hold both the Kickstart file and the JSON")
 	}
 	if _, err := kickstart.Render(o.Config); err != nil {
 		return flagError(err)
@@ -228,7 +229,7 @@ func (o *KickstartOptions) Validate() error {
 	return nil
 }
 
-// bootSummary is what --output-format json prints.
+// bootSummary is what -o json prints.
 type bootSummary struct {
 	Kickstart  string   `json:"kickstart"`
 	Kernel     string   `json:"kernel,omitempty"`
@@ -245,7 +246,7 @@ func (o *KickstartOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return flagError(err)
 	}
-	sum := bootSummary{Kickstart: o.Output}
+	sum := bootSummary{Kickstart: o.OutputFile}
 	if o.ISO != "" {
 		if o.Verbose > 0 {
 			fmt.Fprintf(o.ErrOut, "Extracting the installer from %s into %s\n", o.ISO, o.BootDir)
@@ -267,25 +268,23 @@ func (o *KickstartOptions) Run(ctx context.Context) error {
 	}
 	// The file names no secret (the Ignition URL is only a location), and
 	// the server that hands it to nodes must be able to read it.
-	if o.Output != "" {
-		if err := atomicfile.Write(o.Output, ks, 0o644); err != nil {
+	if o.OutputFile != "" {
+		if err := atomicfile.Write(o.OutputFile, ks, 0o644); err != nil {
 			return err
 		}
 	} else if _, err := o.Out.Write(ks); err != nil {
 		return err
 	}
-	if o.Format == "json" {
-		return json.NewEncoder(o.Out).Encode(sum)
-	}
-	summary := o.Out
-	if o.Output == "" {
-		summary = o.ErrOut // stdout holds the Kickstart file
-	}
-	if o.ISO != "" {
-		fmt.Fprintf(summary, "Installer in %s; iPXE script %s\nBoot the installer with: %s\n",
-			o.BootDir, sum.IPXE, strings.Join(sum.KernelArgs, " "))
-	} else if o.Verbose > 0 && o.Output != "" {
-		fmt.Fprintf(summary, "Wrote %s\n", o.Output)
-	}
-	return nil
+	return o.Print.Print(o.Out, sum, func(w io.Writer) error {
+		if o.OutputFile == "" {
+			w = o.ErrOut // stdout holds the Kickstart file
+		}
+		if o.ISO != "" {
+			fmt.Fprintf(w, "Installer in %s; iPXE script %s\nBoot the installer with: %s\n",
+				o.BootDir, sum.IPXE, strings.Join(sum.KernelArgs, " "))
+		} else if o.Verbose > 0 && o.OutputFile != "" {
+			fmt.Fprintf(w, "Wrote %s\n", o.OutputFile)
+		}
+		return nil
+	})
 }

@@ -98,7 +98,7 @@ func TestKickstartCommand(t *testing.T) {
 		t.Errorf("to stdout: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
 	}
 
-	args := append(append([]string{}, ksArgs...), "-o", out, "--boot-proto", "static", "--ip", "10.0.0.20",
+	args := append(append([]string{}, ksArgs...), "--output-file", out, "--boot-proto", "static", "--ip", "10.0.0.20",
 		"--netmask", "255.255.255.0", "--gateway", "10.0.0.1", "--nameserver", "10.0.0.2,10.0.0.3", "--hostname", "w1",
 		"--network-device", "eth0", "--kernel-arg", "console=ttyS0", "--finish", "poweroff")
 	code, stdout, stderr = runPlugin(t, args...)
@@ -138,8 +138,8 @@ func TestKickstartISO(t *testing.T) {
 	}
 	bootDir, out := filepath.Join(dir, "boot"), filepath.Join(dir, "ks", "w.ks")
 	os.MkdirAll(filepath.Dir(out), 0o755)
-	args := append(append([]string{}, ksArgs...), "-o", out, "--iso", iso, "--boot-dir", bootDir,
-		"--boot-url", "http://10.0.0.5:8080/boot", "--kickstart-url", "http://10.0.0.5:8080/ks/w.ks", "--output-format", "json")
+	args := append(append([]string{}, ksArgs...), "--output-file", out, "--iso", iso, "--boot-dir", bootDir,
+		"--boot-url", "http://10.0.0.5:8080/boot", "--kickstart-url", "http://10.0.0.5:8080/ks/w.ks", "-o", "json")
 	code, stdout, stderr := runPlugin(t, args...)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -218,7 +218,7 @@ func TestKickstartBadInput(t *testing.T) {
 		{name: "bad selinux", args: []string{"--selinux", "off"}, wantCode: 2, want: "must be one of enforcing, permissive, disabled"},
 		{name: "static without address", args: []string{"--boot-proto", "static", "--network-device", "eth0"}, wantCode: 2, want: "invalid --ip"},
 		{name: "static without device", args: []string{"--boot-proto", "static", "--ip", "10.0.0.9", "--netmask", "255.255.255.0"}, wantCode: 2, want: `invalid --network-device "": must be set for a static address`},
-		{name: "json to stdout", args: []string{"--output-format", "json"}, stdout: true, wantCode: 2, want: "--output-format json needs --output"},
+		{name: "json to stdout", args: []string{"-o", "json"}, stdout: true, wantCode: 2, want: "-o json needs --output-file"},
 		{name: "iso without boot dir", args: iso(notISO), wantCode: 2, want: "--iso needs --boot-dir"},
 		{name: "boot dir without iso", args: []string{"--boot-dir", dir}, wantCode: 2, want: "go with --iso"},
 		{name: "iPXE expansion in boot URL", args: append(iso(notISO)[:2], "--boot-dir", "B", "--boot-url", "http://x/${mac}", "--kickstart-url", "http://x/k"),
@@ -248,7 +248,7 @@ func TestKickstartBadInput(t *testing.T) {
 				}
 			}
 			if !tt.stdout {
-				args = append(args, "-o", out)
+				args = append(args, "--output-file", out)
 			}
 			args = append(args, tt.args...)
 			code, stdout, stderr := runPlugin(t, args...)

@@ -2,22 +2,10 @@ package cmd
 
 import (
 	"github.com/spf13/cobra"
-	"k8s.io/cli-runtime/pkg/genericclioptions"
 
 	"github.com/ocne-image/ocne-image/shared/cli"
 	"github.com/ocne-image/ocne-image/shared/ock"
 )
-
-// addKubeFlags adds kubectl's cluster flags (--kubeconfig, --context, -n
-// ...) to c, and a hint for ocne's -k, which kubectl does not have.
-func addKubeFlags(c *cobra.Command) *genericclioptions.ConfigFlags {
-	k := genericclioptions.NewConfigFlags(true)
-	k.AddFlags(c.Flags())
-	cli.HintFlag(c, "k", "k", func(v string) string {
-		return "-k is not a flag here (it is ocne's shorthand for --kubeconfig): use --kubeconfig " + v
-	})
-	return k
-}
 
 // versionArgs is cli.Args(check) for a command with --version whose -v is
 // kubectl's --verbose: ocne's `-v 1.31` leaves 1.31 as an argument, which

@@ -1,8 +1,8 @@
 package cmd
 
 import (
-	"encoding/json"
 	"fmt"
+	"io"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -31,14 +31,14 @@ func NewCmdPlugins(streams genericiooptions.IOStreams) *cobra.Command {
 
 // PluginsListOptions are the inputs of `plugins list`.
 type PluginsListOptions struct {
-	Output     string
+	Print      *cli.PrintFlags
 	ConfigFile string
 	genericiooptions.IOStreams
 }
 
 // NewCmdPluginsList returns `plugins list`.
 func NewCmdPluginsList(streams genericiooptions.IOStreams) *cobra.Command {
-	o := &PluginsListOptions{IOStreams: streams}
+	o := &PluginsListOptions{IOStreams: streams, Print: cli.NewPrintFlags()}
 	c := &cobra.Command{
 		Use:   "list",
 		Short: "List Ignition hosting backends and their checksum status",
@@ -50,15 +50,14 @@ checksum does not match is never run.`,
 		Example: pluginsListExample,
 		Args:    cli.Args(cobra.NoArgs),
 		RunE: func(*cobra.Command, []string) error {
-			if o.Output != "text" && o.Output != "json" {
-				return cli.Usagef("invalid --output %q: use text or json", o.Output)
+			if err := o.Print.Validate(); err != nil {
+				return err
 			}
 			return o.Run()
 		},
 	}
-	c.Flags().StringVarP(&o.Output, "output", "o", "text", "how to print the list: text or json")
+	o.Print.AddFlags(c)
 	c.Flags().StringVarP(&o.ConfigFile, "config", "c", "", "cluster configuration file")
-	c.RegisterFlagCompletionFunc("output", fixedCompletion("text", "json"))
 	c.MarkFlagFilename("config", "yaml", "yml")
 	return c
 }
@@ -70,13 +69,12 @@ func (o *PluginsListOptions) Run() error {
 		return err
 	}
 	infos := pluginhost.Discover(pluginhost.SearchDirs(), builtinBackends(), cfg.IgnitionPlugins)
-	if o.Output == "json" {
-		return json.NewEncoder(o.Out).Encode(infos)
-	}
-	w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "NAME\tKIND\tCHECKSUM\tPATH")
-	for _, i := range infos {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", i.Name, i.Kind, i.Checksum, i.Path)
-	}
-	return w.Flush()
+	return o.Print.Print(o.Out, infos, func(out io.Writer) error {
+		w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "NAME\tKIND\tCHECKSUM\tPATH")
+		for _, i := range infos {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", i.Name, i.Kind, i.Checksum, i.Path)
+		}
+		return w.Flush()
+	})
 }

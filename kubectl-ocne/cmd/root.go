@@ -14,8 +14,8 @@ import (
 	"github.com/ocne-image/ocne-image/kubectl-ocne/cmd/buildercmd"
 	"github.com/ocne-image/ocne-image/shared/buildinfo"
 	"github.com/ocne-image/ocne-image/shared/cli"
+	"github.com/ocne-image/ocne-image/shared/cli/kubeflags"
 	"github.com/ocne-image/ocne-image/shared/config"
-	"github.com/ocne-image/ocne-image/shared/kube"
 )
 
 // DefaultNamespace is where in-cluster work goes without -n.
@@ -45,9 +45,10 @@ Kickstart "ostreesetup" installs nodes from.`,
 	return root
 }
 
-// Execute runs the command and returns the process exit code (shared/cli).
+// Execute runs the command and returns the process exit code (shared/cli),
+// printing a failure with the flag that fixes it, if one does.
 func Execute(ctx context.Context, c *cobra.Command, streams genericiooptions.IOStreams) int {
-	return cli.Execute(ctx, c, streams.ErrOut)
+	return cli.Execute(ctx, c, streams.ErrOut, flagHint)
 }
 
 // loadConfig reads ~/.ocne/defaults.yaml, ~/.ocne/ocne-image.yaml (under
@@ -68,7 +69,7 @@ func loadConfig(home, clusterFile string, errOut io.Writer, kubeFlags *genericcl
 		fmt.Fprintf(errOut, "warning: %s\n", w)
 	}
 	if kubeFlags != nil {
-		kube.DefaultKubeconfig(kubeFlags, cfg.KubeConfig)
+		kubeflags.DefaultKubeconfig(kubeFlags, cfg.KubeConfig)
 	}
 	return cfg, nil
 }

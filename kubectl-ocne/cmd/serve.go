@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -21,9 +20,9 @@ import (
 
 	"github.com/ocne-image/ocne-image/shared/archiverepo"
 	"github.com/ocne-image/ocne-image/shared/cli"
+	"github.com/ocne-image/ocne-image/shared/cli/kubeflags"
 	"github.com/ocne-image/ocne-image/shared/clusterserve"
 	"github.com/ocne-image/ocne-image/shared/kickstart"
-	"github.com/ocne-image/ocne-image/shared/kube"
 )
 
 const serveExample = `  # Build the archive in the cluster, push it, and serve it from two replicas
@@ -60,7 +59,7 @@ type ServeOptions struct {
 	Ref          string
 	Timeout      time.Duration
 	Delete       bool
-	Output       string
+	Print        *cli.PrintFlags
 	Verbose      int
 	kube         *genericclioptions.ConfigFlags
 
@@ -69,7 +68,8 @@ type ServeOptions struct {
 
 // NewCmdServe returns the `serve` command.
 func NewCmdServe(streams genericiooptions.IOStreams) *cobra.Command {
-	o := &ServeOptions{IOStreams: streams}
+	o := &ServeOptions{IOStreams: streams, Print: cli.NewPrintFlags()}
+	o.Print.JSONIndent = "  "
 	c := &cobra.Command{
 		Use:   "serve --image IMAGE [--kickstart FILE] [--ignition FILE] [flags]",
 		Short: "Serve the archive inside the cluster, with Kickstart and Ignition files",
@@ -111,11 +111,10 @@ network.`,
 	f.StringVar(&o.IgnitionFile, "ignition-file", "", "the Ignition config --kickstart auto boots nodes with, under /ignition/ (default: the --ignition file if there is one, else ock.ign)")
 	f.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "how long the pods may take to become ready")
 	f.BoolVar(&o.Delete, "delete", false, "delete what serve created for --name")
-	f.StringVarP(&o.Output, "output", "o", "text", "how to print the result: text or json")
-	f.CountVarP(&o.Verbose, "verbose", "v", "print more detail")
-	o.kube = addKubeFlags(c)
-	c.RegisterFlagCompletionFunc("service-type", fixedCompletion("ClusterIP", "NodePort", "LoadBalancer"))
-	c.RegisterFlagCompletionFunc("output", fixedCompletion("text", "json"))
+	o.Print.AddFlags(c)
+	cli.AddVerboseFlag(c, &o.Verbose, "print more detail")
+	o.kube = kubeflags.Add(c)
+	c.RegisterFlagCompletionFunc("service-type", cli.FixedCompletion("ClusterIP", "NodePort", "LoadBalancer"))
 	c.MarkFlagFilename("kickstart", "ks", "cfg")
 	c.MarkFlagFilename("ignition", "ign", "json")
 	return c
@@ -129,8 +128,8 @@ func (o *ServeOptions) Validate() error {
 	if errs := validation.IsDNS1035Label(o.Name); len(errs) != 0 {
 		return cli.Usagef("invalid --name %q: %s", o.Name, errs[0])
 	}
-	if o.Output != "text" && o.Output != "json" {
-		return cli.Usagef("invalid --output %q: use text or json", o.Output)
+	if err := o.Print.Validate(); err != nil {
+		return err
 	}
 	if o.Delete {
 		return nil
@@ -170,7 +169,7 @@ func (o *ServeOptions) Validate() error {
 
 // Run applies (or deletes) the server.
 func (o *ServeOptions) Run(ctx context.Context) error {
-	cfg, err := kube.Reachable(o.kube)
+	cfg, err := kubeflags.Reachable(o.kube)
 	if err != nil {
 		return err
 	}
@@ -178,7 +177,7 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ns := kube.Namespace(o.kube, DefaultNamespace)
+	ns := kubeflags.Namespace(o.kube, DefaultNamespace)
 	if o.Delete {
 		deleted, err := clusterserve.Delete(ctx, cs, ns, o.Name)
 		for _, d := range deleted {
@@ -242,28 +241,25 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 }
 
 func (o *ServeOptions) print(r *clusterserve.Result) error {
-	if o.Output == "json" {
-		e := json.NewEncoder(o.Out)
-		e.SetIndent("", "  ")
-		return e.Encode(r)
-	}
-	fmt.Fprintf(o.Out, "OSTree:    %s (ref ock)\n", r.OSTreeURL)
-	for _, k := range r.Kickstart {
-		fmt.Fprintf(o.Out, "Kickstart: %s\n", k)
-	}
-	for _, i := range r.Ignition {
-		fmt.Fprintf(o.Out, "Ignition:  %s\n", i)
-	}
-	if len(r.Kickstart) != 0 {
-		fmt.Fprintf(o.Out, "Boot the installer with: inst.ks=%s\n", r.Kickstart[0])
-	}
-	if !r.InCluster && !r.Answered {
-		fmt.Fprintf(o.ErrOut, "warning: %s does not answer from this machine (yet); nodes on the install network may still reach it\n", r.OSTreeURL)
-	}
-	if r.InCluster {
-		fmt.Fprintln(o.ErrOut, "note: a ClusterIP service is reachable from inside the cluster only; use --service-type NodePort for machines outside it")
-	}
-	return nil
+	return o.Print.Print(o.Out, r, func(w io.Writer) error {
+		fmt.Fprintf(w, "OSTree:    %s (ref ock)\n", r.OSTreeURL)
+		for _, k := range r.Kickstart {
+			fmt.Fprintf(w, "Kickstart: %s\n", k)
+		}
+		for _, i := range r.Ignition {
+			fmt.Fprintf(w, "Ignition:  %s\n", i)
+		}
+		if len(r.Kickstart) != 0 {
+			fmt.Fprintf(w, "Boot the installer with: inst.ks=%s\n", r.Kickstart[0])
+		}
+		if !r.InCluster && !r.Answered {
+			fmt.Fprintf(o.ErrOut, "warning: %s does not answer from this machine (yet); nodes on the install network may still reach it\n", r.OSTreeURL)
+		}
+		if r.InCluster {
+			fmt.Fprintln(o.ErrOut, "note: a ClusterIP service is reachable from inside the cluster only; use --service-type NodePort for machines outside it")
+		}
+		return nil
+	})
 }
 
 // readFiles reads each file under its base name, refusing two files of

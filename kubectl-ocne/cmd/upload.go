@@ -2,8 +2,8 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -11,7 +11,6 @@ import (
 	"github.com/ocne-image/ocne-image/shared/cli"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 	"github.com/ocne-image/ocne-image/shared/ock"
-	"github.com/ocne-image/ocne-image/shared/progress"
 )
 
 const uploadExample = `  # Push the archive server image to a registry
@@ -37,7 +36,7 @@ type UploadOptions struct {
 	Version     string
 	TLSVerify   bool
 	AuthFile    string
-	Format      string
+	Print       *cli.PrintFlags
 	Verbose     int
 
 	genericiooptions.IOStreams
@@ -45,7 +44,7 @@ type UploadOptions struct {
 
 // NewCmdUpload returns the `upload` command.
 func NewCmdUpload(streams genericiooptions.IOStreams) *cobra.Command {
-	o := &UploadOptions{IOStreams: streams}
+	o := &UploadOptions{IOStreams: streams, Print: cli.NewPrintFlags()}
 	c := &cobra.Command{
 		Use:   "upload --type ostree --file FILE --destination TRANSPORT:REFERENCE",
 		Short: "Copy an archive server image to a registry or any other transport",
@@ -77,15 +76,15 @@ OCI object storage (--bucket, --compartment, --image-name, --profile) and
 	f.StringVarP(&o.Destination, "destination", "d", "", "where to copy it, TRANSPORT:REFERENCE")
 	f.StringVarP(&o.Arch, "arch", "a", "", "refuse unless the image is for this architecture (amd64 or arm64)")
 	f.StringVar(&o.Version, "version", "", "refuse unless the image is for this Kubernetes minor version (1.31.2 or v1.31 is taken as 1.31)")
-	f.CountVarP(&o.Verbose, "verbose", "v", "print what is copied")
+	cli.AddVerboseFlag(c, &o.Verbose, "print what is copied")
 	f.BoolVar(&o.TLSVerify, "tls-verify", true, "require HTTPS and verified certificates from the registry")
-	f.StringVar(&o.AuthFile, "authfile", "", "registry credentials file (default: the containers auth.json, then ~/.docker/config.json)")
-	f.StringVar(&o.Format, "output-format", "text", "how to print the result: text or json")
+	cli.AddAuthFileFlag(c, &o.AuthFile, "registry credentials file (default: the containers auth.json, then ~/.docker/config.json)")
+	o.Print.AddFlags(c)
+	o.Print.AddOutputFormatAlias(c)
 	c.MarkFlagFilename("file", "tar")
 	addOcneUploadHints(c)
-	c.RegisterFlagCompletionFunc("type", fixedCompletion("ostree"))
-	c.RegisterFlagCompletionFunc("arch", fixedCompletion(ock.Arches...))
-	c.RegisterFlagCompletionFunc("output-format", fixedCompletion("text", "json"))
+	c.RegisterFlagCompletionFunc("type", cli.FixedCompletion("ostree"))
+	c.RegisterFlagCompletionFunc("arch", cli.FixedCompletion(ock.Arches...))
 	return c
 }
 
@@ -108,8 +107,8 @@ func (o *UploadOptions) Validate() error {
 			return cli.Usage(err)
 		}
 	}
-	if o.Format != "text" && o.Format != "json" {
-		return cli.Usagef("invalid --output-format %q: use text or json", o.Format)
+	if err := o.Print.Validate(); err != nil {
+		return err
 	}
 	if _, err := containerimage.ParseReference(o.Destination); err != nil {
 		return cli.Usage(fmt.Errorf("--destination: %w", err))
@@ -152,17 +151,17 @@ func (o *UploadOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(o.ErrOut, "Copying %s (Kubernetes %s, %s) to %s\n", o.File, version, arch, o.Destination)
 	}
 	dest, _ := containerimage.ParseReference(o.Destination)
-	bar := progress.New(o.ErrOut, "upload")
+	bar := cli.NewProgressBar(o.ErrOut, "upload")
 	err = containerimage.Copy(ctx, src.ImageReference, dest.ImageReference, opts, bar)
 	bar.Done()
 	if err != nil {
 		return explain(err)
 	}
-	if o.Format == "json" {
-		return json.NewEncoder(o.Out).Encode(map[string]string{"source": src.String(), "destination": dest.String(), "arch": arch})
-	}
-	fmt.Fprintln(o.Out, dest)
-	return nil
+	res := map[string]string{"source": src.String(), "destination": dest.String(), "arch": arch}
+	return o.Print.Print(o.Out, res, func(w io.Writer) error {
+		_, err := fmt.Fprintln(w, dest)
+		return err
+	})
 }
 
 // addOcneUploadHints takes the flags of `ocne image upload` that mean

@@ -1,8 +1,8 @@
 package cmd
 
 import (
-	"encoding/json"
 	"fmt"
+	"io"
 	"runtime"
 
 	"github.com/spf13/cobra"
@@ -21,25 +21,24 @@ type VersionInfo struct {
 
 // NewCmdVersion returns the `version` command.
 func NewCmdVersion(streams genericiooptions.IOStreams) *cobra.Command {
-	var format string
+	printFlags := cli.NewPrintFlags()
 	c := &cobra.Command{
 		Use:     "version",
 		Short:   "Print the plugin's version",
-		Example: "  kubectl ocne-image version\n  kubectl ocne-image version --output-format json",
+		Example: "  kubectl ocne-image version\n  kubectl ocne-image version -o json",
 		Args:    cli.Args(cobra.NoArgs),
 		RunE: func(*cobra.Command, []string) error {
-			v := VersionInfo{Version: buildinfo.Version, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
-			switch format {
-			case "json":
-				return json.NewEncoder(streams.Out).Encode(v)
-			case "text":
-				_, err := fmt.Fprintf(streams.Out, "kubectl-ocne_image %s (%s, %s)\n", v.Version, v.GoVersion, v.Platform)
+			if err := printFlags.Validate(); err != nil {
 				return err
 			}
-			return cli.Usagef("invalid --output-format %q: use text or json", format)
+			v := VersionInfo{Version: buildinfo.Version, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
+			return printFlags.Print(streams.Out, v, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "kubectl-ocne_image %s (%s, %s)\n", v.Version, v.GoVersion, v.Platform)
+				return err
+			})
 		},
 	}
-	c.Flags().StringVar(&format, "output-format", "text", "text or json")
-	c.RegisterFlagCompletionFunc("output-format", fixedCompletion("text", "json"))
+	printFlags.AddFlags(c)
+	printFlags.AddOutputFormatAlias(c)
 	return c
 }

@@ -2,14 +2,13 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/ocne-image/ocne-image/shared/cli"
-	"github.com/ocne-image/ocne-image/shared/progress"
 )
 
 const loadExample = `  # Load the image 'kubectl ocne-image create --local' wrote
@@ -20,8 +19,8 @@ const loadExample = `  # Load the image 'kubectl ocne-image create --local' wrot
 
 // LoadOptions are the inputs of `load`.
 type LoadOptions struct {
-	File   string
-	Output string
+	File  string
+	Print *cli.PrintFlags
 
 	conn *ConnectionFlags
 	genericiooptions.IOStreams
@@ -29,7 +28,7 @@ type LoadOptions struct {
 
 // NewCmdLoad returns the `load` command.
 func NewCmdLoad(streams genericiooptions.IOStreams, conn *ConnectionFlags) *cobra.Command {
-	o := &LoadOptions{IOStreams: streams, conn: conn}
+	o := &LoadOptions{IOStreams: streams, conn: conn, Print: cli.NewPrintFlags()}
 	c := &cobra.Command{
 		Use:   "load --file FILE",
 		Short: "Load an archive server image into Podman",
@@ -47,9 +46,8 @@ itself instead (streamed if it does not see the file there).`,
 		},
 	}
 	c.Flags().StringVarP(&o.File, "file", "f", "", "image archive written by 'kubectl ocne-image create'")
-	c.Flags().StringVarP(&o.Output, "output", "o", "text", "how to print the result: text or json")
+	o.Print.AddFlags(c)
 	c.MarkFlagFilename("file", "tar")
-	c.RegisterFlagCompletionFunc("output", fixedCompletion("text", "json"))
 	return c
 }
 
@@ -58,7 +56,7 @@ func (o *LoadOptions) Validate() error {
 	if o.File == "" {
 		return cli.Usagef("--file is required")
 	}
-	return validateOutput(o.Output)
+	return o.Print.Validate()
 }
 
 // Run loads the image.
@@ -68,17 +66,16 @@ func (o *LoadOptions) Run(ctx context.Context) error {
 		return err
 	}
 	defer client.Close()
-	bar := progress.New(o.ErrOut, "load")
+	bar := cli.NewProgressBar(o.ErrOut, "load")
 	names, err := client.Load(o.File, bar)
 	bar.Done()
 	if err != nil {
 		return err
 	}
-	if o.Output == "json" {
-		return json.NewEncoder(o.Out).Encode(map[string]any{"file": o.File, "names": names})
-	}
-	for _, n := range names {
-		fmt.Fprintln(o.Out, n)
-	}
-	return nil
+	return o.Print.Print(o.Out, map[string]any{"file": o.File, "names": names}, func(w io.Writer) error {
+		for _, n := range names {
+			fmt.Fprintln(w, n)
+		}
+		return nil
+	})
 }

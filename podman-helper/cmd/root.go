@@ -65,7 +65,7 @@ rootless socket $XDG_RUNTIME_DIR/podman/podman.sock, else the rootful
 // Execute runs the command and returns the process exit code: the same
 // codes and one-line errors as kubectl ocne-image (shared/cli).
 func Execute(ctx context.Context, c *cobra.Command, streams genericiooptions.IOStreams) int {
-	return cli.Execute(ctx, c, streams.ErrOut)
+	return cli.Execute(ctx, c, streams.ErrOut, flagHint)
 }
 
 // noArgs refuses positional arguments as a usage error.
@@ -89,17 +89,4 @@ func nameCompletion(conn *ConnectionFlags) func(*cobra.Command, []string, string
 		names, _ := client.Names()
 		return names, cobra.ShellCompDirectiveNoFileComp
 	}
-}
-
-func fixedCompletion(values ...string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-	return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return values, cobra.ShellCompDirectiveNoFileComp
-	}
-}
-
-func validateOutput(format string) error {
-	if format != "text" && format != "json" {
-		return cli.Usagef("invalid --output %q: use text or json", format)
-	}
-	return nil
 }

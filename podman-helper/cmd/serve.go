@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -52,8 +51,8 @@ type ServeOptions struct {
 	Kickstart            string
 	AdvertiseAddress     string
 	Timeout              time.Duration
-	Output               string
-	Verbose              bool
+	Print                *cli.PrintFlags
+	Verbose              int
 
 	conn *ConnectionFlags
 	genericiooptions.IOStreams
@@ -61,7 +60,7 @@ type ServeOptions struct {
 
 // NewCmdServe returns the `serve` command.
 func NewCmdServe(streams genericiooptions.IOStreams, conn *ConnectionFlags) *cobra.Command {
-	o := &ServeOptions{IOStreams: streams, conn: conn}
+	o := &ServeOptions{IOStreams: streams, conn: conn, Print: cli.NewPrintFlags()}
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the archive server container",
@@ -99,15 +98,14 @@ logs and stop find it by --name. On failure nothing is left running.`,
 	f.StringVar(&o.Kickstart, "kickstart", "", "'auto': write a Kickstart that installs from this server and boots with the Ignition config at --ignition-file")
 	f.StringVar(&o.AdvertiseAddress, "advertise-address", "", "address nodes reach this host at (default: the address of the default route)")
 	f.DurationVar(&o.Timeout, "timeout", podman.ReadyTimeout, "how long to wait for the repository to answer")
-	f.StringVarP(&o.Output, "output", "o", "text", "how to print the result: text or json")
-	f.BoolVarP(&o.Verbose, "verbose", "v", false, "say what is being done on stderr")
+	o.Print.AddFlags(c)
+	cli.AddVerboseFlag(c, &o.Verbose, "say what is being done on stderr")
 	c.MarkFlagDirname("kickstart-dir")
 	c.MarkFlagDirname("ignition-dir")
 	c.MarkFlagDirname("boot-dir")
 	c.MarkFlagFilename("iso", "iso")
-	c.RegisterFlagCompletionFunc("restart", fixedCompletion(podman.RestartPolicies...))
-	c.RegisterFlagCompletionFunc("kickstart", fixedCompletion("auto"))
-	c.RegisterFlagCompletionFunc("output", fixedCompletion("text", "json"))
+	c.RegisterFlagCompletionFunc("restart", cli.FixedCompletion(podman.RestartPolicies...))
+	c.RegisterFlagCompletionFunc("kickstart", cli.FixedCompletion("auto"))
 	c.RegisterFlagCompletionFunc("image", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return []string{layout.Repository + ":latest"}, cobra.ShellCompDirectiveNoFileComp
 	})
@@ -164,7 +162,7 @@ func (o *ServeOptions) Validate() error {
 	if o.AdvertiseAddress != "" && net.ParseIP(o.AdvertiseAddress) == nil && !validHostname(o.AdvertiseAddress) {
 		return cli.Usagef("invalid --advertise-address %q: an IP address or host name", o.AdvertiseAddress)
 	}
-	return validateOutput(o.Output)
+	return o.Print.Validate()
 }
 
 // validHostname accepts DNS names: nothing that would break a URL.
@@ -249,11 +247,11 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 	if _, err := os.Stat(filepath.Join(o.KickstartDir, o.KickstartFile)); err != nil {
 		fmt.Fprintf(o.ErrOut, "warning: there is no %s in %s yet: put your Kickstart there\n", o.KickstartFile, o.KickstartDir)
 	}
-	return printSite(o.Out, o.Output, site, nil)
+	return printSite(o.Out, o.Print, site, nil)
 }
 
 func (o *ServeOptions) logf(format string, args ...any) {
-	if o.Verbose {
+	if o.Verbose > 0 {
 		fmt.Fprintf(o.ErrOut, format+"\n", args...)
 	}
 }
@@ -267,17 +265,19 @@ type serverStatus struct {
 
 // printSite prints what a server offers; st (status) adds the container
 // and the service.
-func printSite(w io.Writer, format string, site *podman.Site, st *serverStatus) error {
+func printSite(out io.Writer, p *cli.PrintFlags, site *podman.Site, st *serverStatus) error {
 	if st == nil {
 		st = &serverStatus{}
 	}
-	if format == "json" {
-		return json.NewEncoder(w).Encode(struct {
-			Site      *podman.Site      `json:"site"`
-			Container *podman.Container `json:"container,omitempty"`
-			Podman    *podman.Service   `json:"podman,omitempty"`
-		}{site, st.Container, st.Podman})
-	}
+	v := struct {
+		Site      *podman.Site      `json:"site"`
+		Container *podman.Container `json:"container,omitempty"`
+		Podman    *podman.Service   `json:"podman,omitempty"`
+	}{site, st.Container, st.Podman}
+	return p.Print(out, v, func(w io.Writer) error { return printSiteText(w, site, st) })
+}
+
+func printSiteText(w io.Writer, site *podman.Site, st *serverStatus) error {
 	if ctr := st.Container; ctr != nil {
 		fmt.Fprintf(w, "Container:      %s (%s, %s)\n", ctr.Name, ctr.State, shortID(ctr.ID))
 	}

@@ -6,12 +6,14 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/ocne-image/ocne-image/shared/cli"
 )
 
 // StatusOptions are the inputs of `status`.
 type StatusOptions struct {
-	Name   string
-	Output string
+	Name  string
+	Print *cli.PrintFlags
 
 	conn *ConnectionFlags
 	genericiooptions.IOStreams
@@ -19,7 +21,7 @@ type StatusOptions struct {
 
 // NewCmdStatus returns the `status` command.
 func NewCmdStatus(streams genericiooptions.IOStreams, conn *ConnectionFlags) *cobra.Command {
-	o := &StatusOptions{IOStreams: streams, conn: conn}
+	o := &StatusOptions{IOStreams: streams, conn: conn, Print: cli.NewPrintFlags()}
 	c := &cobra.Command{
 		Use:   "status",
 		Short: "Show the archive server container, its URLs and the Podman version",
@@ -27,7 +29,7 @@ func NewCmdStatus(streams genericiooptions.IOStreams, conn *ConnectionFlags) *co
   podman-ocne status --name ock-1-31 --output json`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if err := validateOutput(o.Output); err != nil {
+			if err := o.Print.Validate(); err != nil {
 				return err
 			}
 			return o.Run(c.Context())
@@ -35,8 +37,7 @@ func NewCmdStatus(streams genericiooptions.IOStreams, conn *ConnectionFlags) *co
 	}
 	c.Flags().StringVar(&o.Name, "name", DefaultName, "container name")
 	c.RegisterFlagCompletionFunc("name", nameCompletion(conn))
-	c.Flags().StringVarP(&o.Output, "output", "o", "text", "how to print the result: text or json")
-	c.RegisterFlagCompletionFunc("output", fixedCompletion("text", "json"))
+	o.Print.AddFlags(c)
 	return c
 }
 
@@ -49,7 +50,8 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 	defer client.Close()
 	ctr, err := client.Own(o.Name)
 	if err != nil {
-		return fmt.Errorf("%w: start one with 'podman-ocne serve'", err)
+		// flagHint now: what it says of a foreign container comes first.
+		return fmt.Errorf("%w: start one with 'podman-ocne serve'", flagHint(err))
 	}
 	site, err := client.SiteOf(ctr)
 	if err != nil {
@@ -59,5 +61,5 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return printSite(o.Out, o.Output, site, &serverStatus{Container: ctr, Podman: svc})
+	return printSite(o.Out, o.Print, site, &serverStatus{Container: ctr, Podman: svc})
 }

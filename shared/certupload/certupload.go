@@ -183,9 +183,17 @@ func tail(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod) string {
 	return strings.TrimSpace(lines[len(lines)-1])
 }
 
+// ForbiddenError says the upload pod's objects may not be created here:
+// the kubeadm command Command prints does the upload on a node instead.
+type ForbiddenError struct{ Resource, Namespace string }
+
+func (e *ForbiddenError) Error() string {
+	return fmt.Sprintf("upload-certs: not allowed to create %s in %s", e.Resource, e.Namespace)
+}
+
 func explain(err error, resource, ns string) error {
 	if apierrors.IsForbidden(err) {
-		return fmt.Errorf("upload-certs: not allowed to create %s in %s; run the printed kubeadm command on a control-plane node instead of --upload-certs", resource, ns)
+		return &ForbiddenError{Resource: resource, Namespace: ns}
 	}
 	return fmt.Errorf("upload-certs: create %s in %s: %w", resource, ns, err)
 }

@@ -1,6 +1,13 @@
-// Package cli holds the command-line conventions kubectl ocne-image and
-// podman-ocne share, so scripts can rely on both the same way: exit codes,
-// usage errors, and every failure printed as one "error: ..." line.
+// Package cli is the command layer kubectl ocne-image and podman-ocne
+// share, so that scripts can rely on both the same way: cobra and pflag,
+// exit codes and usage errors, every failure printed as one "error: ..."
+// line, the flag hints added to library errors, -o/--output, -v, progress
+// bars and shell completion. kubectl's cluster flags are in kubeflags, so
+// that podman-ocne links no cluster client.
+//
+// The domain packages (the rest of shared/) import none of this, nor cobra
+// or pflag: they return typed errors, which the commands restate in terms
+// of their flags, and take small interfaces for progress (test/depcheck).
 package cli
 
 import (
@@ -10,7 +17,6 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 )
 
 // Exit codes scripts can rely on.
@@ -43,58 +49,41 @@ func Setup(root *cobra.Command) {
 	})
 }
 
-// HintFlag registers a hidden flag for one users bring from another tool
-// (ocne) that means nothing here, or something else: giving it fails
-// with the usage error hint(value) instead of pflag's "unknown flag".
-// Args reports it.
-func HintFlag(c *cobra.Command, name, shorthand string, hint func(value string) string) {
-	c.Flags().VarPF(&hintValue{hint: hint}, name, shorthand, "").Hidden = true
+// Hint restates a library error in terms of a binary's flags, with
+// WithHint, or returns it as it is: the libraries return typed errors
+// and know no flags.
+type Hint func(error) error
+
+// WithHint is err followed by hint, which says what to do about it (the
+// flag to pass, usually). Hint leaves an error that has one alone.
+func WithHint(err error, format string, args ...any) error {
+	return &hintedError{err: err, hint: fmt.Sprintf(format, args...)}
 }
 
-type hintValue struct {
-	hint  func(string) string
-	value string
+type hintedError struct {
+	err  error
+	hint string
 }
 
-func (h *hintValue) String() string     { return h.value }
-func (h *hintValue) Set(v string) error { h.value = v; return nil }
-func (h *hintValue) Type() string       { return "string" }
+func (e *hintedError) Error() string { return e.err.Error() + e.hint }
+func (e *hintedError) Unwrap() error { return e.err }
 
-// hinted returns the usage error of the first hint flag given.
-func hinted(c *cobra.Command) error {
-	var err error
-	c.Flags().Visit(func(f *pflag.Flag) {
-		if h, ok := f.Value.(*hintValue); ok && err == nil {
-			err = Usage(errors.New(h.hint(h.value)))
-		}
-	})
-	return err
-}
-
-// Args marks a positional-argument check's failures as usage errors,
-// after reporting any HintFlag given.
-func Args(check cobra.PositionalArgs) cobra.PositionalArgs {
-	return func(c *cobra.Command, args []string) error {
-		if err := hinted(c); err != nil {
-			return err
-		}
-		if err := check(c, args); err != nil {
-			return Usagef("%w; see '%s --help'", err, c.CommandPath())
-		}
-		return nil
-	}
-}
-
-// Execute runs the command, prints a failure as one line on errOut and
-// returns the process exit code. Cancelling ctx (Ctrl-C) stops the work;
-// the commands clean up after themselves.
-func Execute(ctx context.Context, c *cobra.Command, errOut io.Writer) int {
+// Execute runs the command, prints a failure as one line on errOut (with
+// what hint adds to it; hint may be nil) and returns the process exit
+// code. Cancelling ctx (Ctrl-C) stops the work; the commands clean up
+// after themselves.
+func Execute(ctx context.Context, c *cobra.Command, errOut io.Writer, hint Hint) int {
+	warnTo(c, errOut)
 	err := c.ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK
 	}
-	if errors.Is(err, context.Canceled) {
+	var hinted *hintedError
+	switch {
+	case errors.Is(err, context.Canceled):
 		err = errors.New("interrupted; nothing was left behind")
+	case hint != nil && !errors.As(err, &hinted):
+		err = hint(err)
 	}
 	fmt.Fprintf(errOut, "error: %v\n", err)
 	var u UsageError
@@ -102,4 +91,14 @@ func Execute(ctx context.Context, c *cobra.Command, errOut io.Writer) int {
 		return ExitUsage
 	}
 	return ExitError
+}
+
+// warnTo sends pflag's warnings (a deprecated flag was used) to errOut in
+// c and its subcommands. cobra prints them to the command's output, which
+// is standard output here: they would corrupt -o json.
+func warnTo(c *cobra.Command, errOut io.Writer) {
+	c.Flags().SetOutput(errOut)
+	for _, sub := range c.Commands() {
+		warnTo(sub, errOut)
+	}
 }

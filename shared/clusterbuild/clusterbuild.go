@@ -12,7 +12,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -48,12 +47,12 @@ type Options struct {
 	// NO_PROXY (both spellings) for its registry traffic. NoProxy is used
 	// as it is: the caller adds what the pod must reach directly.
 	Proxy *httpproxy.Config
-	// AuthFile is a registry credentials file (auth.json); it reaches the
-	// pod as a Secret.
-	AuthFile string
+	// Auth is a registry credentials file (auth.json); it reaches the pod
+	// as a Secret.
+	Auth []byte
 	// RegistriesConf is a registries.conf(5) file (mirrors) for the pod's
 	// pull; it reaches the pod as a ConfigMap.
-	RegistriesConf string
+	RegistriesConf []byte
 	// Destination, if set, is where the pod pushes the result; nothing is
 	// fetched then.
 	Destination string
@@ -92,12 +91,12 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) (res *wire.Result,
 	if err := kube.EnsureNamespace(ctx, cs, opts.Namespace); err != nil {
 		return nil, err
 	}
-	if opts.AuthFile != "" {
+	if opts.Auth != nil {
 		if err := c.createSecret(ctx); err != nil {
 			return nil, err
 		}
 	}
-	if opts.RegistriesConf != "" {
+	if opts.RegistriesConf != nil {
 		if err := c.createConfigMap(ctx); err != nil {
 			return nil, err
 		}
@@ -130,13 +129,9 @@ func (c *cluster) labels() map[string]string {
 }
 
 func (c *cluster) createSecret(ctx context.Context) error {
-	data, err := os.ReadFile(c.opts.AuthFile)
-	if err != nil {
-		return fmt.Errorf("--registry-auth: %w", err)
-	}
 	s, err := c.cs.CoreV1().Secrets(c.opts.Namespace).Create(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "ocne-image-auth-", Labels: c.labels()},
-		Data:       map[string][]byte{"auth.json": data},
+		Data:       map[string][]byte{"auth.json": c.opts.Auth},
 	}, metav1.CreateOptions{})
 	if err != nil {
 		return kube.Explain(err, "create", "secrets")
@@ -146,13 +141,9 @@ func (c *cluster) createSecret(ctx context.Context) error {
 }
 
 func (c *cluster) createConfigMap(ctx context.Context) error {
-	data, err := os.ReadFile(c.opts.RegistriesConf)
-	if err != nil {
-		return fmt.Errorf("--registries-conf: %w", err)
-	}
 	cm, err := c.cs.CoreV1().ConfigMaps(c.opts.Namespace).Create(ctx, &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "ocne-image-registries-", Labels: c.labels()},
-		Data:       map[string]string{"registries.conf": string(data)},
+		Data:       map[string]string{"registries.conf": string(c.opts.RegistriesConf)},
 	}, metav1.CreateOptions{})
 	if err != nil {
 		return kube.Explain(err, "create", "configmaps")

@@ -216,12 +216,36 @@ func (s *server) applyService(ctx context.Context) (*corev1.Service, error) {
 		WithSpec(corev1ac.ServiceSpec().WithType(s.opts.ServiceType).WithSelector(s.selector()).WithPorts(port))
 	got, err := s.cs.CoreV1().Services(s.opts.Namespace).Apply(ctx, svc, s.apply())
 	if err != nil {
-		if s.opts.NodePort != 0 && strings.Contains(err.Error(), "already allocated") {
-			return nil, fmt.Errorf("node port %d is already used by another Service: pick another --node-port or leave it out", s.opts.NodePort)
+		if s.opts.NodePort != 0 && nodePortTaken(err) {
+			return nil, &NodePortTakenError{Port: s.opts.NodePort}
 		}
 		return nil, kube.Explain(err, "apply", "services")
 	}
 	return got, nil
+}
+
+// NodePortTakenError is a node port another Service holds.
+type NodePortTakenError struct{ Port int32 }
+
+func (e *NodePortTakenError) Error() string {
+	return fmt.Sprintf("node port %d is already used by another Service", e.Port)
+}
+
+// nodePortTaken reports the API server's refusal of a node port that is
+// allocated: an Invalid status with a cause on a nodePort field. The
+// cause's message is the only place Kubernetes says why (a port outside
+// the node port range is refused the same way).
+func nodePortTaken(err error) bool {
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) || !apierrors.IsInvalid(err) || status.Status().Details == nil {
+		return false
+	}
+	for _, c := range status.Status().Details.Causes {
+		if strings.HasSuffix(c.Field, ".nodePort") && strings.HasSuffix(c.Message, "already allocated") {
+			return true
+		}
+	}
+	return false
 }
 
 // urls works out the address nodes reach the Service at.
@@ -279,7 +303,7 @@ func (s *server) waitLoadBalancer(ctx context.Context) string {
 func (s *server) nodeAddress(ctx context.Context) (string, error) {
 	nodes, err := s.cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return "", fmt.Errorf("find a node address for the node port: %w; pass --address", kube.Explain(err, "list", "nodes"))
+		return "", &NodeAddressError{Err: kube.Explain(err, "list", "nodes")}
 	}
 	for _, n := range nodes.Items {
 		for _, a := range n.Status.Addresses {
@@ -288,8 +312,21 @@ func (s *server) nodeAddress(ctx context.Context) (string, error) {
 			}
 		}
 	}
-	return "", errors.New("no node has an InternalIP address: pass --address")
+	return "", &NodeAddressError{}
 }
+
+// NodeAddressError says no node address was found for a node port: none
+// has an InternalIP, or (Err) the nodes could not be listed.
+type NodeAddressError struct{ Err error }
+
+func (e *NodeAddressError) Error() string {
+	if e.Err == nil {
+		return "no node has an InternalIP address"
+	}
+	return "find a node address for the node port: " + e.Err.Error()
+}
+
+func (e *NodeAddressError) Unwrap() error { return e.Err }
 
 // applyFiles stores the Kickstart files in a ConfigMap and the Ignition
 // files in a Secret (always, even empty, so the pods' volumes resolve).
@@ -448,6 +485,13 @@ func rolledOut(d *appsv1.Deployment) bool {
 		st.Replicas == want && st.AvailableReplicas == want && st.ReadyReplicas == want
 }
 
+// ImagePullError says the nodes cannot pull the archive server image.
+type ImagePullError struct{ Image, Reason, Message string }
+
+func (e *ImagePullError) Error() string {
+	return fmt.Sprintf("image %s cannot be pulled: %s: %s", e.Image, e.Reason, e.Message)
+}
+
 func podFailure(p *corev1.Pod, image string) error {
 	for _, c := range p.Status.ContainerStatuses {
 		w := c.State.Waiting
@@ -456,7 +500,7 @@ func podFailure(p *corev1.Pod, image string) error {
 		}
 		switch {
 		case kube.ImagePullFailure(w.Reason):
-			return fmt.Errorf("image %s cannot be pulled: %s: %s (check --image and that the nodes can reach its registry)", image, w.Reason, kube.OneLine(w.Message))
+			return &ImagePullError{Image: image, Reason: w.Reason, Message: kube.OneLine(w.Message)}
 		case w.Reason == "CrashLoopBackOff":
 			msg := ""
 			if t := c.LastTerminationState.Terminated; t != nil {

@@ -45,6 +45,14 @@ var renderers = map[string]func(v33types.Config, []Extra) ([]byte, error){
 	}.render,
 }
 
+// NewerSpecError is an extra config of a spec version newer than the one
+// written (Version).
+type NewerSpecError struct{ Extra, Version string }
+
+func (e *NewerSpecError) Error() string {
+	return fmt.Sprintf("%s: its Ignition spec version is newer than %s", e.Extra, e.Version)
+}
+
 // render merges the extras (Ignition JSON) into base in order, then
 // encodes and validates the result.
 func (s spec[T]) render(base v33types.Config, extras []Extra) ([]byte, error) {
@@ -52,7 +60,7 @@ func (s spec[T]) render(base v33types.Config, extras []Extra) ([]byte, error) {
 	for _, e := range extras {
 		ec, rpt, err := s.compatible(e.Data)
 		if errors.Is(err, ignerrors.ErrUnknownVersion) {
-			return nil, fmt.Errorf("%s: its Ignition spec version is newer than %s; write it for that version or pass a newer --ignition-version", e.Name, s.version)
+			return nil, &NewerSpecError{Extra: e.Name, Version: s.version}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s", e.Name, oneLine(err, rpt))

@@ -188,11 +188,19 @@ func render(name string, data any) (string, error) {
 	return b.String(), nil
 }
 
+// NoInterfaceError is a control plane behind VirtualIP without the network
+// interface keepalived holds the address on (the config key names it).
+type NoInterfaceError struct{ VirtualIP string }
+
+func (e *NoInterfaceError) Error() string {
+	return fmt.Sprintf("a control plane behind the virtual IP %s needs the network interface keepalived holds it on: set providers.byo.networkInterface", e.VirtualIP)
+}
+
 // add puts keepalived's and nginx's files, units and the nginx_script
 // user into c. iface is the interface keepalived holds the address on.
 func (v VirtualIP) add(c *v33.Config, iface, registry string) error {
 	if iface == "" {
-		return fmt.Errorf("a control plane behind the virtual IP %s needs the network interface keepalived holds it on: set providers.byo.networkInterface or --net-interface", v.Address)
+		return &NoInterfaceError{VirtualIP: v.Address}
 	}
 	if registry == "" {
 		registry = DefaultContainerRegistry

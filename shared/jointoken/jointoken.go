@@ -59,6 +59,15 @@ func (c Cluster) CAHashes() []string {
 // nodes reach the API server.
 var ErrNoEndpoint = errors.New("cannot determine the API server endpoint and CA for joining nodes")
 
+// ErrLoopback is wrapped, with ErrNoEndpoint, when the cluster knows its
+// API server only by a loopback address: the CA was found, the endpoint
+// nodes can reach was not.
+var ErrLoopback = errors.New("a loopback address nodes cannot reach")
+
+// ErrTokenForbidden says the bootstrap token may not be created: kubeadm
+// on a control-plane node can create it instead (Token.CreateCommand).
+var ErrTokenForbidden = errors.New("create the bootstrap token: not allowed to create secrets in kube-system")
+
 // Discover reads the endpoint and CA from the client's config (the
 // kubeconfig), else from the kube-public/cluster-info ConfigMap that
 // kubeadm publishes. A loopback endpoint is useless to a node, so it also
@@ -85,7 +94,7 @@ func Discover(ctx context.Context, cs kubernetes.Interface, cfg *rest.Config, ap
 		case !usable:
 			why = "the kubeconfig's server " + endpoint + " is a loopback address"
 		}
-		return Cluster{}, fmt.Errorf("%w: %s, and %v; pass --api-server HOST:PORT and a kubeconfig that holds the cluster CA", ErrNoEndpoint, why, err)
+		return Cluster{}, fmt.Errorf("%w: %s, and %v", ErrNoEndpoint, why, err)
 	}
 	if len(cas) > 0 && caErr == nil {
 		// The kubeconfig's CA is the one this session already trusts.
@@ -94,7 +103,7 @@ func Discover(ctx context.Context, cs kubernetes.Interface, cfg *rest.Config, ap
 	if usable {
 		ci.Endpoint = endpoint
 	} else if isLoopback(ci.Endpoint) {
-		return Cluster{}, fmt.Errorf("%w: the API server is known only as %s, a loopback address nodes cannot reach; pass --api-server HOST:PORT", ErrNoEndpoint, ci.Endpoint)
+		return Cluster{}, fmt.Errorf("%w: the API server is known only as %s, %w", ErrNoEndpoint, ci.Endpoint, ErrLoopback)
 	}
 	return ci, nil
 }
@@ -268,7 +277,7 @@ func (t Token) Object() *corev1.Secret {
 func Create(ctx context.Context, cs kubernetes.Interface, t Token) error {
 	_, err := cs.CoreV1().Secrets(metav1.NamespaceSystem).Create(ctx, t.Object(), metav1.CreateOptions{})
 	if apierrors.IsForbidden(err) {
-		return fmt.Errorf("create the bootstrap token: not allowed to create secrets in kube-system; ask for that right, or pass --token-only-print and run the printed kubeadm command on a control-plane node")
+		return ErrTokenForbidden
 	}
 	if err != nil {
 		return fmt.Errorf("create the bootstrap token Secret kube-system/%s: %w", t.SecretName(), err)

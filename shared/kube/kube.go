@@ -1,6 +1,6 @@
-// Package kube holds what every command that talks to the cluster needs
-// the same way: finding out whether the cluster answers, creating its
-// namespace, and turning API errors into one line that says what to do.
+// Package kube holds what everything that talks to the cluster needs the
+// same way: finding out whether the cluster answers, creating a namespace,
+// and turning API errors into one line that says what to do.
 package kube
 
 import (
@@ -14,7 +14,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -24,29 +23,18 @@ import (
 // that is down must fail fast, not hang.
 const ProbeTimeout = 5 * time.Second
 
-// Reachable returns the REST config of the kubeconfig context the flags
-// select if its API server answers within ProbeTimeout.
-func Reachable(flags *genericclioptions.ConfigFlags) (*rest.Config, error) {
-	raw, err := flags.ToRawKubeConfigLoader().RawConfig()
-	if err == nil && raw.CurrentContext == "" && (flags.APIServer == nil || *flags.APIServer == "") &&
-		(flags.Context == nil || *flags.Context == "") {
-		// client-go would otherwise try http://localhost:8080.
-		return nil, errors.New("no kubeconfig: set KUBECONFIG or pass --kubeconfig")
-	}
-	cfg, err := flags.ToRESTConfig()
-	if err != nil {
-		return nil, errors.New(OneLine(err.Error()))
-	}
+// Probe checks that the API server at cfg answers within ProbeTimeout.
+func Probe(cfg *rest.Config) error {
 	probe := rest.CopyConfig(cfg)
 	probe.Timeout = ProbeTimeout
 	cs, err := kubernetes.NewForConfig(probe)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if _, err := cs.Discovery().ServerVersion(); err != nil {
-		return nil, fmt.Errorf("the cluster at %s does not answer: %s", cfg.Host, OneLine(err.Error()))
+		return fmt.Errorf("the cluster at %s does not answer: %s", cfg.Host, OneLine(err.Error()))
 	}
-	return cfg, nil
+	return nil
 }
 
 // Kubeconfig returns the kubeconfig file to load: explicit (--kubeconfig)
@@ -62,23 +50,6 @@ func Kubeconfig(explicit, fallback string) string {
 	return fallback
 }
 
-// DefaultKubeconfig applies Kubeconfig to the flags' --kubeconfig. Call it
-// before the flags build a client: they keep the first one.
-func DefaultKubeconfig(flags *genericclioptions.ConfigFlags, fallback string) {
-	if flags.KubeConfig != nil {
-		*flags.KubeConfig = Kubeconfig(*flags.KubeConfig, fallback)
-	}
-}
-
-// Namespace is the --namespace flag's value, else def. (Not the
-// kubeconfig context's namespace: our objects go where the docs say.)
-func Namespace(flags *genericclioptions.ConfigFlags, def string) string {
-	if flags.Namespace != nil && *flags.Namespace != "" {
-		return *flags.Namespace
-	}
-	return def
-}
-
 // EnsureNamespace creates ns unless it exists. Being forbidden to read it
 // is not an error: the user may still be allowed to use it.
 func EnsureNamespace(ctx context.Context, cs kubernetes.Interface, ns string) error {
@@ -91,10 +62,23 @@ func EnsureNamespace(ctx context.Context, cs kubernetes.Interface, ns string) er
 	}
 	_, err = cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("namespace %s does not exist and could not be created: %w; create it or pass -n", ns, Explain(err, "create", "namespaces"))
+		return &NamespaceError{Namespace: ns, Err: Explain(err, "create", "namespaces")}
 	}
 	return nil
 }
+
+// NamespaceError is a namespace that does not exist and could not be
+// created.
+type NamespaceError struct {
+	Namespace string
+	Err       error
+}
+
+func (e *NamespaceError) Error() string {
+	return fmt.Sprintf("namespace %s does not exist and could not be created: %v", e.Namespace, e.Err)
+}
+
+func (e *NamespaceError) Unwrap() error { return e.Err }
 
 // Explain turns an API error into one line that names what to do.
 func Explain(err error, verb, resource string) error {

@@ -11,6 +11,14 @@ import (
 // osRegistry names no transport.
 const DefaultUpdateTransport = "ostree-unverified-registry"
 
+// TaggedError is an osRegistry that names a tag or a digest (What): the
+// node adds osTag to it itself.
+type TaggedError struct{ OSRegistry, What string }
+
+func (e *TaggedError) Error() string {
+	return fmt.Sprintf("invalid osRegistry %q: it carries a %s; give the repository only and the tag as osTag", e.OSRegistry, e.What)
+}
+
 // UpdateSource splits an osRegistry value into the two fields of the
 // node's /etc/ocne/update.yaml: the transport and the image repository.
 //
@@ -81,10 +89,10 @@ func UpdateSource(osRegistry string) (transport, repo string, err error) {
 		return bad(fmt.Sprintf("%v; give a repository such as %s", err, DefaultRegistry))
 	}
 	if _, ok := named.(reference.Tagged); ok {
-		return bad("it carries a tag; give the repository only and the tag as osTag (--os-tag)")
+		return "", "", &TaggedError{OSRegistry: osRegistry, What: "tag"}
 	}
 	if _, ok := named.(reference.Digested); ok {
-		return bad("it carries a digest; give the repository only and the tag as osTag (--os-tag)")
+		return "", "", &TaggedError{OSRegistry: osRegistry, What: "digest"}
 	}
 	return transport, repo, nil
 }

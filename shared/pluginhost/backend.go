@@ -156,7 +156,7 @@ func (b *Backend) explain(what string, err error) error {
 		return nil
 	}
 	if b.plugin != nil && (errors.Is(err, ignitionhost.ErrPluginGone) || b.plugin.exited()) {
-		return fmt.Errorf("%s on backend %s: plugin %s exited mid-call%s; run with -v for its log: %w", what, b.Name, b.Path, b.plugin.lastWords(), ignitionhost.ErrPluginGone)
+		return fmt.Errorf("%s on backend %s: plugin %s exited mid-call%s: %w", what, b.Name, b.Path, b.plugin.lastWords(), ignitionhost.ErrPluginGone)
 	}
 	return fmt.Errorf("%s on backend %s: %w", what, b.Name, err)
 }

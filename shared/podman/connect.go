@@ -27,7 +27,16 @@ const DefaultConnectTimeout = 5 * time.Second
 
 // startHint tells the user how to get a service on the socket.
 const startHint = "start it with 'systemctl --user enable --now podman.socket' " +
-	"(as root: 'systemctl enable --now podman.socket') or 'podman system service --time=0 &', or pass --url"
+	"(as root: 'systemctl enable --now podman.socket') or 'podman system service --time=0 &'"
+
+// UnreachableError is a Podman service that is not there, or does not
+// answer; the message says how to start one.
+type UnreachableError struct {
+	URL string
+	msg string
+}
+
+func (e *UnreachableError) Error() string { return e.msg }
 
 // SocketURL picks the service address the way podman-remote does: the
 // flag, then CONTAINER_HOST, then the rootless socket if it exists, then
@@ -108,15 +117,18 @@ func Connect(ctx context.Context, uri string, timeout time.Duration) (*Client, e
 func (c *Client) Close() { c.cancel() }
 
 func connectError(uri string, err error, timedOut bool, timeout time.Duration) error {
+	unreachable := func(format string, args ...any) error {
+		return &UnreachableError{URL: uri, msg: fmt.Sprintf(format, args...)}
+	}
 	switch {
 	case timedOut:
-		return fmt.Errorf("the Podman service at %s did not answer within %s: check that 'podman system service' is healthy there, or pass --url", uri, timeout)
+		return unreachable("the Podman service at %s did not answer within %s: check that 'podman system service' is healthy there", uri, timeout)
 	case errors.Is(err, syscall.ENOENT):
-		return fmt.Errorf("no Podman service at %s (no such socket): %s", uri, startHint)
+		return unreachable("no Podman service at %s (no such socket): %s", uri, startHint)
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return fmt.Errorf("no Podman service listening at %s (connection refused): %s", uri, startHint)
+		return unreachable("no Podman service listening at %s (connection refused): %s", uri, startHint)
 	case errors.Is(err, syscall.EACCES):
-		return fmt.Errorf("permission denied on the Podman socket %s: run as its owner, or use your own (rootless) service: %s", uri, startHint)
+		return unreachable("permission denied on the Podman socket %s: run as its owner, or use your own (rootless) service: %s", uri, startHint)
 	}
 	return fmt.Errorf("connect to the Podman service at %s: %v", uri, oneLine(err))
 }

@@ -74,6 +74,35 @@ type Container struct {
 // ErrNotFound is returned for a container name Podman does not know.
 var ErrNotFound = errors.New("no such container")
 
+// NotLoadedError is an image the Podman service at URL does not have.
+type NotLoadedError struct{ Image, URL string }
+
+func (e *NotLoadedError) Error() string {
+	return fmt.Sprintf("image %s is not loaded in Podman (%s)", e.Image, e.URL)
+}
+
+// NameInUseError is a container name that is taken.
+type NameInUseError struct{ Name, State string }
+
+func (e *NameInUseError) Error() string {
+	return fmt.Sprintf("a container named %s already exists (%s)", e.Name, e.State)
+}
+
+// ForeignError is a container podman-ocne did not start, which it leaves
+// alone.
+type ForeignError struct{ Name string }
+
+func (e *ForeignError) Error() string {
+	return fmt.Sprintf("container %s was not started by podman-ocne (no %s=%s label): leaving it alone", e.Name, LabelRole, RoleValue)
+}
+
+// PortInUseError is a host port something else listens on.
+type PortInUseError struct{ Port int }
+
+func (e *PortInUseError) Error() string {
+	return fmt.Sprintf("port %d is already in use on this host", e.Port)
+}
+
 // ImageInfo is what the service knows about an archive server image.
 type ImageInfo struct {
 	Commit, Ref string
@@ -83,7 +112,7 @@ type ImageInfo struct {
 func (c *Client) ArchiveImage(name string) (*ImageInfo, error) {
 	img, err := images.GetImage(c.ctx, name, nil)
 	if isNotFound(err) {
-		return nil, fmt.Errorf("image %s is not loaded in Podman (%s): load it first with 'podman-ocne load --file ock-VERSION-ARCH-ostree.tar'", name, c.URL)
+		return nil, &NotLoadedError{Image: name, URL: c.URL}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("look up image %s: %s", name, oneLine(err))
@@ -148,8 +177,8 @@ func (c *Client) Run(s RunSpec, probeHost string) (ctr *Container, err error) {
 		if c.ctx.Err() != nil {
 			return nil, c.ctx.Err()
 		}
-		if strings.Contains(err.Error(), "address already in use") {
-			return nil, portInUse(s.Port)
+		if addrInUse(err) {
+			return nil, &PortInUseError{Port: s.Port}
 		}
 		return nil, fmt.Errorf("start container %s: %s", s.Name, oneLine(err))
 	}
@@ -185,19 +214,15 @@ func (c *Client) clearName(name string, replace bool) error {
 		return err
 	}
 	if !replace {
-		return fmt.Errorf("a container named %s already exists (%s): pass --replace, run 'podman-ocne stop --name %s', or pick another --name", name, old.State, name)
+		return &NameInUseError{Name: name, State: old.State}
 	}
 	if old.Labels[LabelRole] != RoleValue {
-		return foreign(name)
+		return &ForeignError{Name: name}
 	}
 	if _, err := containers.Remove(c.ctx, old.ID, new(containers.RemoveOptions).WithForce(true).WithTimeout(stopTimeout)); err != nil && !isNotFound(err) {
 		return fmt.Errorf("replace container %s: %s", name, oneLine(err))
 	}
 	return nil
-}
-
-func foreign(name string) error {
-	return fmt.Errorf("container %s was not started by podman-ocne (no %s=%s label): leaving it alone; remove it with 'podman rm -f %s' or pick another --name", name, LabelRole, RoleValue, name)
 }
 
 // stopTimeout is below Podman's 10 s default: the server drains within 5 s.
@@ -329,7 +354,7 @@ func (c *Client) Own(name string) (*Container, error) {
 		return nil, err
 	}
 	if ctr.Labels[LabelRole] != RoleValue {
-		return nil, foreign(name)
+		return nil, &ForeignError{Name: name}
 	}
 	return ctr, nil
 }
@@ -394,7 +419,7 @@ func portFree(port int) error {
 	l, err := net.Listen("tcp", fmt.Sprintf(":%d", port))
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
-			return portInUse(port)
+			return &PortInUseError{Port: port}
 		}
 		// Not ours to bind (e.g. a privileged port as non-root): Podman
 		// may still be allowed to, so let it try.
@@ -402,8 +427,4 @@ func portFree(port int) error {
 	}
 	l.Close()
 	return nil
-}
-
-func portInUse(port int) error {
-	return fmt.Errorf("port %d is already in use on this host: pick another with --port, or stop what listens there ('podman-ocne status', 'ss -ltnp sport = :%d')", port, port)
 }

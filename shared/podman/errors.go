@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"syscall"
 
 	"github.com/containers/podman/v5/pkg/errorhandling"
 )
@@ -18,6 +19,14 @@ func statusCode(err error) int {
 }
 
 func isNotFound(err error) bool { return statusCode(err) == http.StatusNotFound }
+
+// addrInUse reports a service-side failure to bind a port that is taken.
+// The REST API carries the errno only as text, in the error's root cause,
+// the field it keeps "for automated parsing".
+func addrInUse(err error) bool {
+	var m *errorhandling.ErrorModel
+	return errors.As(err, &m) && strings.Contains(m.Because, syscall.EADDRINUSE.Error())
+}
 
 // oneLine keeps the service's messages (which may quote tool output) to
 // the single line our errors promise.

@@ -12,7 +12,6 @@ import (
 	"github.com/containers/podman/v5/pkg/domain/entities/types"
 
 	"github.com/ocne-image/ocne-image/shared/containerimage"
-	"github.com/ocne-image/ocne-image/shared/progress"
 )
 
 // localLoadSince is the first Podman whose service loads an archive from a
@@ -23,8 +22,12 @@ var localLoadSince = semver.MustParse("5.7.0")
 // Load has the service store the image archive at path under the names
 // the archive carries, and returns those names. A service on a unix
 // socket is on this host (serve's bind mounts assume so too): from Podman
-// 5.7 on it reads the file itself, else the file is streamed to it.
-func (c *Client) Load(path string, bar *progress.Bar) ([]string, error) {
+// 5.7 on it reads the file itself, else the file is streamed to it, told
+// to bar (which may be nil).
+func (c *Client) Load(path string, bar Progress) ([]string, error) {
+	if bar == nil {
+		bar = noProgress{}
+	}
 	// Refuse anything but an image archive here: the service's own error
 	// for it is a paragraph from every transport it tried.
 	if _, err := containerimage.ArchiveReference(path); err != nil {
@@ -73,7 +76,7 @@ func (c *Client) loadLocal(path string) (*types.ImageLoadReport, error) {
 
 // loadStream sends the file as the request body, never reading it into
 // memory nor copying it to a temporary file on this side.
-func (c *Client) loadStream(path string, bar *progress.Bar) (*types.ImageLoadReport, error) {
+func (c *Client) loadStream(path string, bar Progress) (*types.ImageLoadReport, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", path, err)
@@ -99,9 +102,20 @@ func (c *Client) loadError(path string, err error) error {
 	return fmt.Errorf("podman could not load %s: %s", path, oneLine(err))
 }
 
+// Progress is told how far a load that streams the file has got.
+type Progress interface {
+	Start(total int64)
+	Add(n int)
+}
+
+type noProgress struct{}
+
+func (noProgress) Start(int64) {}
+func (noProgress) Add(int)     {}
+
 type countingReader struct {
 	r   io.Reader
-	bar *progress.Bar
+	bar Progress
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {

@@ -220,8 +220,12 @@ func AdvertiseAddress() (string, error) {
 		conn.Close()
 		return addr, nil
 	}
-	return "", errors.New("cannot tell this host's address: it has no default route; pass --advertise-address with the address nodes reach it at")
+	return "", ErrNoDefaultRoute
 }
+
+// ErrNoDefaultRoute is AdvertiseAddress's failure: nodes reach this host at
+// an address it cannot guess.
+var ErrNoDefaultRoute = errors.New("cannot tell this host's address: it has no default route")
 
 // ReadyTimeout is how long serve waits for the repository by default.
 const ReadyTimeout = 60 * time.Second

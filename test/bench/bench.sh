@@ -94,7 +94,7 @@ command_for() {
   libostree-nofsync) CMD=(sh -c "ostree --repo=$o init --mode=archive && ostree --repo=$o config set core.fsync false && ostree --repo=$o pull-local $FIX/bareuser $REF") ;;
   gzip) CMD=("$CONVBENCH" convert -src "oci:$FIX/oci-gzip:$TAG" -out "$o") ;;
   none) CMD=("$CONVBENCH" convert -src "oci:$FIX/oci-none:$TAG" -out "$o") ;;
-  create) CMD=("$PLUGIN" create --local --os-registry "oci:$FIX/oci-gzip" --os-tag "$TAG" --version "$TAG" --output "$o/ock.tar") ;;
+  create) CMD=("$PLUGIN" create --local --os-registry "oci:$FIX/oci-gzip" --os-tag "$TAG" --version "$TAG" --output-file "$o/ock.tar") ;;
   floor-gunzip) CMD=(sh -c "xargs gzip -dc <$SCRATCH/layers-gzip | sha256sum >/dev/null") ;;
   floor-gzip6) CMD=(sh -c "xargs gzip -6 -c <$SCRATCH/layers-none >/dev/null") ;;
   floor-ours) CMD=("$CONVBENCH" floor -layout "$FIX/oci-gzip") ;;

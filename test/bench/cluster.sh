@@ -55,9 +55,9 @@ declare -A LABEL=([local]="create --local (pull from the registry)" [cluster]="c
 command_for() {
   local o=$2
   case $1 in
-  local) CMD=("$PLUGIN" create --local --os-registry "$REG/bench/ock-ostree" --os-tag "$TAG" --version "$TAG" --tls-verify=false --output "$o/ock.tar") ;;
+  local) CMD=("$PLUGIN" create --local --os-registry "$REG/bench/ock-ostree" --os-tag "$TAG" --version "$TAG" --tls-verify=false --output-file "$o/ock.tar") ;;
   cluster) CMD=("$PLUGIN" create --kubeconfig "$KC" -n "$NS" --builder-image "$BUILDER" --os-registry "$PODREG/bench/ock-ostree"
-    --os-tag "$TAG" --version "$TAG" --tls-verify=false --output "$o/ock.tar" -v) ;;
+    --os-tag "$TAG" --version "$TAG" --tls-verify=false --output-file "$o/ock.tar" -v) ;;
   esac
 }
 

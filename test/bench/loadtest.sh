@@ -121,7 +121,7 @@ for k in "${KINDS[@]}"; do
   # Made every run (a few seconds): the image carries the server as built now.
   IMAGE[$k]=$OUT/images/ock-$k.tar
   "$PLUGIN" create --local --os-registry "oci:$FIX/oci-gzip" --os-tag "$TAG" --version "${VERSION[$k]}" \
-    --output "${IMAGE[$k]}" >/dev/null
+    --output-file "${IMAGE[$k]}" >/dev/null
   # The host's copy for nginx: the image's layers unpacked, cached by the
   # digest of the last layer (the archive), so it is exactly the bytes our
   # server serves; DIR/ostree like in the image.

@@ -47,7 +47,7 @@ if [[ ! -f $archive ]]; then
   mkdir -p "$CACHE"
   "$SAMPLE" --work "$CACHE/sample" --dest "oci:$CACHE/layout:1.33" --version 1.33 --layers 4 --big-file "$BIG" >/dev/null
   commit=$(ostree --repo="$CACHE/sample/repo" rev-parse ock)
-  "$PLUGIN" create --local --os-registry "oci:$CACHE/layout" --version 1.33 --output "$archive.tmp" >/dev/null
+  "$PLUGIN" create --local --os-registry "oci:$CACHE/layout" --version 1.33 --output-file "$archive.tmp" >/dev/null
   mv "$archive.tmp" "$archive"
   echo "$commit" >"$archive.commit"
   rm -rf "$CACHE/sample" "$CACHE/layout"

@@ -17,6 +17,12 @@ const module = "github.com/ocne-image/ocne-image/"
 // import paths).
 var heavy = []string{"k8s.io/", "sigs.k8s.io/", "go.podman.io/", "github.com/containers/"}
 
+// commandLine is the command layer: cobra and pflag, kubectl's flags and
+// shared/cli, which only the commands import. The domain packages return
+// typed errors and take small interfaces instead.
+var commandLine = []string{"github.com/spf13/cobra", "github.com/spf13/pflag",
+	"k8s.io/cli-runtime/pkg/genericclioptions", module + "shared/cli"}
+
 func TestDependencyBudgets(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the budgets run go list; make lint runs them")
@@ -28,6 +34,11 @@ func TestDependencyBudgets(t *testing.T) {
 		// only: if set, every non-standard dependency outside this
 		// module must start with one of these.
 		only []string
+		// imports: no package of pkgs but those under except may import
+		// one of these (or a package under one) itself. Its own imports,
+		// not everything it links: client-go itself imports pflag.
+		imports []string
+		except  string
 		// leaf: the standard library only, not even this module's other
 		// packages.
 		leaf bool
@@ -45,8 +56,26 @@ func TestDependencyBudgets(t *testing.T) {
 		// The builder pod needs no cluster client: that is what halves
 		// the builder image.
 		{pkgs: "./kubectl-ocne/builder", deny: []string{"k8s.io/client-go/", "k8s.io/cli-runtime/"}},
+		// podman-ocne talks to no cluster: kubectl's flags stay in
+		// shared/cli/kubeflags.
+		{pkgs: "./podman-helper", deny: []string{"k8s.io/client-go/", "k8s.io/cli-runtime/pkg/genericclioptions"}},
+		// Command-line code stays out of the domain packages.
+		{pkgs: "./shared/...", imports: commandLine, except: module + "shared/cli"},
 	} {
 		t.Run(tc.pkgs, func(t *testing.T) {
+			if tc.imports != nil {
+				for pkg, imports := range packageImports(t, tc.pkgs) {
+					if underAny(pkg, []string{tc.except}) {
+						continue
+					}
+					for _, imp := range imports {
+						if underAny(imp, tc.imports) {
+							t.Errorf("%s imports %s: command-line code belongs in %s", pkg, imp, tc.except)
+						}
+					}
+				}
+				return
+			}
 			self := module + strings.TrimPrefix(tc.pkgs, "./")
 			for _, dep := range nonStandardDeps(t, tc.pkgs) {
 				if tc.leaf && dep != self {
@@ -74,6 +103,33 @@ func nonStandardDeps(t *testing.T, pkgs string) []string {
 		t.Fatalf("go list -deps %s: %v", pkgs, err)
 	}
 	return strings.Fields(string(out))
+}
+
+// packageImports maps each package of pkgs to what it imports itself.
+func packageImports(t *testing.T, pkgs string) map[string][]string {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-f", "{{.ImportPath}} {{join .Imports \" \"}}", pkgs)
+	cmd.Dir = "../.."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list %s: %v", pkgs, err)
+	}
+	m := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		m[f[0]] = f[1:]
+	}
+	return m
+}
+
+// underAny reports whether path is one of roots or inside one.
+func underAny(path string, roots []string) bool {
+	for _, r := range roots {
+		if path == r || strings.HasPrefix(path, r+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 func hasPrefix(s string, prefixes []string) bool {

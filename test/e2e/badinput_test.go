@@ -64,7 +64,7 @@ func TestCreateBadInput(t *testing.T) {
 	tests := []struct {
 		name     string
 		args     []string
-		output   func(t *testing.T) string // the --output to pass and check
+		output   func(t *testing.T) string // the --output-file to pass and check
 		wantCode int
 		wantErr  string
 	}{
@@ -111,7 +111,7 @@ func TestCreateBadInput(t *testing.T) {
 				out = tt.output(t)
 			}
 			tmp := t.TempDir()
-			args := append([]string{"create", "--local", "--version", "1.31", "--output", out}, tt.args...)
+			args := append([]string{"create", "--local", "--version", "1.31", "--output-file", out}, tt.args...)
 			r := pluginEnv(t, home, []string{"TMPDIR=" + tmp}, args...)
 			if r.code != tt.wantCode {
 				t.Errorf("exit code %d, want %d; stderr: %s", r.code, tt.wantCode, r.stderr)
@@ -157,7 +157,7 @@ func testCreateInterrupted(t *testing.T, sig syscall.Signal) {
 	slow, trickled := slowProxy(t, reg, "127.0.0.1")
 
 	out := filepath.Join(t.TempDir(), "out", "ock.tar")
-	cmd := exec.Command(pluginBinary(t), "create", "--local", "--version", "1.31", "--output", out,
+	cmd := exec.Command(pluginBinary(t), "create", "--local", "--version", "1.31", "--output-file", out,
 		"--os-registry", slow+"/olcne/ock-ostree", "--tls-verify=false")
 	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
 	var stderr strings.Builder
@@ -182,7 +182,7 @@ func testCreateInterrupted(t *testing.T, sig syscall.Signal) {
 	cmd.Process.Signal(sig)
 	err := cmd.Wait()
 	if sig == syscall.SIGKILL {
-		r := plugin(t, t.TempDir(), "create", "--local", "--version", "1.31", "--output", filepath.Join(filepath.Dir(out), "other.tar"),
+		r := plugin(t, t.TempDir(), "create", "--local", "--version", "1.31", "--output-file", filepath.Join(filepath.Dir(out), "other.tar"),
 			"--os-registry", reg+"/olcne/ock-ostree", "--tls-verify=false")
 		if r.code != 0 {
 			t.Fatalf("create after a killed one: %s", r.stderr)
@@ -311,7 +311,7 @@ func TestCreateWithoutCluster(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "ock.tar")
 			start := time.Now()
-			r := plugin(t, t.TempDir(), append([]string{"create", "--version", "1.31", "--output", out}, tt.args...)...)
+			r := plugin(t, t.TempDir(), append([]string{"create", "--version", "1.31", "--output-file", out}, tt.args...)...)
 			if r.code != 0 || !strings.Contains(r.stderr, tt.wantMsg) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 				t.Errorf("exit %d, stderr %q", r.code, r.stderr)
 			}

@@ -125,7 +125,7 @@ func TestInClusterCreate(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "ock.tar")
 	r := plugin(t, t.TempDir(), "create", "--type", "ostree", "--kubeconfig", c.kubeconfig, "--version", "1.31",
 		"--builder-image", c.builder, "--os-registry", c.podReg+"/olcne/ock-ostree", "--tls-verify=false",
-		"--output", out, "--output-format", "json")
+		"--output-file", out, "-o", "json")
 	if r.code != 0 {
 		t.Fatalf("create in the cluster: exit %d: %s", r.code, r.stderr)
 	}
@@ -151,7 +151,7 @@ func TestInClusterCreate(t *testing.T) {
 		image := c.pushBuilderImage(t, alone, "ocne/builder-plugin:test", []string{builderimage.PluginPath, "builder"})
 		out := filepath.Join(t.TempDir(), "ock.tar")
 		r := plugin(t, t.TempDir(), "create", "--kubeconfig", c.kubeconfig, "--version", "1.31", "--builder-image", image,
-			"--os-registry", c.podReg+"/olcne/ock-ostree", "--tls-verify=false", "--output", out)
+			"--os-registry", c.podReg+"/olcne/ock-ostree", "--tls-verify=false", "--output-file", out)
 		if r.code != 0 {
 			t.Fatalf("create with the plugin as the builder: exit %d: %s", r.code, r.stderr)
 		}
@@ -160,7 +160,7 @@ func TestInClusterCreate(t *testing.T) {
 	t.Run("connection cut mid-transfer", func(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "ock.tar")
 		r := plugin(t, t.TempDir(), "create", "--kubeconfig", c.kubeconfig, "--version", "1.31", "--builder-image", c.builder,
-			"--os-registry", c.podReg+"/olcne/ock-ostree", "--tls-verify=false", "--output", out, "-v",
+			"--os-registry", c.podReg+"/olcne/ock-ostree", "--tls-verify=false", "--output-file", out, "-v",
 			"--builder-arg=--fault-cut-after=5000000")
 		if r.code != 0 {
 			t.Fatalf("create: exit %d: %s", r.code, r.stderr)
@@ -173,7 +173,7 @@ func TestInClusterCreate(t *testing.T) {
 	t.Run("destination", func(t *testing.T) {
 		dest := "docker://" + c.podReg + "/ock/archive:1.31"
 		r := plugin(t, t.TempDir(), "create", "--kubeconfig", c.kubeconfig, "--version", "1.31", "--builder-image", c.builder,
-			"--os-registry", c.podReg+"/olcne/ock-ostree", "--tls-verify=false", "--destination", dest, "--output", filepath.Join(t.TempDir(), "unused.tar"))
+			"--os-registry", c.podReg+"/olcne/ock-ostree", "--tls-verify=false", "--destination", dest, "--output-file", filepath.Join(t.TempDir(), "unused.tar"))
 		if r.code != 0 {
 			t.Fatalf("create --destination: exit %d: %s", r.code, r.stderr)
 		}
@@ -193,7 +193,7 @@ func TestInClusterFaults(t *testing.T) {
 	t.Run("builder image cannot be pulled", func(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "ock.tar")
 		start := time.Now()
-		r := plugin(t, t.TempDir(), append(base, "--builder-image", c.podReg+"/ocne/no-such-builder:1", "--start-timeout", "90s", "--output", out)...)
+		r := plugin(t, t.TempDir(), append(base, "--builder-image", c.podReg+"/ocne/no-such-builder:1", "--start-timeout", "90s", "--output-file", out)...)
 		if r.code != 1 || !strings.Contains(r.stderr, "ErrImagePull") && !strings.Contains(r.stderr, "ImagePullBackOff") {
 			t.Errorf("exit %d: %s", r.code, r.stderr)
 		}
@@ -207,7 +207,7 @@ func TestInClusterFaults(t *testing.T) {
 	})
 	t.Run("bad source image", func(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "ock.tar")
-		r := plugin(t, t.TempDir(), append(base, "--builder-image", c.builder, "--os-tag", "9.99", "--output", out)...)
+		r := plugin(t, t.TempDir(), append(base, "--builder-image", c.builder, "--os-tag", "9.99", "--output-file", out)...)
 		if r.code != 1 || !strings.Contains(r.stderr, "build failed in pod") || !strings.Contains(r.stderr, "9.99") {
 			t.Errorf("exit %d: %s", r.code, r.stderr)
 		}
@@ -218,7 +218,7 @@ func TestInClusterFaults(t *testing.T) {
 		// the reference is used as given, with no default tag appended.
 		out := filepath.Join(t.TempDir(), "ock.tar")
 		r := plugin(t, t.TempDir(), "create", "--kubeconfig", c.kubeconfig, "--version", "1.31", "--builder-image", c.builder,
-			"--os-registry", "oci-archive:/nonexistent/ock.tar", "--output", out)
+			"--os-registry", "oci-archive:/nonexistent/ock.tar", "--output-file", out)
 		if r.code == 0 || !strings.Contains(r.stderr, "oci-archive:/nonexistent/ock.tar is a file on this machine: building here\n") ||
 			!strings.Contains(r.stderr, "/nonexistent/ock.tar") || strings.Contains(r.stderr, "build failed in pod") || strings.Contains(r.stderr, "ock.tar:1.31") {
 			t.Errorf("exit %d: %s", r.code, r.stderr)
@@ -231,7 +231,7 @@ func TestInClusterFaults(t *testing.T) {
 		slow, _ := slowProxy(t, c.registry, gw)
 		out := filepath.Join(t.TempDir(), "ock.tar")
 		cmd := exec.Command(pluginBinary(t), "create", "--kubeconfig", c.kubeconfig, "--version", "1.31", "--tls-verify=false",
-			"--os-registry", slow+"/olcne/ock-ostree", "--builder-image", c.builder, "--output", out)
+			"--os-registry", slow+"/olcne/ock-ostree", "--builder-image", c.builder, "--output-file", out)
 		cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "KUBECONFIG=")
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
@@ -260,7 +260,7 @@ func TestInClusterFaults(t *testing.T) {
 	})
 	t.Run("interrupted", func(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "ock.tar")
-		cmd := exec.Command(pluginBinary(t), append(base, "--builder-image", c.builder, "--output", out)...)
+		cmd := exec.Command(pluginBinary(t), append(base, "--builder-image", c.builder, "--output-file", out)...)
 		cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
@@ -317,7 +317,7 @@ func TestInClusterForbidden(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "ock.tar")
 	r := plugin(t, t.TempDir(), "create", "--kubeconfig", nobody, "-n", ns,
-		"--version", "1.31", "--builder-image", c.builder, "--os-registry", c.podReg+"/olcne/ock-ostree", "--tls-verify=false", "--output", out)
+		"--version", "1.31", "--builder-image", c.builder, "--os-registry", c.podReg+"/olcne/ock-ostree", "--tls-verify=false", "--output-file", out)
 	if r.code != 1 || !strings.Contains(r.stderr, "not allowed to create pods") {
 		t.Errorf("exit %d: %s", r.code, r.stderr)
 	}
@@ -328,7 +328,7 @@ func TestInClusterForbidden(t *testing.T) {
 }
 
 // TestInClusterRegistryAuth: the OCK image sits in a registry that wants
-// credentials; --registry-auth hands them to the builder pod as a Secret,
+// credentials; --authfile hands them to the builder pod as a Secret,
 // which is deleted afterwards.
 func TestInClusterRegistryAuth(t *testing.T) {
 	c := needCluster(t)
@@ -348,11 +348,11 @@ func TestInClusterRegistryAuth(t *testing.T) {
 		"--os-registry", reg + "/olcne/ock-ostree", "--tls-verify=false"}
 
 	out := filepath.Join(t.TempDir(), "ock.tar")
-	r := plugin(t, t.TempDir(), append(base, "--output", out)...)
+	r := plugin(t, t.TempDir(), append(base, "--output-file", out)...)
 	if r.code != 1 || !strings.Contains(strings.ToLower(r.stderr), "auth") {
 		t.Errorf("without credentials: exit %d: %s", r.code, r.stderr)
 	}
-	r = plugin(t, t.TempDir(), append(base, "--output", out, "--registry-auth", auth, "--output-format", "json")...)
+	r = plugin(t, t.TempDir(), append(base, "--output-file", out, "--authfile", auth, "-o", "json")...)
 	if r.code != 0 || !strings.Contains(r.stdout, s.commit) {
 		t.Fatalf("with credentials: exit %d: %s%s", r.code, r.stdout, r.stderr)
 	}
@@ -372,7 +372,7 @@ func TestInClusterRegistryMirror(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "ock.tar")
 	// No --tls-verify=false: the mirror's own `insecure` is what allows HTTP.
 	r := plugin(t, t.TempDir(), "create", "--kubeconfig", c.kubeconfig, "--version", "1.31", "--builder-image", c.builder,
-		"--os-registry", "registry.invalid/olcne/ock-ostree", "--registries-conf", conf, "--output", out, "--output-format", "json")
+		"--os-registry", "registry.invalid/olcne/ock-ostree", "--registries-conf", conf, "--output-file", out, "-o", "json")
 	if r.code != 0 || !strings.Contains(r.stdout, s.commit) {
 		t.Fatalf("create through the mirror: exit %d: %s%s", r.code, r.stdout, r.stderr)
 	}

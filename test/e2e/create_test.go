@@ -29,7 +29,7 @@ func TestCreateServeInstall(t *testing.T) {
 
 	home := t.TempDir()
 	r := plugin(t, home, "create", "--type", "ostree", "--local", "--version", "1.31",
-		"--os-registry", reg+"/olcne/ock-ostree", "--tls-verify=false", "--output-format", "json")
+		"--os-registry", reg+"/olcne/ock-ostree", "--tls-verify=false", "-o", "json")
 	if r.code != 0 {
 		t.Fatalf("create: exit %d: %s", r.code, r.stderr)
 	}
@@ -41,7 +41,7 @@ func TestCreateServeInstall(t *testing.T) {
 		Names                   []string
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
-		t.Fatalf("create --output-format json: %v\n%s", err, r.stdout)
+		t.Fatalf("create -o json: %v\n%s", err, r.stdout)
 	}
 	wantOut := filepath.Join(home, ".ocne", "images", "ock-1.31-amd64-ostree.tar")
 	if res.Output != wantOut || res.Commit != s.commit || res.Version != "1.31" {
@@ -178,7 +178,7 @@ func TestCreateOtherArch(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "ock.tar")
-	r := plugin(t, t.TempDir(), "create", "--local", "--arch", "arm64", "--version", "1.31", "--os-registry", "oci:"+layout, "--output", out)
+	r := plugin(t, t.TempDir(), "create", "--local", "--arch", "arm64", "--version", "1.31", "--os-registry", "oci:"+layout, "--output-file", out)
 	if r.code != 0 {
 		t.Fatalf("create: exit %d: %s", r.code, r.stderr)
 	}
@@ -218,7 +218,7 @@ func TestCreateRegistryMirror(t *testing.T) {
 	conf := writeMirrorConf(t, "registry.invalid/olcne", reg+"/mirror/olcne")
 	out := filepath.Join(t.TempDir(), "ock.tar")
 	r := plugin(t, t.TempDir(), "create", "--local", "--version", "1.31", "--os-registry", "registry.invalid/olcne/ock-ostree",
-		"--registries-conf", conf, "--output", out, "--output-format", "json")
+		"--registries-conf", conf, "--output-file", out, "-o", "json")
 	if r.code != 0 || !strings.Contains(r.stdout, s.commit) {
 		t.Fatalf("create through the mirror: exit %d: %s%s", r.code, r.stdout, r.stderr)
 	}

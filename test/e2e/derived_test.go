@@ -24,13 +24,13 @@ func TestCreateDerivedUpstream(t *testing.T) {
 	src := filepath.Join(harness.RepoRoot(t), "shared", "containerimage", "testdata", "exampleos-derive.ociarchive")
 	out, tmp := filepath.Join(t.TempDir(), "ock.tar"), t.TempDir()
 	r := pluginEnv(t, t.TempDir(), []string{"TMPDIR=" + tmp}, "create", "--local", "--version", "1.31",
-		"--os-registry", "oci-archive:"+src, "--output", out, "--output-format", "json")
+		"--os-registry", "oci-archive:"+src, "--output-file", out, "-o", "json")
 	if r.code != 0 {
 		t.Fatalf("create: exit %d: %s", r.code, r.stderr)
 	}
 	var res struct{ Commit, Ref string }
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
-		t.Fatalf("create --output-format json: %v\n%s", err, r.stdout)
+		t.Fatalf("create -o json: %v\n%s", err, r.stdout)
 	}
 	if res.Ref != "exampleos" || res.Commit == upstreamBase || !strings.Contains(r.stderr, `merged into commit `+res.Commit) {
 		t.Fatalf("create served %s as %q (stderr %q); want a merged commit as exampleos", res.Commit, res.Ref, r.stderr)
@@ -72,13 +72,13 @@ func TestInClusterCreateDerived(t *testing.T) {
 	ns := newNamespace(t, c, "ocne-derived")
 	r := plugin(t, t.TempDir(), "create", "--kubeconfig", c.kubeconfig, "-n", ns, "--version", "1.31",
 		"--builder-image", c.builder, "--os-registry", c.podReg+"/derived-e2e/exampleos", "--tls-verify=false",
-		"--output", out, "--output-format", "json")
+		"--output-file", out, "-o", "json")
 	if r.code != 0 || strings.Contains(r.stderr, "No reachable cluster") {
 		t.Fatalf("create in the cluster: exit %d: %s", r.code, r.stderr)
 	}
 	var res struct{ Commit, Ref string }
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
-		t.Fatalf("create --output-format json: %v\n%s", err, r.stdout)
+		t.Fatalf("create -o json: %v\n%s", err, r.stdout)
 	}
 	if res.Ref != "exampleos" || res.Commit == upstreamBase {
 		t.Fatalf("served %s as %q, want a merged commit as exampleos", res.Commit, res.Ref)

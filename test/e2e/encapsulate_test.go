@@ -18,7 +18,7 @@ func TestEncapsulateThenCreate(t *testing.T) {
 	reg := harness.StartRegistry(t)
 	dest := "docker://" + reg + "/custom/ock:1.31"
 	r := plugin(t, t.TempDir(), "encapsulate", "--repo", s.repo, "--ref", "ock", "--layers", "5",
-		"--compression", "zstd", "--label", "vendor=me", "--tls-verify=false", "--output-format", "json", dest)
+		"--compression", "zstd", "--label", "vendor=me", "--tls-verify=false", "-o", "json", dest)
 	if r.code != 0 {
 		t.Fatalf("encapsulate: exit %d: %s", r.code, r.stderr)
 	}
@@ -37,7 +37,7 @@ func TestEncapsulateThenCreate(t *testing.T) {
 
 	out := filepath.Join(t.TempDir(), "ock.tar")
 	r = plugin(t, t.TempDir(), "create", "--local", "--version", "1.31", "--os-registry", "docker://"+reg+"/custom/ock",
-		"--tls-verify=false", "--output", out, "--output-format", "json")
+		"--tls-verify=false", "--output-file", out, "-o", "json")
 	if r.code != 0 || !strings.Contains(r.stdout, s.commit) {
 		t.Fatalf("create: exit %d: %s%s", r.code, r.stdout, r.stderr)
 	}

@@ -149,7 +149,7 @@ func kubeadmValidate(t *testing.T, conf string) {
 func TestIgnitionJoinWorker(t *testing.T) {
 	j := clusterOnly(t)
 	out := filepath.Join(t.TempDir(), "worker.ign")
-	r := plugin(t, t.TempDir(), "ignition", "join", "--role", "worker", "--kubeconfig", j.kubeconfig, "--ttl", "15m", "-o", out)
+	r := plugin(t, t.TempDir(), "ignition", "join", "--role", "worker", "--kubeconfig", j.kubeconfig, "--ttl", "15m", "--output-file", out)
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -511,14 +511,14 @@ func TestIgnitionJoinBadInput(t *testing.T) {
 	}
 }
 
-// refusedJoin runs `ignition join -o FILE args...` and checks that it
+// refusedJoin runs `ignition join --output-file FILE args...` and checks that it
 // fails with one line holding msg and exit code, leaving no file and no
 // token.
 func (j *testCluster) refusedJoin(t *testing.T, code int, msg string, args ...string) {
 	t.Helper()
 	before := j.ourTokens(t)
 	dir := t.TempDir()
-	r := plugin(t, t.TempDir(), append([]string{"ignition", "join", "-o", filepath.Join(dir, "node.ign")}, args...)...)
+	r := plugin(t, t.TempDir(), append([]string{"ignition", "join", "--output-file", filepath.Join(dir, "node.ign")}, args...)...)
 	if r.code != code || !strings.Contains(r.stderr, msg) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 		t.Errorf("exit %d, want %d with %q; stderr %q", r.code, code, msg, r.stderr)
 	}

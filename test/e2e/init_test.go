@@ -65,7 +65,7 @@ func TestIgnitionInit(t *testing.T) {
 		"sshPublicKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBq2 test\nproviders:\n  byo:\n    networkInterface: enp1s0\n"+
 		"certificateInformation:\n  org: Example\n"), 0o644)
 	out := filepath.Join(dir, "cp1.ign")
-	r := plugin(t, home, "ignition", "init", "-c", cfgFile, "-o", out, "--workers", "2")
+	r := plugin(t, home, "ignition", "init", "-c", cfgFile, "--output-file", out, "--workers", "2")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -299,8 +299,8 @@ func TestIgnitionInitBadInput(t *testing.T) {
 	base := "name: demo\nproviders:\n  byo:\n    networkInterface: enp1s0\n"
 	otherCA := t.TempDir()
 	// A CA whose key belongs to another.
-	r1 := plugin(t, t.TempDir(), "ignition", "init", "-c", writeTemp(t, base+"loadBalancer: lb.example.com\n"), "--pki-dir", filepath.Join(otherCA, "a"), "-o", filepath.Join(t.TempDir(), "x.ign"))
-	r2 := plugin(t, t.TempDir(), "ignition", "init", "-c", writeTemp(t, base+"loadBalancer: lb.example.com\n"), "--pki-dir", filepath.Join(otherCA, "b"), "-o", filepath.Join(t.TempDir(), "x.ign"))
+	r1 := plugin(t, t.TempDir(), "ignition", "init", "-c", writeTemp(t, base+"loadBalancer: lb.example.com\n"), "--pki-dir", filepath.Join(otherCA, "a"), "--output-file", filepath.Join(t.TempDir(), "x.ign"))
+	r2 := plugin(t, t.TempDir(), "ignition", "init", "-c", writeTemp(t, base+"loadBalancer: lb.example.com\n"), "--pki-dir", filepath.Join(otherCA, "b"), "--output-file", filepath.Join(t.TempDir(), "x.ign"))
 	if r1.code != 0 || r2.code != 0 {
 		t.Fatalf("%s %s", r1.stderr, r2.stderr)
 	}
@@ -337,7 +337,7 @@ func TestIgnitionInitBadInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			home, out := t.TempDir(), t.TempDir()
-			args := append([]string{"ignition", "init", "-c", writeTemp(t, tt.yaml), "-o", filepath.Join(out, "cp.ign"), "--workers", "1"}, tt.flags...)
+			args := append([]string{"ignition", "init", "-c", writeTemp(t, tt.yaml), "--output-file", filepath.Join(out, "cp.ign"), "--workers", "1"}, tt.flags...)
 			r := plugin(t, home, args...)
 			if r.code != tt.code || !strings.Contains(r.stderr, tt.msg) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 				t.Errorf("exit %d, want %d with %q; stderr %q", r.code, tt.code, tt.msg, r.stderr)

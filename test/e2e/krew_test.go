@@ -83,7 +83,7 @@ func TestKrewInstall(t *testing.T) {
 		t.Errorf("%s without flags: %v: %s (want exit 2 and the usage error)", builderBin, err, out)
 	}
 	image := filepath.Join(work, "builder.tar")
-	bi := exec.Command("kubectl", "ocne-image", "builder-image", "--output", image)
+	bi := exec.Command("kubectl", "ocne-image", "builder-image", "--output-file", image)
 	bi.Env = env
 	if out, err := bi.CombinedOutput(); err != nil {
 		t.Fatalf("kubectl ocne-image builder-image: %v: %s", err, out)

@@ -76,7 +76,7 @@ func sampleServerArchive(t *testing.T) string {
 	layout := filepath.Join(s.dir, "podman-layout")
 	writeSampleImage(t, "oci:"+layout+":1.31", ostreeext.ExportOptions{Layers: 2})
 	out := filepath.Join(s.dir, "ock-1.31-amd64-ostree.tar")
-	r := plugin(t, t.TempDir(), "create", "--local", "--version", "1.31", "--os-registry", "oci:"+layout, "--output", out)
+	r := plugin(t, t.TempDir(), "create", "--local", "--version", "1.31", "--os-registry", "oci:"+layout, "--output-file", out)
 	if r.code != 0 {
 		t.Fatalf("create: exit %d: %s", r.code, r.stderr)
 	}

@@ -42,7 +42,7 @@ func serverImage(t *testing.T, c *testCluster, repo string) string {
 	writeSampleImage(t, "oci:"+layout+":1.31", ostreeext.ExportOptions{})
 	dest := "docker://" + c.registry + "/" + repo + ":1.31"
 	r := plugin(t, t.TempDir(), "create", "--local", "--version", "1.31", "--os-registry", "oci:"+layout,
-		"--output", filepath.Join(t.TempDir(), "ock.tar"), "--destination", dest, "--tls-verify=false")
+		"--output-file", filepath.Join(t.TempDir(), "ock.tar"), "--destination", dest, "--tls-verify=false")
 	if r.code != 0 {
 		t.Fatalf("create: %s", r.stderr)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/ocne-image/ocne-image/test/harness"
 )
 
-// createResult is what `create --output-format json` prints.
+// createResult is what `create -o json` prints.
 type createResult struct{ Output, Source, Commit string }
 
 func parseCreate(t *testing.T, r result) createResult {
@@ -25,7 +25,7 @@ func parseCreate(t *testing.T, r result) createResult {
 	}
 	var res createResult
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
-		t.Fatalf("create --output-format json: %v\n%s", err, r.stdout)
+		t.Fatalf("create -o json: %v\n%s", err, r.stdout)
 	}
 	return res
 }
@@ -69,7 +69,7 @@ func TestCreateFileSources(t *testing.T) {
 			harness.Run(t, "skopeo", "copy", "-q", src, tt.copyTo)
 			out, tmp := filepath.Join(t.TempDir(), "ock.tar"), t.TempDir()
 			res := parseCreate(t, pluginEnv(t, t.TempDir(), []string{"TMPDIR=" + tmp}, "create", "--local", "--version", "1.31",
-				"--os-registry", tt.source, "--output", out, "--output-format", "json"))
+				"--os-registry", tt.source, "--output-file", out, "-o", "json"))
 			if res.Commit != s.commit {
 				t.Errorf("commit %s, want the sample's %s", res.Commit, s.commit)
 			}
@@ -103,7 +103,7 @@ func TestCreatePicksOneOfSeveral(t *testing.T) {
 		t.Run(strings.SplitN(source, ":", 2)[0], func(t *testing.T) {
 			out, tmp := filepath.Join(t.TempDir(), "out", "ock.tar"), t.TempDir()
 			env := []string{"TMPDIR=" + tmp}
-			r := pluginEnv(t, t.TempDir(), env, "create", "--local", "--version", "1.31", "--os-registry", source, "--output", out)
+			r := pluginEnv(t, t.TempDir(), env, "create", "--local", "--version", "1.31", "--os-registry", source, "--output-file", out)
 			msg := strings.TrimSpace(r.stderr)
 			want := source + " holds 2 images (1.31, 1.32) and no name was given: choose one with --os-tag"
 			if r.code != 1 || !strings.Contains(msg, want) || strings.Contains(msg, "\n") {
@@ -113,7 +113,7 @@ func TestCreatePicksOneOfSeveral(t *testing.T) {
 			assertEmpty(t, tmp)
 
 			res := parseCreate(t, pluginEnv(t, t.TempDir(), env, "create", "--local", "--version", "1.32", "--os-registry", source,
-				"--os-tag", "1.32", "--output", out, "--output-format", "json"))
+				"--os-tag", "1.32", "--output-file", out, "-o", "json"))
 			if res.Commit != s.commit || !strings.HasSuffix(res.Source, ":1.32") {
 				t.Errorf("--os-tag 1.32: converted %s (commit %s), want the 1.32 image of commit %s", res.Source, res.Commit, s.commit)
 			}
@@ -223,7 +223,7 @@ func TestEncapsulateToFiles(t *testing.T) {
 	d := t.TempDir()
 	create := func(args ...string) result {
 		out := filepath.Join(t.TempDir(), "ock.tar")
-		return plugin(t, t.TempDir(), append([]string{"create", "--local", "--version", "1.31", "--output", out, "--output-format", "json"}, args...)...)
+		return plugin(t, t.TempDir(), append([]string{"create", "--local", "--version", "1.31", "--output-file", out, "-o", "json"}, args...)...)
 	}
 	layout := "oci:" + d + "/layout"
 	for _, dest := range []string{layout, "oci-archive:" + d + "/ock.tar"} {
@@ -235,7 +235,7 @@ func TestEncapsulateToFiles(t *testing.T) {
 		}
 	}
 
-	r := plugin(t, t.TempDir(), "encapsulate", "--repo", s.repo, "--ref", "ock", "--layers", "3", "--output-format", "json", layout)
+	r := plugin(t, t.TempDir(), "encapsulate", "--repo", s.repo, "--ref", "ock", "--layers", "3", "-o", "json", layout)
 	var enc struct{ Digest string }
 	if err := json.Unmarshal([]byte(r.stdout), &enc); r.code != 0 || err != nil {
 		t.Fatalf("encapsulate a second image: exit %d: %s%s", r.code, r.stdout, r.stderr)

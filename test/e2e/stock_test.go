@@ -47,8 +47,8 @@ func TestInClusterStock(t *testing.T) {
 	untaint := c.taintControlPlane(t)
 	pods := c.watchBuilder(t, ns, untaint)
 	r = plugin(t, home, "create", "--kubeconfig", c.kubeconfig, "-n", ns, "--config", cfg, "--version", "1.31",
-		"--os-registry", c.podReg+"/olcne/ock-ostree", "--tls-verify=false", "--output", filepath.Join(t.TempDir(), "ock.tar"),
-		"--output-format", "json", "--start-timeout", "2m")
+		"--os-registry", c.podReg+"/olcne/ock-ostree", "--tls-verify=false", "--output-file", filepath.Join(t.TempDir(), "ock.tar"),
+		"-o", "json", "--start-timeout", "2m")
 	untaint()
 	if r.code != 0 {
 		t.Fatalf("create: exit %d: %s", r.code, r.stderr)
@@ -101,7 +101,7 @@ func TestInClusterStock(t *testing.T) {
 		// registry only: nothing leaves this machine.
 		image := builderimage.In(builderimage.Registry, "no-such-version")
 		r := plugin(t, t.TempDir(), "create", "--kubeconfig", c.kubeconfig, "-n", ns, "--version", "1.31", "--builder-image", image,
-			"--os-registry", c.podReg+"/olcne/ock-ostree", "--tls-verify=false", "--start-timeout", "90s", "--output", out)
+			"--os-registry", c.podReg+"/olcne/ock-ostree", "--tls-verify=false", "--start-timeout", "90s", "--output-file", out)
 		msg := strings.TrimSpace(r.stderr)
 		t.Logf("stderr: %s", msg)
 		for _, want := range []string{"builder image " + image + " cannot be pulled", "kubectl ocne-image builder-image --registry REGISTRY",
@@ -201,8 +201,8 @@ func TestBuilderImageBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"nothing to do", nil, "pass one of --registry, --destination and --output"},
-		{"two targets", []string{"--registry", "127.0.0.1:1", "--output", "b.tar"}, "pass one of"},
+		{"nothing to do", nil, "pass one of --registry, --destination and --output-file"},
+		{"two targets", []string{"--registry", "127.0.0.1:1", "--output-file", "b.tar"}, "pass one of"},
 		{"registry with a transport", []string{"--registry", "docker://registry.example.com"}, "no transport"},
 		{"registry not a host", []string{"--registry", "UPPER CASE"}, "--registry"},
 		{"destination without a transport", []string{"--destination", "registry.example.com/b:1"}, "--destination"},

@@ -17,7 +17,7 @@ func createSampleArchive(t *testing.T) string {
 	layout := t.TempDir()
 	writeSampleImage(t, "oci:"+layout+":1.31", ostreeext.ExportOptions{})
 	out := filepath.Join(t.TempDir(), "ock-1.31-amd64-ostree.tar")
-	if r := plugin(t, t.TempDir(), "create", "--local", "--version", "1.31", "--os-registry", "oci:"+layout, "--output", out); r.code != 0 {
+	if r := plugin(t, t.TempDir(), "create", "--local", "--version", "1.31", "--os-registry", "oci:"+layout, "--output-file", out); r.code != 0 {
 		t.Fatalf("create: exit %d: %s", r.code, r.stderr)
 	}
 	return out

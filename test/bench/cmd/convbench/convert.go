@@ -10,10 +10,10 @@ import (
 	"runtime/pprof"
 
 	"github.com/ocne-image/ocne-image/shared/builder"
+	"github.com/ocne-image/ocne-image/shared/cli"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 	"github.com/ocne-image/ocne-image/shared/convert"
 	"github.com/ocne-image/ocne-image/shared/ock"
-	"github.com/ocne-image/ocne-image/shared/progress"
 )
 
 // profileFlags are the profiling flags of the commands that run product
@@ -107,7 +107,7 @@ func createCmd(args []string) error {
 		return fmt.Errorf("-os-registry and -os-tag: %w", err)
 	}
 	return prof.run(func() error {
-		bar := progress.New(os.Stderr, "pull+convert")
+		bar := cli.NewProgressBar(os.Stderr, "pull+convert")
 		res, err := builder.Build(context.Background(), builder.Options{
 			Source: src, Arch: *arch, Version: *version, Output: *output,
 			Image:    containerimage.Options{Arch: *arch, TLSVerify: true},

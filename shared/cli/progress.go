@@ -1,6 +1,4 @@
-// Package progress draws one progress bar for long work on a terminal, and
-// nothing elsewhere, so logs and scripts stay clean.
-package progress
+package cli
 
 import (
 	"io"
@@ -11,26 +9,28 @@ import (
 	"golang.org/x/term"
 )
 
-// Bar is a byte-counting progress bar. A nil *Bar is a no-op,
-// so callers need not check whether one is shown.
-type Bar struct {
+// ProgressBar is the one progress display: a byte-counting bar for long
+// work, drawn on a terminal and nowhere else, so logs and scripts stay
+// clean. A nil *ProgressBar is a no-op, so callers need not check whether
+// one is shown. Libraries take it as their own small interface.
+type ProgressBar struct {
 	name  string
 	p     *mpb.Progress
 	bar   *mpb.Bar
 	total int64
 }
 
-// New returns a bar writing to w if w is a terminal, else nil.
-func New(w io.Writer, name string) *Bar {
+// NewProgressBar returns a bar writing to w if w is a terminal, else nil.
+func NewProgressBar(w io.Writer, name string) *ProgressBar {
 	f, ok := w.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return nil
 	}
-	return &Bar{name: name, p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(40))}
+	return &ProgressBar{name: name, p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(40))}
 }
 
 // Start sets the total number of bytes.
-func (b *Bar) Start(total int64) {
+func (b *ProgressBar) Start(total int64) {
 	if b == nil {
 		return
 	}
@@ -42,7 +42,7 @@ func (b *Bar) Start(total int64) {
 }
 
 // Grow adds n bytes to the total, for work whose size is learnt on the way.
-func (b *Bar) Grow(n int64) {
+func (b *ProgressBar) Grow(n int64) {
 	if b == nil {
 		return
 	}
@@ -55,7 +55,7 @@ func (b *Bar) Grow(n int64) {
 }
 
 // Add records n more bytes done.
-func (b *Bar) Add(n int) {
+func (b *ProgressBar) Add(n int) {
 	if b == nil || b.bar == nil {
 		return
 	}
@@ -63,7 +63,7 @@ func (b *Bar) Add(n int) {
 }
 
 // Done completes (or abandons) the bar and waits for it to be drawn.
-func (b *Bar) Done() {
+func (b *ProgressBar) Done() {
 	if b == nil {
 		return
 	}
