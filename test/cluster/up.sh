@@ -422,7 +422,15 @@ start_proc containerd containerd --config "$DIR/config/containerd.toml"
 wait_for "containerd" 60 ctr version
 
 # The pause image, as an OCI archive built from our static pause binary.
-if ! ctr images ls -q | grep -qxF "$PAUSE_IMAGE"; then
+# has_pause: the pause image is in containerd. The list is read whole before
+# grep sees it: piped into grep -q under pipefail, ctr can die of SIGPIPE
+# once grep has matched and left, and the pipeline then fails.
+has_pause() {
+  local images
+  images=$(ctr images ls -q) || return 1
+  grep -qxF -- "$PAUSE_IMAGE" <<<"$images"
+}
+if ! has_pause; then
   log "importing $PAUSE_IMAGE"
   img=$DIR/pause-image
   rm -rf "$img"
@@ -447,7 +455,7 @@ if ! ctr images ls -q | grep -qxF "$PAUSE_IMAGE"; then
   echo '{"imageLayoutVersion":"1.0.0"}' >"$img/oci/oci-layout"
   tar -C "$img/oci" -cf "$img/pause.tar" oci-layout index.json blobs
   ctr images import --base-name "${PAUSE_IMAGE%:*}" "$img/pause.tar" >>"$LOGS/ctr.log" 2>&1
-  ctr images ls -q | grep -qxF "$PAUSE_IMAGE" || die "$PAUSE_IMAGE is not in containerd after the import"
+  has_pause || die "$PAUSE_IMAGE is not in containerd after the import: ctr images ls -q lists $(ctr images ls -q | tr '\n' ' ')"
 fi
 
 # --- 10. kubelet and kube-proxy -------------------------------------------------------
