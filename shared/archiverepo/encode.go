@@ -3,7 +3,6 @@ package archiverepo
 import (
 	"bytes"
 	"fmt"
-	"hash"
 	"io"
 	"runtime"
 	"sync"
@@ -31,19 +30,24 @@ func newEncoder(opts []Option) *encoder {
 
 // encode writes the object to w and returns its checksum, which must be
 // *want if want is set. content is read to EOF and must hold exactly size
-// bytes (nothing for a symlink). The caller validates h.
-func (e *encoder) encode(w io.Writer, want *ostree.Checksum, h *ostree.FileHeader, size int64, content io.Reader) (ostree.Checksum, error) {
+// bytes (nothing for a symlink); tap, if not nil, gets a copy of it, in
+// order. The caller validates h.
+func (e *encoder) encode(w io.Writer, want *ostree.Checksum, h *ostree.FileHeader, size int64, content io.Reader, tap io.Writer) (ostree.Checksum, error) {
 	if _, err := w.Write(h.ArchiveHeader(uint64(size))); err != nil {
 		return ostree.Checksum{}, fmt.Errorf("write: %w", err)
 	}
 	sum := ostree.NewContentHash(h)
+	var seen io.Writer = sum // what reads the content in order
+	if tap != nil {
+		seen = io.MultiWriter(sum, tap)
+	}
 	if !h.IsSymlink() && size >= 2*chunkSize {
-		if err := e.deflateChunks(w, sum, size, content); err != nil {
+		if err := e.deflateChunks(w, seen, size, content); err != nil {
 			return ostree.Checksum{}, err
 		}
 	} else if !h.IsSymlink() {
 		zw := e.flateWriter(w)
-		n, err := io.Copy(io.MultiWriter(sum, zw), content)
+		n, err := io.Copy(io.MultiWriter(seen, zw), content)
 		if err == nil {
 			err = zw.Close()
 		}
@@ -81,9 +85,9 @@ type chunk struct {
 	done     chan struct{}
 }
 
-// deflateChunks reads size bytes of content, hashing them into sum in
+// deflateChunks reads size bytes of content, writing them to sum in
 // order, and writes them deflated to w.
-func (e *encoder) deflateChunks(w io.Writer, sum hash.Hash, size int64, content io.Reader) error {
+func (e *encoder) deflateChunks(w io.Writer, sum io.Writer, size int64, content io.Reader) error {
 	// At most this many chunks are read and not yet written.
 	queue := make(chan *chunk, runtime.GOMAXPROCS(0)+1)
 	written := make(chan error, 1)

@@ -212,7 +212,7 @@ func (r *Repo) writeContent(want *ostree.Checksum, h *ostree.FileHeader, size in
 	defer f.discard()
 	bw := r.bufferedWriter(f)
 	defer r.buffers.Put(bw)
-	c, err := r.enc.encode(bw, want, h, size, content)
+	c, err := r.enc.encode(bw, want, h, size, content, nil)
 	if err != nil {
 		return ostree.Checksum{}, fmt.Errorf("%s: %w", name, err)
 	}

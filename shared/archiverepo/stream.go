@@ -34,6 +34,7 @@ type Stream struct {
 	spools sync.Pool // *spool
 	// spoolLimit is spoolMemory but for tests.
 	spoolLimit int
+	tap        func(h *ostree.FileHeader, size int64) ContentTap
 
 	mu      sync.Mutex // guards tw and the maps, so entries never interleave
 	tw      *tar.Writer
@@ -101,6 +102,43 @@ func (s *Stream) file(p string, size int64, data io.WriterTo) error {
 		_, s.err = data.WriteTo(s.tw)
 	}
 	return s.err
+}
+
+// ContentTap gets a copy of one content object's content while the Stream
+// compresses it, then its checksum once it is verified (possibly of an
+// object written before: the tap must allow for that). The static delta
+// planner is one: it plans the delta in the same pass.
+type ContentTap interface {
+	io.Writer
+	Done(ostree.Checksum) error
+}
+
+// SetContentTap makes tap start a ContentTap for every content object
+// written from now on. Call it before the first object.
+func (s *Stream) SetContentTap(tap func(h *ostree.FileHeader, size int64) ContentTap) { s.tap = tap }
+
+// WriteFile adds a file that is not an object, such as a static delta's,
+// at name (a slash path relative to the repository), with its parent
+// directories. r yields exactly size bytes.
+func (s *Stream) WriteFile(name string, size int64, r io.Reader) error {
+	name = path.Clean(name)
+	if !fs.ValidPath(name) || name == "." {
+		return fmt.Errorf("write repository file %q: not a relative path", name)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dir(path.Dir(name))
+	if err := s.file(name, size, readerWriterTo{r, size}); err != nil {
+		return fmt.Errorf("write repository file %s: %w", name, err)
+	}
+	return nil
+}
+
+// Refs returns the refs set so far.
+func (s *Stream) Refs() map[string]ostree.Checksum {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.refs)
 }
 
 // TempDir is where scratch files may go.
@@ -171,9 +209,19 @@ func (s *Stream) writeContent(want *ostree.Checksum, h *ostree.FileHeader, size 
 	sp := s.spool()
 	defer s.spools.Put(sp)
 	defer sp.reset()
-	c, err := s.enc.encode(sp, want, h, size, content)
+	var tap ContentTap
+	if s.tap != nil {
+		tap = s.tap(h, size)
+	}
+	c, err := s.enc.encode(sp, want, h, size, content, tap)
 	if err != nil {
 		return ostree.Checksum{}, fmt.Errorf("%s: %w", name, err)
+	}
+	// Outside mu: a tap may take a while (hash a full delta part).
+	if tap != nil {
+		if err := tap.Done(c); err != nil {
+			return ostree.Checksum{}, fmt.Errorf("%s: %w", name, err)
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -235,6 +283,20 @@ func (s *Stream) Close() error {
 		return fmt.Errorf("write repository: %w", s.err)
 	}
 	return nil
+}
+
+// readerWriterTo copies exactly n bytes of r.
+type readerWriterTo struct {
+	r io.Reader
+	n int64
+}
+
+func (rw readerWriterTo) WriteTo(w io.Writer) (int64, error) {
+	n, err := io.CopyN(w, rw.r, rw.n)
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
 }
 
 type byteWriter []byte

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -270,22 +271,40 @@ type DeltaPart struct {
 
 // Marshal serialises the part payload.
 func (p *DeltaPart) Marshal() []byte {
-	modes := make([]byte, 0, 12*len(p.Modes))
+	head, tail := p.Frame(len(p.Payload))
+	return slices.Concat(head, p.Payload, tail)
+}
+
+// Frame returns what Marshal writes before and after a payload of
+// payloadLen bytes (p.Payload is ignored): the modes and xattr sets, then
+// the operations and the tuple's framing offsets. A part whose payload is
+// not held in memory, one object streamed through or one rebuilt from the
+// loose objects, is head, the payload, tail.
+func (p *DeltaPart) Frame(payloadLen int) (head, tail []byte) {
+	head = make([]byte, 0, 12*len(p.Modes))
 	for _, m := range p.Modes {
-		modes = binary.BigEndian.AppendUint32(modes, m.UID)
-		modes = binary.BigEndian.AppendUint32(modes, m.GID)
-		modes = binary.BigEndian.AppendUint32(modes, m.Mode)
+		head = binary.BigEndian.AppendUint32(head, m.UID)
+		head = binary.BigEndian.AppendUint32(head, m.GID)
+		head = binary.BigEndian.AppendUint32(head, m.Mode)
 	}
+	modesEnd := len(head)
 	xattrs := make([][]byte, len(p.Xattrs))
 	for i, x := range p.Xattrs {
 		xattrs[i] = x.Marshal()
 	}
-	return encodeTuple(
-		member{data: modes, align: 4},
-		member{data: encodeArray(1, xattrs), align: 1},
-		member{data: p.Payload, align: 1},
-		member{data: p.Ops, align: 1},
-	)
+	// Every member but the modes has alignment 1, so no padding: the
+	// layout encodeTuple gives, with the payload left out.
+	head = append(head, encodeArray(1, xattrs)...)
+	payloadEnd := len(head) + payloadLen
+	body := payloadEnd + len(p.Ops)
+	tail = slices.Clone(p.Ops)
+	k := offsetSize(body, 3)
+	for _, o := range []int{payloadEnd, len(head), modesEnd} { // last member first
+		for i := 0; i < k; i++ {
+			tail = append(tail, byte(o>>(8*i)))
+		}
+	}
+	return head, tail
 }
 
 // ParseDeltaPart decodes an uncompressed part payload.

@@ -11,9 +11,12 @@ package serverimage
 import (
 	"bytes"
 	"embed"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path"
 	"runtime"
 	"time"
 
@@ -21,6 +24,9 @@ import (
 
 	"github.com/ocne-image/ocne-image/shared/archiverepo"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
+	"github.com/ocne-image/ocne-image/shared/ostree"
+	"github.com/ocne-image/ocne-image/shared/ostree/deltapart"
+	"github.com/ocne-image/ocne-image/shared/ostree/staticdelta"
 	"github.com/ocne-image/ocne-image/shared/serverimage/layout"
 )
 
@@ -58,6 +64,8 @@ type Options struct {
 	// creation time; zero means the Unix epoch.
 	ModTime time.Time
 	TempDir string // where scratch files go
+	// NoStaticDelta leaves the static delta out (see WriteLayers).
+	NoStaticDelta bool
 }
 
 func (o *Options) defaults() {
@@ -92,8 +100,18 @@ func WriteLayers(a *containerimage.Archive, opts Options, fill func(*archiverepo
 		if err != nil {
 			return err
 		}
+		var plan *staticdelta.Planner
+		if !opts.NoStaticDelta {
+			plan = staticdelta.NewPlanner(staticdelta.Options{})
+			s.SetContentTap(func(h *ostree.FileHeader, size int64) archiverepo.ContentTap { return plan.Content(h, size) })
+		}
 		if err := fill(s); err != nil {
 			return err
+		}
+		if plan != nil {
+			if err := writeDelta(s, plan); err != nil {
+				return err
+			}
 		}
 		return s.Close()
 	})
@@ -101,6 +119,52 @@ func WriteLayers(a *containerimage.Archive, opts Options, fill func(*archiverepo
 		return nil, fmt.Errorf("archive layer: %w", err)
 	}
 	return []containerimage.BlobLayer{sl, rl}, nil
+}
+
+// writeDelta finishes the static delta to the commit of the stream's ref
+// and writes it, with a summary of the refs, under deltapart.Dir: the
+// superblock and summary as they are, the parts as recipes the archive
+// server rebuilds them from (package deltapart). The summary is written
+// here, with the refs, so it can never name an older commit than they do.
+func writeDelta(s *archiverepo.Stream, plan *staticdelta.Planner) error {
+	refs := s.Refs()
+	if len(refs) != 1 {
+		return fmt.Errorf("static delta: the repository has %d refs, want 1", len(refs))
+	}
+	var summary []staticdelta.Ref
+	var delta *staticdelta.Delta
+	for name, c := range refs {
+		commit, err := s.ReadMetadata(ostree.ObjCommit, c)
+		if err != nil {
+			return fmt.Errorf("static delta: ref %s: %w", name, err)
+		}
+		detached, err := s.ReadMetadata(ostree.ObjCommitMeta, c)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("static delta: ref %s: %w", name, err)
+		}
+		sink := deltaSink{s}
+		delta, err = plan.Finish(sink, c, commit, detached, func(t ostree.ObjectType, c ostree.Checksum) []byte {
+			b, _ := s.ReadMetadata(t, c)
+			return b
+		})
+		if err != nil {
+			return err
+		}
+		summary = append(summary, staticdelta.Ref{Name: name, Commit: commit})
+	}
+	cm, err := ostree.ParseCommit(summary[0].Commit)
+	if err != nil {
+		return err
+	}
+	return staticdelta.WriteSummary(deltaSink{s}, summary, []*staticdelta.Delta{delta}, cm.Timestamp)
+}
+
+// deltaSink writes a static delta's files into the stream under
+// deltapart.Dir.
+type deltaSink struct{ s *archiverepo.Stream }
+
+func (d deltaSink) WriteFile(name string, size int64, r io.Reader) error {
+	return d.s.WriteFile(path.Join(deltapart.Dir, name), size, r)
 }
 
 // Image is the archive server image made of the layers WriteLayers wrote.

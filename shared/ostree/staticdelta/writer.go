@@ -14,6 +14,7 @@ import (
 	"github.com/ulikunitz/xz"
 
 	"github.com/ocne-image/ocne-image/shared/ostree"
+	"github.com/ocne-image/ocne-image/shared/ostree/deltapart"
 )
 
 // Sink receives the files of a delta and the summary. name is a slash path
@@ -414,13 +415,18 @@ func DeltaList(deltas ...*Delta) ostree.Metadata {
 }
 
 func (w *Writer) superblock() []byte {
+	return superblock(w.to, w.commit, w.data, w.detach, &w.delta)
+}
+
+// superblock serialises the superblock of the delta d to commit to.
+func superblock(to ostree.Checksum, commit *ostree.Commit, data, detach []byte, d *Delta) []byte {
 	meta := ostree.Metadata{{Key: ostree.MetaDeltaEndianness, Value: ostree.ByteVariant('l')}}
-	if w.detach != nil {
-		meta = append(meta, ostree.MetaEntry{Key: ostree.ScratchDeltaCommitMetaKey(w.to), Value: ostree.Variant{Type: "a{sv}", Data: w.detach}})
+	if detach != nil {
+		meta = append(meta, ostree.MetaEntry{Key: ostree.ScratchDeltaCommitMetaKey(to), Value: ostree.Variant{Type: "a{sv}", Data: detach}})
 	}
 	s := ostree.DeltaSuperblock{
-		Metadata: meta, Timestamp: w.commit.Timestamp, To: w.to, Commit: w.data,
-		Parts: w.delta.Parts, Fallbacks: w.delta.Fallbacks,
+		Metadata: meta, Timestamp: commit.Timestamp, To: to, Commit: data,
+		Parts: d.Parts, Fallbacks: d.Fallbacks,
 	}
 	return s.Marshal()
 }
@@ -431,15 +437,23 @@ func (w *Writer) superblock() []byte {
 // arrive, and a directory it finds already written is one it need not
 // fetch loose. It also checks every reachable object was added.
 func (w *Writer) metadataOrder() ([]objectKey, error) {
+	return metadataOrder(w.commit, func(k objectKey) []byte { return w.meta[k] },
+		func(c ostree.Checksum) bool { return w.seen[objectKey{ostree.ObjFile, c}] })
+}
+
+// metadataOrder is Writer.metadataOrder over any store: meta returns a
+// metadata object or nil, hasContent says whether a content object is in
+// the delta.
+func metadataOrder(commit *ostree.Commit, meta func(objectKey) []byte, hasContent func(ostree.Checksum) bool) ([]objectKey, error) {
 	var order []objectKey
 	done := map[objectKey]bool{}
-	var visit func(p string, tree, meta ostree.Checksum) error
-	visit = func(p string, tree, meta ostree.Checksum) error {
-		tk, mk := objectKey{ostree.ObjDirTree, tree}, objectKey{ostree.ObjDirMeta, meta}
-		if w.meta[mk] == nil {
-			return fmt.Errorf("static delta: directory %s: dirmeta %s was never added", p, meta)
+	var visit func(p string, tree, dirMeta ostree.Checksum) error
+	visit = func(p string, tree, dirMeta ostree.Checksum) error {
+		tk, mk := objectKey{ostree.ObjDirTree, tree}, objectKey{ostree.ObjDirMeta, dirMeta}
+		if meta(mk) == nil {
+			return fmt.Errorf("static delta: directory %s: dirmeta %s was never added", p, dirMeta)
 		}
-		data := w.meta[tk]
+		data := meta(tk)
 		if data == nil {
 			return fmt.Errorf("static delta: directory %s: dirtree %s was never added", p, tree)
 		}
@@ -449,7 +463,7 @@ func (w *Writer) metadataOrder() ([]objectKey, error) {
 				return fmt.Errorf("static delta: directory %s: dirtree %s: %w", p, tree, err)
 			}
 			for _, f := range t.Files {
-				if !w.seen[objectKey{ostree.ObjFile, f.Checksum}] {
+				if !hasContent(f.Checksum) {
 					return fmt.Errorf("static delta: file %s: content object %s was never added", path.Join(p, f.Name), f.Checksum)
 				}
 			}
@@ -467,7 +481,7 @@ func (w *Writer) metadataOrder() ([]objectKey, error) {
 		}
 		return nil
 	}
-	if err := visit("/", w.commit.RootTree, w.commit.RootMeta); err != nil {
+	if err := visit("/", commit.RootTree, commit.RootMeta); err != nil {
 		return nil, err
 	}
 	return order, nil
@@ -482,6 +496,7 @@ type partBuilder struct {
 	payload   []byte
 	ops       []byte
 	objects   []ostree.DeltaObject
+	sizes     []int64                  // of each object's bytes in the payload
 	has       map[ostree.Checksum]bool // content objects
 	usize     uint64
 }
@@ -490,17 +505,22 @@ func newPartBuilder() *partBuilder {
 	return &partBuilder{modeIndex: map[ostree.DeltaMode]int{}, xattrIdx: map[string]int{}, has: map[ostree.Checksum]bool{}}
 }
 
-func (p *partBuilder) op(args ...uint64) {
-	p.ops = append(p.ops, ostree.DeltaOpOpenSpliceAndClose)
+func (p *partBuilder) op(args ...uint64) { p.ops = spliceOp(p.ops, args...) }
+
+// spliceOp appends an open-splice-and-close operation with its arguments.
+func spliceOp(ops []byte, args ...uint64) []byte {
+	ops = append(ops, ostree.DeltaOpOpenSpliceAndClose)
 	for _, a := range args {
-		p.ops = binary.AppendUvarint(p.ops, a)
+		ops = binary.AppendUvarint(ops, a)
 	}
+	return ops
 }
 
 func (p *partBuilder) addMetadata(t ostree.ObjectType, c ostree.Checksum, data []byte) {
 	p.op(uint64(len(data)), uint64(len(p.payload)))
 	p.payload = append(p.payload, data...)
 	p.objects = append(p.objects, ostree.DeltaObject{Type: t, Checksum: c})
+	p.sizes = append(p.sizes, int64(len(data)))
 	p.usize += uint64(len(data))
 }
 
@@ -522,6 +542,7 @@ func (p *partBuilder) addContent(c ostree.Checksum, h *ostree.FileHeader, data [
 	p.op(uint64(mi), uint64(xi), uint64(len(data)), uint64(len(p.payload)))
 	p.payload = append(p.payload, data...)
 	p.objects = append(p.objects, ostree.DeltaObject{Type: ostree.ObjFile, Checksum: c})
+	p.sizes = append(p.sizes, int64(len(data)))
 	p.has[c] = true
 	p.usize += uint64(len(data))
 }
@@ -530,12 +551,14 @@ func (p *partBuilder) addContent(c ostree.Checksum, h *ostree.FileHeader, data [
 func (p *partBuilder) file(c Compression) ([]byte, error) {
 	payload := (&ostree.DeltaPart{Modes: p.modes, Xattrs: p.xattrs, Payload: p.payload, Ops: p.ops}).Marshal()
 	var b bytes.Buffer
-	b.WriteByte(ostree.DeltaPartXZ)
 	if c == Stored {
-		b.Grow(len(payload) + len(payload)/lzma2ChunkMax*3 + 128)
-		err := writeXZStored(&b, payload)
+		b.Grow(len(payload) + len(payload)/(64<<10)*3 + 128)
+		pw := deltapart.NewWriter(&b)
+		pw.Write(payload)
+		_, err := pw.Close()
 		return b.Bytes(), err
 	}
+	b.WriteByte(ostree.DeltaPartXZ)
 	// An 8 MiB dictionary keeps the client's decoder well under the
 	// 100 MiB libostree 2026.3 allows it.
 	zw, err := xz.WriterConfig{DictCap: 8 << 20, CheckSum: xz.CRC64}.NewWriter(&b)

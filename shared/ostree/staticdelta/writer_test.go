@@ -22,35 +22,6 @@ import (
 	"github.com/ocne-image/ocne-image/test/harness"
 )
 
-func TestXZStoredDecodes(t *testing.T) {
-	for _, n := range []int{1, 100, lzma2ChunkMax - 1, lzma2ChunkMax, lzma2ChunkMax + 1, 5*lzma2ChunkMax + 17} {
-		t.Run(strconv.Itoa(n), func(t *testing.T) {
-			data := make([]byte, n)
-			for i := range data {
-				data[i] = byte(i * 7 / 3)
-			}
-			var b bytes.Buffer
-			if err := writeXZStored(&b, data); err != nil {
-				t.Fatal(err)
-			}
-			if over := b.Len() - n; over > 64+3*(n/lzma2ChunkMax+1) {
-				t.Errorf("%d bytes of framing for %d bytes", over, n)
-			}
-			r, err := xz.NewReader(&b)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := io.ReadAll(r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, data) {
-				t.Errorf("decoded %d bytes differ from the %d written", len(got), n)
-			}
-		})
-	}
-}
-
 // memSink keeps the files written.
 type memSink map[string][]byte
 
