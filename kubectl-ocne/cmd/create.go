@@ -84,6 +84,7 @@ type CreateOptions struct {
 	Print       *cli.PrintFlags
 	ConfigFile  string
 	Ref         string
+	StaticDelta bool
 	Verbose     int
 	defaultsDir string // tests point this at a fake home
 	source      string // the image reference --os-registry and --os-tag make
@@ -157,6 +158,7 @@ else the files' kubeconfig key, else ~/.kube/config.
 	f.StringVar(&o.OSRegistry, "os-registry", "", "image repository of the OCK OSTree image, optionally with a transport (default "+ock.DefaultRegistry+")")
 	f.StringVar(&o.OSTag, "os-tag", "", "tag of the OCK OSTree image (default for a registry: the Kubernetes version); in a file source, the name, tag or digest of one of its images")
 	f.BoolVar(&o.TLSVerify, "tls-verify", true, "require HTTPS and verified certificates from the registry")
+	f.BoolVar(&o.StaticDelta, "static-delta", true, "include a static delta, so that a node pulls the OS in a few large requests instead of one per file (the archive server rebuilds its parts from the objects: the image grows by well under 1%)")
 	f.BoolVar(&o.Local, "local", false, "convert on this machine instead of in the current kubeconfig context")
 	f.StringVar(&o.BuilderImage, "builder-image", "", "image the builder pod runs (default "+builderimage.Default(buildinfo.Version)+"; see builder-image; config key builderImage)")
 	cli.AddAuthFileFlag(c, &o.AuthFile, "registry credentials file (auth.json); the builder pod gets it as a Secret")
@@ -301,7 +303,7 @@ func (o *CreateOptions) runInCluster(ctx context.Context, cfg *rest.Config) erro
 	fetch := cli.NewProgressBar(o.ErrOut, "fetch")
 	res, err := clusterbuild.Run(ctx, cfg, clusterbuild.Options{
 		Namespace: ns, BuilderImage: o.BuilderImage, PullPolicy: builderPullPolicy(o.BuilderImage, buildinfo.Version), Proxy: podProxy(o.proxy),
-		Source: o.source, Arch: o.Arch, Version: o.Version, Ref: o.Ref,
+		Source: o.source, Arch: o.Arch, Version: o.Version, Ref: o.Ref, NoStaticDelta: !o.StaticDelta,
 		TLSVerify: o.TLSVerify, Auth: auth, RegistriesConf: registries,
 		Destination: o.Destination, Output: o.OutputFile,
 		StartTimeout: o.StartTimeout, ExtraArgs: o.BuilderArgs, Progress: pull, Fetch: fetch, Log: logw,
@@ -364,7 +366,7 @@ func (o *CreateOptions) runLocal(ctx context.Context) error {
 	fmt.Fprintf(logw, "Converting %s (%s)\n", o.source, o.Arch)
 	bar := cli.NewProgressBar(o.ErrOut, "pull+convert")
 	res, err := builder.Build(ctx, builder.Options{
-		Source: o.source, Arch: o.Arch, Version: o.Version, Ref: o.Ref, Output: o.OutputFile,
+		Source: o.source, Arch: o.Arch, Version: o.Version, Ref: o.Ref, NoStaticDelta: !o.StaticDelta, Output: o.OutputFile,
 		Image: containerimage.Options{Arch: o.Arch, TLSVerify: o.TLSVerify, Proxy: o.proxy, AuthFile: o.AuthFile,
 			RegistriesConf: o.RegistriesConf},
 		Progress: bar,

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ocne-image/ocne-image/shared/ostree/deltapart"
 )
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -32,6 +34,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	dirWanted := strings.HasSuffix(r.URL.Path, "/")
+	if file, ok := deltapart.Overlay(name); ok && !dirWanted && s.serveDelta(w, r, name, file) {
+		return
+	}
 	if s.objects != nil && !dirWanted && !conditional(r.Header) {
 		if o := s.objects.get(name); o != nil {
 			plainHeaders(w.Header(), o.contentType, o.etag, o.lastModified, o.length)

@@ -78,6 +78,13 @@ type Options struct {
 	// by their checksum and never change, so they are not looked at again
 	// on disk. Zero selects DefaultObjectCache; negative disables it.
 	ObjectCache int64
+
+	// PartCacheDir is where static delta parts rebuilt from their recipes
+	// are kept (in a directory made there, removed by Close), at most the
+	// size of the repository's content uncompressed; empty means
+	// os.TempDir(). If no directory can be made there, each request
+	// rebuilds its part.
+	PartCacheDir string
 }
 
 // Server serves files below Options.Root over HTTP.
@@ -90,7 +97,8 @@ type Server struct {
 
 	log     *accessLog   // nil: no access log
 	objects *objectCache // nil: off
-	bufs    sync.Pool    // *[smallBody]byte: small files are read into these
+	parts   *partCache
+	bufs    sync.Pool // *[smallBody]byte: small files are read into these
 }
 
 // New opens opts.Root and returns a Server for it. The root is opened once,
@@ -135,6 +143,10 @@ func New(opts Options) (*Server, error) {
 	if opts.AccessLog != nil {
 		s.log = newAccessLog(opts.AccessLog, opts.AccessLogFlush)
 	}
+	if opts.PartCacheDir == "" {
+		opts.PartCacheDir = os.TempDir()
+	}
+	s.parts = newPartCache(opts.PartCacheDir)
 	switch {
 	case opts.ObjectCache == 0:
 		s.objects = newObjectCache(DefaultObjectCache)
@@ -162,6 +174,7 @@ func (s *Server) Close() error {
 	if s.log != nil {
 		s.log.flush()
 	}
+	s.parts.remove()
 	if s.fast != nil {
 		s.fast.close()
 	}

@@ -25,7 +25,10 @@ type Options struct {
 	Arch    string
 	Version string // Kubernetes minor version, names the image
 	Ref     string // OSTree ref to create
-	Image   containerimage.Options
+	// NoStaticDelta leaves the static delta out of the image (see
+	// serverimage.WriteLayers).
+	NoStaticDelta bool
+	Image         containerimage.Options
 	// Output is the archive file to write; its directory also holds the
 	// work files, which are removed afterwards.
 	Output   string
@@ -78,7 +81,7 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 	}
 	defer archive.Discard()
 
-	imgOpts := serverimage.Options{Arch: opts.Arch, ModTime: src.Created(), TempDir: wd.Path}
+	imgOpts := serverimage.Options{Arch: opts.Arch, ModTime: src.Created(), TempDir: wd.Path, NoStaticDelta: opts.NoStaticDelta}
 	var conv *convert.Result
 	layers, err := serverimage.WriteLayers(archive, imgOpts, func(s *archiverepo.Stream) (err error) {
 		conv, err = src.Convert(ctx, s)

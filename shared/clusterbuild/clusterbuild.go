@@ -41,6 +41,8 @@ type Options struct {
 	Version      string
 	Ref          string
 	TLSVerify    bool
+	// NoStaticDelta builds the image without a static delta.
+	NoStaticDelta bool
 	// PullPolicy is the builder image's; "" leaves it to the kubelet.
 	PullPolicy corev1.PullPolicy
 	// Proxy, if set, reaches the builder as HTTPS_PROXY, HTTP_PROXY and
@@ -169,6 +171,10 @@ func (c *cluster) podFor(nodeSelector map[string]string) *corev1.Pod {
 		"--listen", ":" + strconv.Itoa(wire.Port)}
 	if o.Ref != "" {
 		args = append(args, "--ref", o.Ref)
+	}
+	if o.NoStaticDelta {
+		// Only when off: a builder image older than the flag still runs.
+		args = append(args, "--static-delta=false")
 	}
 	if o.Destination != "" {
 		args = append(args, "--destination", o.Destination)

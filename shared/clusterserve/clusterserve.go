@@ -365,7 +365,10 @@ func (s *server) applyDeployment(ctx context.Context, ks map[string][]byte) erro
 			WithCapabilities(corev1ac.Capabilities().WithDrop("ALL"))).
 		WithVolumeMounts(
 			corev1ac.VolumeMount().WithName("ks").WithMountPath(KickstartPath).WithReadOnly(true),
-			corev1ac.VolumeMount().WithName("ignition").WithMountPath(IgnitionPath).WithReadOnly(true))
+			corev1ac.VolumeMount().WithName("ignition").WithMountPath(IgnitionPath).WithReadOnly(true),
+			// The root is read-only; static delta parts are rebuilt here
+			// (see archiveserver.Options.PartCacheDir).
+			corev1ac.VolumeMount().WithName("tmp").WithMountPath("/tmp"))
 	pod := corev1ac.PodSpec().
 		WithTerminationGracePeriodSeconds(int64((drainDelay+archiveserver.DefaultShutdownTimeout+5*time.Second)/time.Second)).
 		WithAutomountServiceAccountToken(no).
@@ -379,7 +382,8 @@ func (s *server) applyDeployment(ctx context.Context, ks map[string][]byte) erro
 		WithVolumes(
 			corev1ac.Volume().WithName("ks").WithConfigMap(corev1ac.ConfigMapVolumeSource().WithName(s.opts.Name+"-ks")),
 			// Readable by the server's group only: the files hold join tokens.
-			corev1ac.Volume().WithName("ignition").WithSecret(corev1ac.SecretVolumeSource().WithSecretName(s.opts.Name+"-ignition").WithDefaultMode(0o440)))
+			corev1ac.Volume().WithName("ignition").WithSecret(corev1ac.SecretVolumeSource().WithSecretName(s.opts.Name+"-ignition").WithDefaultMode(0o440)),
+			corev1ac.Volume().WithName("tmp").WithEmptyDir(corev1ac.EmptyDirVolumeSource()))
 	dep := appsv1ac.Deployment(s.opts.Name, s.opts.Namespace).WithLabels(s.labels()).
 		WithSpec(appsv1ac.DeploymentSpec().WithReplicas(s.opts.Replicas).
 			WithSelector(metav1ac.LabelSelector().WithMatchLabels(s.selector())).

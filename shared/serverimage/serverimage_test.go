@@ -35,11 +35,19 @@ func TestImage(t *testing.T) {
 	opts := Options{Arch: "amd64", ServerBinary: server, ModTime: mtime, TempDir: dir}
 	meta := (&ostree.DirMeta{Mode: 0o40755}).Marshal()
 	sum := ostree.SumBytes(meta)
+	tree := (&ostree.DirTree{}).Marshal()
+	commit := (&ostree.Commit{Subject: "test", RootTree: ostree.SumBytes(tree), RootMeta: sum}).Marshal()
+	commitSum := ostree.SumBytes(commit)
 	layers, err := WriteLayers(a, opts, func(s *archiverepo.Stream) error {
-		if err := s.WriteMetadata(ostree.ObjDirMeta, sum, meta); err != nil {
-			return err
+		for _, o := range []struct {
+			t    ostree.ObjectType
+			data []byte
+		}{{ostree.ObjDirMeta, meta}, {ostree.ObjDirTree, tree}, {ostree.ObjCommit, commit}} {
+			if err := s.WriteMetadata(o.t, ostree.SumBytes(o.data), o.data); err != nil {
+				return err
+			}
 		}
-		return s.SetRef("ock/x", sum)
+		return s.SetRef("ock/x", commitSum)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +91,10 @@ func TestImage(t *testing.T) {
 	for i, want := range [][]string{
 		{strings.TrimPrefix(layout.ServerPath, "/"), strings.TrimPrefix(layout.KsPath, "/") + "/", "tmp/"},
 		{repo + "/config", repo + "/refs/heads/ock/x", repo + "/objects/00/", repo + "/objects/ff/", repo + "/extensions/",
-			repo + "/" + ostree.ObjectPath(sum, ostree.ObjDirMeta)},
+			repo + "/" + ostree.ObjectPath(sum, ostree.ObjDirMeta),
+			// The static delta, beside the repository's own files.
+			repo + "/ocne-delta/summary", repo + "/ocne-delta/" + ostree.ScratchDeltaSuperblockPath(commitSum),
+			repo + "/ocne-delta/" + ostree.ScratchDeltaPartPath(commitSum, 0) + ".recipe"},
 	} {
 		entries := map[string]*tar.Header{}
 		rc, err := img.OpenLayer(context.Background(), img.Layers()[i], nil)

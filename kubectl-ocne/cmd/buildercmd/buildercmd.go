@@ -31,6 +31,7 @@ type Options struct {
 	Version        string
 	Ref            string
 	TLSVerify      bool
+	StaticDelta    bool
 	AuthFile       string
 	RegistriesConf string
 	Destination    string
@@ -68,6 +69,7 @@ func NewCommand(errOut io.Writer) *cobra.Command {
 	f.StringVar(&o.Version, "version", "", "Kubernetes minor version")
 	f.StringVar(&o.Ref, "ref", "", "OSTree ref (default: the commit's ref binding, else ock)")
 	f.BoolVar(&o.TLSVerify, "tls-verify", true, "require HTTPS and verified certificates")
+	f.BoolVar(&o.StaticDelta, "static-delta", true, "include a static delta")
 	f.StringVar(&o.AuthFile, "authfile", "", "registry credentials file")
 	f.StringVar(&o.RegistriesConf, "registries-conf", "", "registries.conf(5) for the source pull")
 	f.StringVar(&o.Destination, "destination", "", "push the result here instead of serving it")
@@ -95,7 +97,7 @@ func (o *Options) Run(ctx context.Context) error {
 	defer hs.Close()
 
 	res, err := builder.Build(ctx, builder.Options{
-		Source: o.Source, Arch: o.Arch, Version: o.Version, Ref: o.Ref,
+		Source: o.Source, Arch: o.Arch, Version: o.Version, Ref: o.Ref, NoStaticDelta: !o.StaticDelta,
 		Image: containerimage.Options{Arch: o.Arch, TLSVerify: o.TLSVerify, AuthFile: o.AuthFile,
 			RegistriesConf: o.RegistriesConf},
 		Output:   filepath.Join(o.WorkDir, "ock.tar"),

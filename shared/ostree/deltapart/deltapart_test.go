@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"io"
-	"io/fs"
 	"strconv"
 	"testing"
 
@@ -76,17 +75,6 @@ func TestParseRecipeRejects(t *testing.T) {
 	if _, err := ParseRecipe(good); err != nil {
 		t.Errorf("good recipe: %v", err)
 	}
-}
-
-// memFS opens files from a map, as an Opener.
-type memFS map[string][]byte
-
-func (m memFS) open(name string) (io.ReadCloser, error) {
-	b, ok := m[name]
-	if !ok {
-		return nil, fs.ErrNotExist
-	}
-	return io.NopCloser(bytes.NewReader(b)), nil
 }
 
 func TestOverlay(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ocne-image/ocne-image/shared/archiverepo"
 	"github.com/ocne-image/ocne-image/shared/ostree"
+	"github.com/ocne-image/ocne-image/shared/ostree/deltapart"
 )
 
 // DirSink writes files under a directory (a repository root), each
@@ -98,19 +99,11 @@ func FromRepo(dir, ref string, opts Options) (*Delta, error) {
 	if err != nil {
 		return nil, err
 	}
-	refs, err := repo.Refs()
+	refs, err := summaryRefs(repo)
 	if err != nil {
 		return nil, err
 	}
-	var summaryRefs []Ref
-	for name, c := range refs {
-		b, err := repo.ReadMetadata(ostree.ObjCommit, c)
-		if err != nil {
-			return nil, fmt.Errorf("ref %s: %w", name, err)
-		}
-		summaryRefs = append(summaryRefs, Ref{Name: name, Commit: b})
-	}
-	if err := WriteSummary(DirSink(dir), summaryRefs, []*Delta{d}, w.commit.Timestamp); err != nil {
+	if err := WriteSummary(DirSink(dir), refs, []*Delta{d}, w.commit.Timestamp); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -123,4 +116,79 @@ func addContent(w *Writer, repo *archiverepo.Repo, c ostree.Checksum) error {
 	}
 	defer obj.Close()
 	return w.AddContent(c, obj.Header, obj.Size, obj)
+}
+
+// PlanRepo plans the from-scratch delta of ref's commit in the archive
+// repository dir as create does (see Planner), and writes the superblock,
+// the parts' recipes and a summary of every ref into dir's deltapart.Dir,
+// where the archive server finds them.
+func PlanRepo(dir, ref string, opts Options) (*Delta, error) {
+	repo, err := archiverepo.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	to, err := repo.ResolveRef(ref)
+	if err != nil {
+		return nil, err
+	}
+	commit, err := repo.ReadMetadata(ostree.ObjCommit, to)
+	if err != nil {
+		return nil, err
+	}
+	detached, err := repo.ReadMetadata(ostree.ObjCommitMeta, to)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	p := NewPlanner(opts)
+	if _, err := archiverepo.Walk(repo, to, func(path string, t ostree.ObjectType, c ostree.Checksum) error {
+		if t != ostree.ObjFileZ {
+			return nil
+		}
+		obj, err := repo.OpenContent(c)
+		if err != nil {
+			return err
+		}
+		defer obj.Close()
+		cw := p.Content(obj.Header, obj.Size)
+		if _, err := io.Copy(cw, obj); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		return cw.Done(c)
+	}); err != nil {
+		return nil, err
+	}
+	sink := DirSink(filepath.Join(dir, deltapart.Dir))
+	d, err := p.Finish(sink, to, commit, detached, func(t ostree.ObjectType, c ostree.Checksum) []byte {
+		b, _ := repo.ReadMetadata(t, c)
+		return b
+	})
+	if err != nil {
+		return nil, err
+	}
+	refs, err := summaryRefs(repo)
+	if err != nil {
+		return nil, err
+	}
+	c, _ := ostree.ParseCommit(commit)
+	if err := WriteSummary(sink, refs, []*Delta{d}, c.Timestamp); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// summaryRefs lists every ref of repo with its commit object.
+func summaryRefs(repo *archiverepo.Repo) ([]Ref, error) {
+	refs, err := repo.Refs()
+	if err != nil {
+		return nil, err
+	}
+	var out []Ref
+	for name, c := range refs {
+		b, err := repo.ReadMetadata(ostree.ObjCommit, c)
+		if err != nil {
+			return nil, fmt.Errorf("ref %s: %w", name, err)
+		}
+		out = append(out, Ref{Name: name, Commit: b})
+	}
+	return out, nil
 }

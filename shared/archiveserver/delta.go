@@ -1,0 +1,198 @@
+package archiveserver
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/ocne-image/ocne-image/shared/ostree/deltapart"
+)
+
+// The static delta of an image made by create lives in the repository's
+// deltapart.Dir, its parts as recipes (see package deltapart). serveDelta
+// answers the summary and delta requests of libostree from there, and
+// rebuilds a part from its recipe and the loose objects the first time it
+// is asked for, into the part cache; from then on the part is a file like
+// any other (sendfile, ranges), so a fleet pulling the same parts costs
+// one rebuild per part.
+
+// serveDelta answers name from the overlay file, if there is one, and
+// reports whether it did.
+func (s *Server) serveDelta(w http.ResponseWriter, r *http.Request, name, file string) bool {
+	if e, err := s.open(file); err == nil {
+		if !e.typ.IsRegular() {
+			e.close()
+			return false
+		}
+		defer e.close()
+		s.send(w, r, name, e)
+		return true
+	}
+	re, err := s.open(file + deltapart.RecipeSuffix)
+	if err != nil {
+		return false
+	}
+	defer re.close()
+	if !re.typ.IsRegular() || re.size > maxRecipe {
+		return false
+	}
+	b, err := io.ReadAll(io.LimitReader(re.f, maxRecipe))
+	var rec *deltapart.Recipe
+	if err == nil {
+		rec, err = deltapart.ParseRecipe(b)
+	}
+	if err != nil {
+		s.logError("delta part %s: %v", name, err)
+		http.Error(w, "cannot read delta part recipe", http.StatusInternalServerError)
+		return true
+	}
+	// The repository is what the path holds before deltas/.
+	repo := strings.TrimSuffix(name[:strings.LastIndex(name, "deltas/")], "/")
+	open := func(obj string) (io.ReadCloser, error) {
+		e, err := s.open(path.Join(repo, obj))
+		if err == nil && !e.typ.IsRegular() {
+			e.close()
+			err = fs.ErrNotExist
+		}
+		return e.f, err
+	}
+	if s.parts != nil {
+		f, err := s.parts.get(rec, open)
+		if err == nil {
+			defer f.Close()
+			s.send(w, r, name, entry{f: f, typ: 0, size: rec.Size, mtime: re.mtime})
+			return true
+		}
+		if errors.Is(err, errNoCache) {
+			s.logError("delta part cache: %v; rebuilding parts on every request", err)
+		} else {
+			s.logError("delta part %s: %v", name, err)
+			if errors.Is(err, deltapart.ErrMismatch) {
+				http.Error(w, "delta part does not match its recipe", http.StatusInternalServerError)
+			} else {
+				s.fail(w, err)
+			}
+			return true
+		}
+	}
+	// No cache: rebuild straight into the response. A failure half way
+	// cuts the connection, so the client sees a short part, never a
+	// wrong one it would take as whole.
+	h := w.Header()
+	h["Content-Type"] = []string{"application/octet-stream"}
+	h["Content-Length"] = []string{strconv.FormatInt(rec.Size, 10)}
+	if r.Method == http.MethodHead {
+		w.WriteHeader(http.StatusOK)
+		return true
+	}
+	if err := deltapart.Assemble(w, rec, open); err != nil {
+		s.logError("delta part %s: %v", name, err)
+		panic(http.ErrAbortHandler)
+	}
+	return true
+}
+
+// maxRecipe bounds a recipe read into memory: one names at most a part's
+// objects, 34 bytes or so each.
+const maxRecipe = 16 << 20
+
+var errNoCache = errors.New("no part cache")
+
+// partCache holds rebuilt parts as files named by their checksum, and
+// rebuilds each part once however many clients ask for it at once.
+type partCache struct {
+	dir string // "" until first used
+
+	mu       sync.Mutex
+	base     string // where dir is made
+	err      error  // making dir failed: no cache
+	inflight map[string]*rebuild
+}
+
+type rebuild struct {
+	done chan struct{}
+	err  error
+}
+
+func newPartCache(base string) *partCache {
+	return &partCache{base: base, inflight: map[string]*rebuild{}}
+}
+
+// get returns the part file of rec, open, rebuilding it first if needed.
+func (c *partCache) get(rec *deltapart.Recipe, open deltapart.Opener) (*os.File, error) {
+	key := hex.EncodeToString(rec.Checksum[:])
+	c.mu.Lock()
+	if c.dir == "" && c.err == nil {
+		c.dir, c.err = os.MkdirTemp(c.base, "ocne-archive-server-parts-")
+	}
+	if c.err != nil {
+		c.mu.Unlock()
+		return nil, fmt.Errorf("%w: %w", errNoCache, c.err)
+	}
+	p := filepath.Join(c.dir, key)
+	if f, err := os.Open(p); err == nil {
+		c.mu.Unlock()
+		return f, nil
+	}
+	b, busy := c.inflight[key]
+	if !busy {
+		b = &rebuild{done: make(chan struct{})}
+		c.inflight[key] = b
+	}
+	c.mu.Unlock()
+	if busy {
+		<-b.done
+	} else {
+		b.err = c.rebuild(p, rec, open)
+		c.mu.Lock()
+		delete(c.inflight, key)
+		c.mu.Unlock()
+		close(b.done)
+	}
+	if b.err != nil {
+		return nil, b.err
+	}
+	return os.Open(p)
+}
+
+// rebuild writes the part to a temp file and renames it into place once
+// it matches the recipe.
+func (c *partCache) rebuild(p string, rec *deltapart.Recipe, open deltapart.Opener) error {
+	f, err := os.CreateTemp(c.dir, ".tmp-")
+	if err != nil {
+		return fmt.Errorf("%w: %w", errNoCache, err)
+	}
+	err = deltapart.Assemble(f, rec, open)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), p)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
+}
+
+// remove deletes the cache.
+func (c *partCache) remove() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dir != "" {
+		os.RemoveAll(c.dir)
+	}
+}
+
+func (s *Server) logError(format string, args ...any) {
+	fmt.Fprintf(s.opts.ErrorLog, "archive-server: "+format+"\n", args...)
+}

@@ -1,0 +1,193 @@
+package staticdelta
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ocne-image/ocne-image/shared/archiveserver"
+	"github.com/ocne-image/ocne-image/shared/ostree"
+	"github.com/ocne-image/ocne-image/shared/ostree/deltapart"
+	"github.com/ocne-image/ocne-image/test/harness"
+)
+
+// archiveServer serves dir with the archive server, which rebuilds parts
+// from their recipes, and records the paths requested. Loose objects are
+// answered after looseDelay (see serve).
+type archiveServer struct {
+	*httptest.Server
+	errs bytes.Buffer
+	mu   sync.Mutex
+	reqs []string
+}
+
+func serveArchive(t *testing.T, dir string, looseDelay time.Duration) *archiveServer {
+	t.Helper()
+	s := &archiveServer{}
+	srv, err := archiveserver.New(archiveserver.Options{Root: dir, ErrorLog: &s.errs, PartCacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := srv.Handler()
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.reqs = append(s.reqs, r.URL.Path)
+		s.mu.Unlock()
+		if strings.HasPrefix(r.URL.Path, "/objects/") {
+			time.Sleep(looseDelay)
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() { s.Close(); srv.Close() })
+	return s
+}
+
+func (s *archiveServer) requests() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.reqs...)
+}
+
+var partPath = regexp.MustCompile(`^/deltas/../[^/]+/[0-9]+$`)
+
+// TestPlannedDeltaPull: the delta create plans, served by the archive
+// server from recipes, is what a real libostree pulls the commit with.
+func TestPlannedDeltaPull(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: uses the real ostree")
+	}
+	src, commit := commitTree(t)
+	d, err := PlanRepo(src, "ock", Options{PartSize: testPartSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Parts) < 3 {
+		t.Fatalf("want a delta of several parts, got %d", len(d.Parts))
+	}
+	// Nothing a plain web server would show: no summary, no delta.
+	for _, p := range []string{"summary", "deltas", "delta-indexes"} {
+		if _, err := os.Stat(filepath.Join(src, p)); err == nil {
+			t.Errorf("%s at the repository's root: a plain server would offer a delta it cannot serve", p)
+		}
+	}
+	srv := serveArchive(t, src, 50*time.Millisecond)
+	client, out, err := pull(t, srv.URL)
+	if err != nil {
+		t.Fatalf("pull: %v\n%s\nserver: %s", err, out, srv.errs.String())
+	}
+	reqs := srv.requests()
+	var parts, loose int
+	for _, r := range reqs {
+		switch {
+		case strings.HasSuffix(r, ".filez"):
+			loose++
+		case partPath.MatchString(r):
+			parts++
+		}
+	}
+	t.Logf("pull: %s; %d loose content objects (libostree 2022.7 walks the commit while parts arrive)", strings.TrimSpace(out), loose)
+	if !slicesContains(reqs, "/"+ostree.ScratchDeltaSuperblockPath(commit)) || parts != len(d.Parts) {
+		t.Errorf("superblock fetched: %v, %d of %d parts fetched", slicesContains(reqs, "/"+ostree.ScratchDeltaSuperblockPath(commit)), parts, len(d.Parts))
+	}
+	if got := harness.Run(t, "ostree", "--repo="+client, "rev-parse", "ock:ock"); got != commit.String() {
+		t.Errorf("pulled ock:ock = %s, want %s", got, commit)
+	}
+	harness.Run(t, "ostree", "--repo="+client, "fsck")
+	want := harness.Run(t, "ostree", "--repo="+src, "ls", "-R", "-X", "ock")
+	if got := harness.Run(t, "ostree", "--repo="+client, "ls", "-R", "-X", commit.String()); got != want {
+		t.Errorf("pulled tree differs:\n%s\nwant\n%s", got, want)
+	}
+
+	// The parts the server rebuilt, laid out as libostree keeps them, are
+	// a delta `ostree static-delta show` reads.
+	for i := range d.Parts {
+		name := ostree.ScratchDeltaPartPath(commit, i)
+		resp, err := http.Get(srv.URL + "/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		b.ReadFrom(resp.Body)
+		resp.Body.Close()
+		if err := DirSink(src).WriteFile(name, int64(b.Len()), &b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sb, err := os.ReadFile(filepath.Join(src, deltapart.Dir, ostree.ScratchDeltaSuperblockPath(commit)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := DirSink(src).WriteFile(ostree.ScratchDeltaSuperblockPath(commit), int64(len(sb)), bytes.NewReader(sb)); err != nil {
+		t.Fatal(err)
+	}
+	show := harness.Run(t, "ostree", "--repo="+src, "static-delta", "show", commit.String())
+	if want := "Number of parts: " + strconv.Itoa(len(d.Parts)); !strings.Contains(show, want) {
+		t.Errorf("static-delta show says\n%s\nwant %q", show, want)
+	}
+}
+
+// TestPlannedDeltaFailures: a part the server cannot rebuild is an HTTP
+// error the pull stops on; clients without deltas, and plain web servers
+// of the same directory, still pull loose.
+func TestPlannedDeltaFailures(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: uses the real ostree")
+	}
+	src, _ := commitTree(t)
+	d, err := PlanRepo(src, "ock", Options{PartSize: testPartSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := serveArchive(t, src, 0)
+	client, out, err := pull(t, srv.URL, "--disable-static-deltas")
+	if err != nil {
+		t.Fatalf("pull --disable-static-deltas: %v\n%s", err, out)
+	}
+	for _, r := range srv.requests() {
+		if strings.HasPrefix(r, "/deltas/") {
+			t.Errorf("pull --disable-static-deltas fetched %s", r)
+		}
+	}
+	harness.Run(t, "ostree", "--repo="+client, "fsck")
+
+	plain := serve(t, src, 0)
+	client, out, err = pull(t, plain.URL)
+	if err != nil {
+		t.Fatalf("pull from a plain web server: %v\n%s", err, out)
+	}
+	harness.Run(t, "ostree", "--repo="+client, "fsck")
+
+	// An object a part needs, gone: the part is an HTTP error.
+	last := d.Parts[len(d.Parts)-1].Objects[0]
+	obj := filepath.Join(src, ostree.ObjectPath(last.Checksum, ostree.ObjFileZ))
+	if err := os.Rename(obj, obj+".gone"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, out, err = pull(t, srv.URL)
+	}()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("pull with a part the server cannot rebuild hangs")
+	}
+	if err == nil {
+		t.Fatalf("pull with a part the server cannot rebuild succeeded:\n%s", out)
+	}
+	if !strings.Contains(out, "404") && !strings.Contains(out, "Not Found") && !strings.Contains(out, "not found") {
+		t.Errorf("pull failed with %q, want an HTTP error", strings.TrimSpace(out))
+	}
+	if !strings.Contains(srv.errs.String(), last.Checksum.String()) {
+		t.Errorf("server log %q does not name the missing object %s", srv.errs.String(), last.Checksum)
+	}
+}
