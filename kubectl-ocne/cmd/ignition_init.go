@@ -23,6 +23,7 @@ import (
 	"github.com/ocne-image/ocne-image/shared/cli"
 	"github.com/ocne-image/ocne-image/shared/clusterpki"
 	"github.com/ocne-image/ocne-image/shared/ignition"
+	"github.com/ocne-image/ocne-image/shared/join"
 	"github.com/ocne-image/ocne-image/shared/jointoken"
 	"github.com/ocne-image/ocne-image/shared/kubeadm"
 	"github.com/ocne-image/ocne-image/shared/ock"
@@ -134,7 +135,7 @@ func (o *IgnitionInitOptions) Complete(c *cobra.Command) error {
 	if n.ConfigFile == "" {
 		return cli.Usagef("--config is required: the cluster configuration file (name, virtualIp or loadBalancer, ...); see '%s --help'", c.CommandPath())
 	}
-	if err := n.Complete(c); err != nil {
+	if err := n.completeNode(c); err != nil {
 		return err
 	}
 	// A join option that means nothing here.
@@ -248,7 +249,7 @@ func (o *IgnitionInitOptions) Run(ctx context.Context) (err error) {
 		if err != nil {
 			return err
 		}
-		w, err := n.joinIgnition(joinSpec{apiVersion: apiVersion, endpoint: o.endpoint, caHashes: caHashes, token: tok.String(), kubeMinor: minor})
+		w, err := n.node().JoinConfig(join.Spec{APIVersion: apiVersion, Endpoint: o.endpoint, CAHashes: caHashes, Token: tok.String(), KubeMinor: minor})
 		if err != nil {
 			return fmt.Errorf("worker %d: %w", i+1, err)
 		}
@@ -360,13 +361,13 @@ func (o *IgnitionInitOptions) firstNode(ca *clusterpki.CA, apiVersion, minor str
 		ImageRepository: n.Registry + "/olcne", EtcdTag: o.release.Etcd, CoreDNSTag: o.release.CoreDNS,
 		PodSubnet:     orDefault(n.cfg.PodSubnet, "10.244.0.0/16"),
 		ServiceSubnet: orDefault(n.cfg.ServiceSubnet, "10.96.0.0/12"),
-		CipherSuites:  strings.Join(n.cfg.CipherSuiteList(), ","), KubeletArgs: n.kubeletArgs(),
+		CipherSuites:  strings.Join(n.cfg.CipherSuiteList(), ","), KubeletArgs: n.node().KubeletArgs(),
 		Untainted: o.Workers == 0, SkipAddons: !o.KubeadmAddons, KubeProxyMode: n.cfg.KubeProxyMode,
 	}
 	for _, t := range tokens {
 		init.BootstrapTokens = append(init.BootstrapTokens, kubeadm.BootstrapToken{Token: t.String(), TTL: n.TTL, Group: jointoken.DefaultGroup, Description: jointoken.Description})
 	}
-	node := n.baseNode(o.endpoint, minor)
+	node := n.node().Base(o.endpoint, minor)
 	if n.cfg.VirtualIP != "" {
 		init.BindPort = int32(n.cfg.BindPortAlt())
 		node.VirtualIP = &ignition.VirtualIP{Address: n.cfg.VirtualIP, Port: n.cfg.BindPort(), AltPort: n.cfg.BindPortAlt()}

@@ -56,10 +56,8 @@ func (h *hostingFlags) add(c *cobra.Command) {
 
 // addPublish registers --publish BACKEND and --publish-opt for `ignition
 // join`, which has its own --config and -v: copy those into ConfigFile and
-// Verbose before open. Join then publishes with
-//
-//	b, err := h.openWith(ctx, errOut, cfg); defer b.Close()
-//	e, err := b.Publish(ctx, config, pluginhost.Publication{Expires: tokenExpiry})
+// Verbose before openWith, and hand the backend to join.Plan.Commit, which
+// publishes the config and unpublishes it on a failure.
 func (h *hostingFlags) addPublish(c *cobra.Command) {
 	f := c.Flags()
 	f.StringVar(&h.Backend, "publish", "", "publish the config through this Ignition hosting backend and print its URL; see 'plugins list'")
