@@ -41,7 +41,10 @@ put configs where nodes fetch them, through a hosting backend (see
 		Args: cli.Args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error { return c.Help() },
 	}
-	c.AddCommand(NewCmdIgnitionJoin(streams), newCmdIgnitionInit(streams), newCmdIgnitionPublish(streams), newCmdIgnitionUnpublish(streams), newCmdIgnitionList(streams))
+	publish, _ := newCmdIgnitionPublish(streams)
+	unpublish, _ := newCmdIgnitionUnpublish(streams)
+	list, _ := newCmdIgnitionList(streams)
+	c.AddCommand(NewCmdIgnitionJoin(streams), newCmdIgnitionInit(streams), publish, unpublish, list)
 	return c
 }
 
