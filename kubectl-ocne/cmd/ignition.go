@@ -41,10 +41,11 @@ put configs where nodes fetch them, through a hosting backend (see
 		Args: cli.Args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error { return c.Help() },
 	}
+	initCmd, _ := newCmdIgnitionInit(streams)
 	publish, _ := newCmdIgnitionPublish(streams)
 	unpublish, _ := newCmdIgnitionUnpublish(streams)
 	list, _ := newCmdIgnitionList(streams)
-	c.AddCommand(NewCmdIgnitionJoin(streams), newCmdIgnitionInit(streams), publish, unpublish, list)
+	c.AddCommand(NewCmdIgnitionJoin(streams), initCmd, publish, unpublish, list)
 	return c
 }
 

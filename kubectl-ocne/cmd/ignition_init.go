@@ -64,7 +64,7 @@ type IgnitionInitOptions struct {
 }
 
 // newCmdIgnitionInit returns the `ignition init` command.
-func newCmdIgnitionInit(streams genericiooptions.IOStreams) *cobra.Command {
+func newCmdIgnitionInit(streams genericiooptions.IOStreams) (*cobra.Command, *IgnitionInitOptions) {
 	n := &IgnitionJoinOptions{IOStreams: streams, Role: "control-plane", TTL: 24 * time.Hour, Print: cli.NewPrintFlags()}
 	o := &IgnitionInitOptions{node: n}
 	c := &cobra.Command{
@@ -104,6 +104,9 @@ The files hold secrets: the CA key (first node), tokens (workers).`,
 			if err := o.Complete(c); err != nil {
 				return err
 			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
 			return o.Run(c.Context())
 		},
 	}
@@ -125,11 +128,11 @@ The files hold secrets: the CA key (first node), tokens (workers).`,
 	c.MarkFlagFilename("config", "yaml", "yml")
 	c.MarkFlagDirname("pki-dir")
 	c.MarkFlagDirname("workers-dir")
-	return c
+	return c, o
 }
 
-// Complete reads the files and checks everything before anything is
-// written.
+// Complete reads the files and fills what the flags left unset from
+// them.
 func (o *IgnitionInitOptions) Complete(c *cobra.Command) error {
 	n := o.node
 	if n.ConfigFile == "" {
@@ -140,33 +143,14 @@ func (o *IgnitionInitOptions) Complete(c *cobra.Command) error {
 	}
 	// A join option that means nothing here.
 	n.UploadCerts, n.TokenOnlyPrint = false, false
-	if err := n.Validate(); err != nil {
-		return err
-	}
 	cfg := n.cfg
-	switch {
-	case cfg.VirtualIP == "" && cfg.LoadBalancer == "":
-		return cli.Usagef("%s: a cluster needs virtualIp or loadBalancer: the address every node reaches the API servers at", configName(n.ConfigFile))
-	case cfg.Name == "":
-		return cli.Usagef("%s: name the cluster (name: ...)", configName(n.ConfigFile))
-	}
-	if v := c.Flags().Lookup("version"); !v.Changed {
+	if !c.Flags().Changed("version") {
 		o.Version = orDefault(cfg.Version(), ock.DefaultVersion())
-	}
-	var err error
-	if o.release, err = ock.ReleaseOf(o.Version); err != nil {
-		return cli.Usage(err)
 	}
 	if !c.Flags().Changed("workers") {
 		o.Workers = cfg.WorkerNodes
 	}
-	if o.Workers < 0 || cfg.WorkerNodes < 0 {
-		return cli.Usagef("--workers %d: want a count of workers, 0 or more", o.Workers)
-	}
 	o.name = cfg.Name
-	if !validName(o.name) {
-		return cli.Usagef("invalid cluster name %q: use lower-case letters, digits and '-'", o.name)
-	}
 	o.endpoint = net.JoinHostPort(orDefault(cfg.VirtualIP, cfg.LoadBalancer), strconv.Itoa(cfg.BindPort()))
 	home, err := os.UserHomeDir()
 	if err != nil && (o.PKIDir == "" || o.AdminKubeconfig == "") {
@@ -178,17 +162,43 @@ func (o *IgnitionInitOptions) Complete(c *cobra.Command) error {
 	if o.AdminKubeconfig == "" {
 		o.AdminKubeconfig = filepath.Join(home, ".kube", "kubeconfig."+o.name)
 	}
-	if _, err := os.Lstat(o.AdminKubeconfig); err == nil {
-		return cli.Usagef("%s exists: the cluster's admin kubeconfig was written before; move it away, or pass --admin-kubeconfig", o.AdminKubeconfig)
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return cli.Usagef("--admin-kubeconfig: %v", err)
-	}
 	// With --publish, files only where asked for, as with --output-file.
 	if o.WorkersDir == "" && o.Workers > 0 && n.publish.Backend == "" {
 		o.WorkersDir = "."
 		if n.OutputFile != "" {
 			o.WorkersDir = filepath.Dir(n.OutputFile)
 		}
+	}
+	return nil
+}
+
+// Validate checks everything before anything is written.
+func (o *IgnitionInitOptions) Validate() error {
+	n := o.node
+	if err := n.Validate(); err != nil {
+		return err
+	}
+	cfg := n.cfg
+	switch {
+	case cfg.VirtualIP == "" && cfg.LoadBalancer == "":
+		return cli.Usagef("%s: a cluster needs virtualIp or loadBalancer: the address every node reaches the API servers at", configName(n.ConfigFile))
+	case cfg.Name == "":
+		return cli.Usagef("%s: name the cluster (name: ...)", configName(n.ConfigFile))
+	}
+	var err error
+	if o.release, err = ock.ReleaseOf(o.Version); err != nil {
+		return cli.Usage(err)
+	}
+	if o.Workers < 0 || cfg.WorkerNodes < 0 {
+		return cli.Usagef("--workers %d: want a count of workers, 0 or more", o.Workers)
+	}
+	if !validName(o.name) {
+		return cli.Usagef("invalid cluster name %q: use lower-case letters, digits and '-'", o.name)
+	}
+	if _, err := os.Lstat(o.AdminKubeconfig); err == nil {
+		return cli.Usagef("%s exists: the cluster's admin kubeconfig was written before; move it away, or pass --admin-kubeconfig", o.AdminKubeconfig)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return cli.Usagef("--admin-kubeconfig: %v", err)
 	}
 	return nil
 }
