@@ -74,16 +74,6 @@ func (c *Clients) Reachable() error {
 	return kube.Probe(c.Config)
 }
 
-// Reachable returns the REST config of the kubeconfig context the flags
-// select if its API server answers.
-func Reachable(flags *genericclioptions.ConfigFlags) (*rest.Config, error) {
-	c := NewClients(flags)
-	if err := c.Reachable(); err != nil {
-		return nil, err
-	}
-	return c.Config, nil
-}
-
 // DefaultKubeconfig applies kube.Kubeconfig to the flags' --kubeconfig.
 // Call it before the flags build a client: they keep the first one.
 func DefaultKubeconfig(flags *genericclioptions.ConfigFlags, fallback string) {
