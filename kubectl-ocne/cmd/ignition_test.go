@@ -140,7 +140,7 @@ func TestIgnitionJoinComplete(t *testing.T) {
 }
 
 // runJoin runs `ignition join args...` against the fake cluster cs built.
-func runJoin(t *testing.T, setup func(*k8stesting.Fake), args ...string) (err error, stdout, stderr string, tokens int) {
+func runJoin(t *testing.T, setup func(*k8stesting.Fake), args ...string) (stdout, stderr string, tokens int, err error) {
 	t.Helper()
 	home := isolate(t)
 	streams, _, out, errOut := genericiooptions.NewTestIOStreams()
@@ -161,13 +161,13 @@ func runJoin(t *testing.T, setup func(*k8stesting.Fake), args ...string) (err er
 	if lerr != nil {
 		t.Fatal(lerr)
 	}
-	return err, out.String(), errOut.String(), len(secrets.Items)
+	return out.String(), errOut.String(), len(secrets.Items), err
 }
 
 func TestIgnitionJoinRun(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "worker.ign")
-	err, stdout, stderr, tokens := runJoin(t, nil, "--output-file", out, "-o", "json", "-v")
+	stdout, stderr, tokens, err := runJoin(t, nil, "--output-file", out, "-o", "json", "-v")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestIgnitionJoinRun(t *testing.T) {
 	}
 
 	// To standard output, the user making the token.
-	err, stdout, stderr, tokens = runJoin(t, nil, "--token-only-print", "--role", "control-plane")
+	stdout, stderr, tokens, err = runJoin(t, nil, "--token-only-print", "--role", "control-plane")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func TestIgnitionJoinRollback(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err, _, _, tokens := runJoin(t, tt.setup, tt.args...)
+			_, _, tokens, err := runJoin(t, tt.setup, tt.args...)
 			checkErr(t, err, tt.want, false)
 			if tokens != 0 {
 				t.Errorf("%d token Secrets left", tokens)
