@@ -457,3 +457,27 @@ func TestCommitInterrupted(t *testing.T) {
 		t.Error("the config is left published")
 	}
 }
+
+// stuckPublisher cannot unpublish.
+type stuckPublisher struct{ publisher }
+
+func (*stuckPublisher) Unpublish(context.Context, string) error { return errors.New("backend down") }
+
+// TestRollbackLeft: what Rollback cannot remove it names; the rest goes.
+func TestRollbackLeft(t *testing.T) {
+	cs := fakeCluster("v1.33.2")
+	p, err := NewPlan(testCluster(t, "v1.33.2"), Request{Node: testNode(), CreateToken: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, err := p.Commit(context.Background(), cs, &stuckPublisher{}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := done.Rollback(context.Background()); err == nil || err.Error() != "unpublish n1: backend down" {
+		t.Errorf("Rollback: %v, want it to name the config left published", err)
+	}
+	if _, ok := tokenSecret(t, cs, p); ok {
+		t.Error("the token Secret is left")
+	}
+}
