@@ -141,6 +141,12 @@ func (o *ServeOptions) Complete() error {
 		return nil
 	}
 	o.auto = slices.Contains(o.Kickstart, "auto")
+	// The names before the contents: a clash is the mistake to report.
+	for _, k := range o.Kickstart {
+		if k != "auto" && filepath.Base(k) == autoKickstart && o.auto {
+			return cli.Usagef("--kickstart %s and --kickstart auto would both be %s: rename the file", k, autoKickstart)
+		}
+	}
 	var err error
 	if o.kickstarts, err = readFiles(slices.DeleteFunc(slices.Clone(o.Kickstart), func(p string) bool { return p == "auto" }), "--kickstart"); err != nil {
 		return err
@@ -187,11 +193,6 @@ func (o *ServeOptions) Validate() error {
 	}
 	if o.NodePort < 0 || o.NodePort > 65535 {
 		return cli.Usagef("invalid --node-port %d", o.NodePort)
-	}
-	for _, k := range o.Kickstart {
-		if k != "auto" && filepath.Base(k) == autoKickstart && slices.Contains(o.Kickstart, "auto") {
-			return cli.Usagef("--kickstart %s and --kickstart auto would both be %s: rename the file", k, autoKickstart)
-		}
 	}
 	if o.IgnitionFile != "" {
 		if errs := validation.IsConfigMapKey(o.IgnitionFile); len(errs) != 0 || strings.Contains(o.IgnitionFile, "/") {

@@ -47,6 +47,7 @@ func TestServeValidate(t *testing.T) {
 		{"node port of a ClusterIP", with("--service-type", "ClusterIP", "--node-port", "30080"), "--node-port needs --service-type NodePort or LoadBalancer"},
 		{"node port out of range", with("--node-port", "70000"), "invalid --node-port 70000"},
 		{"a Kickstart named as auto's", with("--kickstart", ks, "--kickstart", "auto"), "would both be ock.ks"},
+		{"a missing Kickstart named as auto's", with("--kickstart", "auto", "--kickstart", filepath.Join(dir, "x", "ock.ks")), "would both be ock.ks"},
 		{"two Kickstarts of one name", with("--kickstart", ks, "--kickstart", ks2), "--kickstart: two files named ock.ks"},
 		{"missing Kickstart", with("--kickstart", filepath.Join(dir, "none.ks")), "--kickstart: open "},
 		{"missing Ignition", with("--ignition", filepath.Join(dir, "none.ign")), "--ignition: open "},
