@@ -30,7 +30,10 @@ type BuilderImageOptions struct {
 	TLSVerify   bool
 	Print       *cli.PrintFlags
 
-	ref *containerimage.Reference // where to push, from --registry or --destination
+	ref    *containerimage.Reference // where to push, from --registry or --destination
+	self   string                    // this plugin's binary; tests set another
+	binary string                    // what the image holds: the builder program, or self
+	plugin bool                      // binary is the plugin, whose builder is a subcommand
 	genericiooptions.IOStreams
 }
 
@@ -39,6 +42,12 @@ type BuilderImageOptions struct {
 // builder image, so a cluster without internet access gets it from the
 // user, not from a download.
 func NewCmdBuilderImage(streams genericiooptions.IOStreams) *cobra.Command {
+	c, _ := newCmdBuilderImage(streams)
+	return c
+}
+
+// newCmdBuilderImage returns the command and the options it fills.
+func newCmdBuilderImage(streams genericiooptions.IOStreams) (*cobra.Command, *BuilderImageOptions) {
 	o := &BuilderImageOptions{IOStreams: streams, TLSVerify: true, Print: cli.NewPrintFlags()}
 	mirrored := builderimage.In("registry.example.com", buildinfo.Version)
 	c := &cobra.Command{
@@ -64,6 +73,9 @@ default reference, for nodes that import it (ctr -n k8s.io images import).`,
   kubectl ocne-image builder-image --output-file builder.tar`,
 		Args: cli.Args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
+			if err := o.Complete(); err != nil {
+				return err
+			}
 			if err := o.Validate(); err != nil {
 				return err
 			}
@@ -77,7 +89,29 @@ default reference, for nodes that import it (ctr -n k8s.io images import).`,
 	f.StringVarP(&o.Destination, "destination", "d", "", "push the image to TRANSPORT:REFERENCE")
 	f.StringVar(&o.CAFile, "ca-file", "", "CA bundle to trust in the builder (default: this host's)")
 	f.BoolVar(&o.TLSVerify, "tls-verify", true, "require HTTPS and verified certificates from the registry")
-	return c
+	return c, o
+}
+
+// Complete finds the program the image holds, and this host's CA bundle
+// unless --ca-file names one.
+func (o *BuilderImageOptions) Complete() error {
+	if o.self == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("find this binary: %w", err)
+		}
+		o.self = self
+	}
+	o.binary, o.plugin = builderBinary(o.self)
+	if o.CAFile == "" {
+		for _, p := range hostCABundles {
+			if _, err := os.Stat(p); err == nil {
+				o.CAFile = p
+				break
+			}
+		}
+	}
+	return nil
 }
 
 // Validate checks the flags before the image is built: a typo must not
@@ -117,16 +151,12 @@ type builderImageResult struct {
 	Digest    string `json:"digest,omitempty"`
 }
 
-// Run builds the image of this binary and writes or pushes it.
+// Run builds the image and writes or pushes it.
 func (o *BuilderImageOptions) Run(ctx context.Context) error {
 	if runtime.GOOS != "linux" {
 		return fmt.Errorf("the builder image holds this binary, which is for %s: run builder-image from a linux build of the plugin", runtime.GOOS)
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("find this binary: %w", err)
-	}
-	res, err := writeBuilderImage(ctx, self, o.OutputFile, o.ref, o.CAFile, o.TLSVerify)
+	res, err := o.write(ctx)
 	if err != nil {
 		return err
 	}
@@ -151,37 +181,27 @@ func builderBinary(self string) (path string, plugin bool) {
 	return self, true
 }
 
-// writeBuilderImage writes the image of plugin self to output, or else
-// pushes it to ref.
-func writeBuilderImage(ctx context.Context, self, output string, ref *containerimage.Reference, caFile string, tlsVerify bool) (*builderImageResult, error) {
-	binary, plugin := builderBinary(self)
-	if caFile == "" {
-		for _, p := range hostCABundles {
-			if _, err := os.Stat(p); err == nil {
-				caFile = p
-				break
-			}
-		}
-	}
+// write writes the image to the output file, or else pushes it to ref.
+func (o *BuilderImageOptions) write(ctx context.Context) (*builderImageResult, error) {
 	tmp, err := os.MkdirTemp("", "ocne-builder-image-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	b, err := builderimage.Build(builderimage.Options{Binary: binary, Plugin: plugin, CAFile: caFile, Arch: runtime.GOARCH, Version: buildinfo.Version, TempDir: tmp})
+	b, err := builderimage.Build(builderimage.Options{Binary: o.binary, Plugin: o.plugin, CAFile: o.CAFile, Arch: runtime.GOARCH, Version: buildinfo.Version, TempDir: tmp})
 	if err != nil {
 		return nil, err
 	}
 	defer b.RemoveLayerFiles()
-	if output != "" {
-		if err := containerimage.WriteArchive(output, b, []string{builderimage.Default(buildinfo.Version)}); err != nil {
+	if o.OutputFile != "" {
+		if err := containerimage.WriteArchive(o.OutputFile, b, []string{builderimage.Default(buildinfo.Version)}); err != nil {
 			return nil, explain(err)
 		}
-		return &builderImageResult{File: output}, nil
+		return &builderImageResult{File: o.OutputFile}, nil
 	}
-	d, err := containerimage.Write(ctx, ref, []containerimage.Build{b}, containerimage.Options{TLSVerify: tlsVerify})
+	d, err := containerimage.Write(ctx, o.ref, []containerimage.Build{b}, containerimage.Options{TLSVerify: o.TLSVerify})
 	if err != nil {
 		return nil, explain(err)
 	}
-	return &builderImageResult{Reference: ref.String(), Digest: d.String()}, nil
+	return &builderImageResult{Reference: o.ref.String(), Digest: d.String()}, nil
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/ocne-image/ocne-image/shared/builderimage"
 )
@@ -41,7 +42,16 @@ func TestBuilderImageBinary(t *testing.T) {
 				writeFile(t, filepath.Join(dir, builderimage.BinaryName), "builder program")
 			}
 			out := filepath.Join(t.TempDir(), "builder.tar")
-			if _, err := writeBuilderImage(context.Background(), self, out, nil, "", true); err != nil {
+			c, o := newCmdBuilderImage(genericiooptions.NewTestIOStreamsDiscard())
+			o.self = self
+			parseFlags(t, c, "--output-file", out)
+			if err := o.Complete(); err != nil {
+				t.Fatal(err)
+			}
+			if err := o.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := o.write(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			files, cfg := readOCIArchive(t, out)
@@ -130,5 +140,56 @@ func unmarshal(t *testing.T, data string, v any) {
 	t.Helper()
 	if err := json.Unmarshal([]byte(data), v); err != nil {
 		t.Fatalf("%.40q: %v", data, err)
+	}
+}
+
+func TestBuilderImageValidate(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "b.tar")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no target", nil, "pass one of --registry, --destination and --output-file"},
+		{"two targets", []string{"--registry", "r.example.com", "--output-file", out}, "pass one of --registry, --destination and --output-file"},
+		{"registry with a transport", []string{"--registry", "docker://r.example.com"}, `--registry "docker://r.example.com": give a registry host`},
+		{"registry that is no host", []string{"--registry", "R E"}, `--registry "R E": give a registry host`},
+		{"destination without a transport", []string{"--destination", "r.example.com/b:1"}, "--destination: "},
+		{"the file twice", []string{"--output-file", out, "-o", "a.tar"}, "pass the file once, as --output-file"},
+		{"a registry", []string{"--registry", "r.example.com:5000"}, ""},
+		{"a destination", []string{"--destination", "oci:" + out}, ""},
+		{"a file", []string{"--output-file", out}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, o := newCmdBuilderImage(genericiooptions.NewTestIOStreamsDiscard())
+			o.self = filepath.Join(t.TempDir(), "kubectl-ocne_image")
+			parseFlags(t, c, tt.args...)
+			err := o.Complete()
+			if err == nil {
+				err = o.Validate()
+			}
+			checkErr(t, err, tt.want, true)
+		})
+	}
+}
+
+// TestBuilderImageComplete: --ca-file defaults to this host's bundle.
+func TestBuilderImageComplete(t *testing.T) {
+	c, o := newCmdBuilderImage(genericiooptions.NewTestIOStreamsDiscard())
+	o.self = filepath.Join(t.TempDir(), "kubectl-ocne_image")
+	parseFlags(t, c, "--output-file", "b.tar")
+	if err := o.Complete(); err != nil {
+		t.Fatal(err)
+	}
+	if o.binary != o.self || !o.plugin {
+		t.Errorf("image of %s (plugin %v), want the plugin itself", o.binary, o.plugin)
+	}
+	if !slices.Contains(append(hostCABundles, ""), o.CAFile) {
+		t.Errorf("CA file %q, want one of %v or none", o.CAFile, hostCABundles)
+	}
+	parseFlags(t, c, "--ca-file", "my-ca.pem")
+	if err := o.Complete(); err != nil || o.CAFile != "my-ca.pem" {
+		t.Errorf("--ca-file became %q (%v)", o.CAFile, err)
 	}
 }

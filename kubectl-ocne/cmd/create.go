@@ -79,6 +79,7 @@ type CreateOptions struct {
 	StartTimeout   time.Duration
 	BuilderArgs    []string
 	kube           *genericclioptions.ConfigFlags
+	clients        *kubeflags.Clients // of the cluster built in; tests set a fake
 	// OutputFile is the archive to write; Print says how to report it.
 	OutputFile  string
 	Print       *cli.PrintFlags
@@ -221,6 +222,9 @@ func (o *CreateOptions) Complete(c *cobra.Command) error {
 		}
 		o.OutputFile = ock.ArchivePath(home, o.Version, o.Arch)
 	}
+	if o.clients == nil {
+		o.clients = kubeflags.NewClients(o.kube)
+	}
 	return nil
 }
 
@@ -273,9 +277,9 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 		o.Local = true
 	}
 	if !o.Local {
-		cfg, err := kubeflags.Reachable(o.kube)
+		err := o.clients.Reachable()
 		if err == nil {
-			return o.runInCluster(ctx, cfg)
+			return o.runInCluster(ctx, o.clients.Config)
 		}
 		fmt.Fprintf(o.ErrOut, "No reachable cluster (%v): building on this machine\n", err)
 	}

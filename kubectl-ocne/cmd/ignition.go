@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/ocne-image/ocne-image/shared/builderimage"
 	"github.com/ocne-image/ocne-image/shared/buildinfo"
@@ -23,11 +22,9 @@ import (
 	"github.com/ocne-image/ocne-image/shared/cli/kubeflags"
 	"github.com/ocne-image/ocne-image/shared/config"
 	"github.com/ocne-image/ocne-image/shared/ignition"
+	"github.com/ocne-image/ocne-image/shared/join"
 	"github.com/ocne-image/ocne-image/shared/jointoken"
-	"github.com/ocne-image/ocne-image/shared/kube"
-	"github.com/ocne-image/ocne-image/shared/kubeadm"
 	"github.com/ocne-image/ocne-image/shared/ock"
-	"github.com/ocne-image/ocne-image/shared/pluginhost"
 )
 
 // NewCmdIgnition returns the `ignition` parent command; each subcommand
@@ -44,7 +41,11 @@ put configs where nodes fetch them, through a hosting backend (see
 		Args: cli.Args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error { return c.Help() },
 	}
-	c.AddCommand(NewCmdIgnitionJoin(streams), newCmdIgnitionInit(streams), newCmdIgnitionPublish(streams), newCmdIgnitionUnpublish(streams), newCmdIgnitionList(streams))
+	initCmd, _ := newCmdIgnitionInit(streams)
+	publish, _ := newCmdIgnitionPublish(streams)
+	unpublish, _ := newCmdIgnitionUnpublish(streams)
+	list, _ := newCmdIgnitionList(streams)
+	c.AddCommand(NewCmdIgnitionJoin(streams), initCmd, publish, unpublish, list)
 	return c
 }
 
@@ -84,6 +85,7 @@ type IgnitionJoinOptions struct {
 	Verbose         int
 
 	kube        *genericclioptions.ConfigFlags
+	clients     *kubeflags.Clients // of the cluster joined; tests set a fake
 	publish     hostingFlags
 	cfg         config.Config
 	extras      []ignition.Extra
@@ -96,6 +98,13 @@ type IgnitionJoinOptions struct {
 
 // NewCmdIgnitionJoin returns the `ignition join` command.
 func NewCmdIgnitionJoin(streams genericiooptions.IOStreams) *cobra.Command {
+	c, _ := newCmdIgnitionJoin(streams)
+	return c
+}
+
+// newCmdIgnitionJoin returns the command and the options it fills, which
+// tests complete with a fake cluster.
+func newCmdIgnitionJoin(streams genericiooptions.IOStreams) (*cobra.Command, *IgnitionJoinOptions) {
 	o := &IgnitionJoinOptions{IOStreams: streams, Print: cli.NewPrintFlags()}
 	c := &cobra.Command{
 		Use:   "join --role worker|control-plane [--output-file FILE] [flags]",
@@ -160,7 +169,7 @@ does)); flags win.`,
 	o.kube = kubeflags.Add(c)
 	c.RegisterFlagCompletionFunc("role", cli.FixedCompletion("worker", "control-plane"))
 	c.MarkFlagFilename("config", "yaml", "yml")
-	return c
+	return c, o
 }
 
 // addNodeFlags adds the flags of what every node's config holds, whatever
@@ -196,9 +205,24 @@ func interfaceCompletion(*cobra.Command, []string, string) ([]string, cobra.Shel
 	return names, cobra.ShellCompDirectiveNoFileComp
 }
 
-// Complete fills unset flags from the configuration files and reads the
-// files the flags name.
+// Complete fills unset flags from the configuration files, reads the
+// files the flags name and builds the clients of the cluster joined.
 func (o *IgnitionJoinOptions) Complete(c *cobra.Command) error {
+	if err := o.completeNode(c); err != nil {
+		return err
+	}
+	if o.clients == nil {
+		o.clients = kubeflags.NewClients(o.kube)
+	}
+	return nil
+}
+
+func noClusterError(err error) error {
+	return fmt.Errorf("no cluster for the node to join: %w (for a cluster not running yet, write its first nodes' configs with `ignition init --workers N`)", err)
+}
+
+// completeNode is Complete without the cluster: what init shares.
+func (o *IgnitionJoinOptions) completeNode(c *cobra.Command) error {
 	cfg, err := loadConfig(o.defaultsDir, o.ConfigFile, o.ErrOut, o.kube)
 	if err != nil {
 		return err
@@ -371,52 +395,31 @@ type joinResult struct {
 	Expires time.Time `json:"expires,omitzero"`
 }
 
-// Run creates the token (unless --token-only-print), writes the config,
-// and on any failure after that deletes the token again.
+// Run reads the cluster, plans the join, creates the token (unless
+// --token-only-print), writes or publishes the config, and on any failure
+// after the token was created removes what it created.
 func (o *IgnitionJoinOptions) Run(ctx context.Context) (err error) {
 	logw := io.Discard
 	if o.Verbose > 0 {
 		logw = o.ErrOut
 	}
-	restCfg, err := kubeflags.Reachable(o.kube)
-	if err != nil {
-		return fmt.Errorf("no cluster for the node to join: %w (for a cluster not running yet, write its first nodes' configs with `ignition init --workers N`)", err)
+	if err := o.clients.Reachable(); err != nil {
+		return noClusterError(err)
 	}
-	cs, err := kubernetes.NewForConfig(restCfg)
-	if err != nil {
-		return err
-	}
-	sv, err := cs.Discovery().ServerVersion()
-	if err != nil {
-		return fmt.Errorf("read the cluster's version: %s", kube.OneLine(err.Error()))
-	}
-	apiVersion, err := kubeadm.APIVersionFor(sv.GitVersion)
+	cluster, err := join.Read(ctx, o.clients.Kube, o.clients.Config, o.APIServer)
 	if err != nil {
 		return err
 	}
-	cluster, err := jointoken.Discover(ctx, cs, restCfg, o.APIServer)
+	plan, err := join.NewPlan(cluster, join.Request{
+		Node: o.node(), ControlPlane: o.Role == "control-plane", TTL: o.TTL,
+		CreateToken: !o.TokenOnlyPrint, UploadCerts: o.UploadCerts, UploadImage: o.UploadImage,
+	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(logw, "Cluster %s (Kubernetes %s, endpoint and CA from %s), kubeadm %s\n", cluster.Endpoint, sv.GitVersion, cluster.Source, apiVersion)
+	fmt.Fprintf(logw, "Cluster %s (Kubernetes %s, endpoint and CA from %s), kubeadm %s\n", cluster.Endpoint, cluster.Version, cluster.Source, plan.KubeadmAPIVersion)
 
-	tok, err := jointoken.New(o.TTL)
-	if err != nil {
-		return err
-	}
-	var certKey string
-	if o.Role == "control-plane" {
-		if certKey, err = certupload.NewKey(); err != nil {
-			return err
-		}
-	}
-	out, err := o.joinIgnition(joinSpec{apiVersion: apiVersion, endpoint: cluster.Endpoint, caHashes: cluster.CAHashes(),
-		token: tok.String(), certKey: certKey, kubeMinor: minorVersion(sv.GitVersion)})
-	if err != nil {
-		return err
-	}
-
-	var host *pluginhost.Backend
+	var pub join.Publisher
 	if o.publish.Backend != "" {
 		// Before the token exists: an unknown backend or a bad option
 		// must not leave a token behind.
@@ -424,48 +427,31 @@ func (o *IgnitionJoinOptions) Run(ctx context.Context) (err error) {
 		if o.publish.Backend == "cluster" {
 			o.publish.Opts = withKubeDefaults(o.publish.Opts, o.kube)
 		}
-		if host, err = o.publish.openWith(ctx, o.ErrOut, o.cfg); err != nil {
+		host, err := o.publish.openWith(ctx, o.ErrOut, o.cfg)
+		if err != nil {
 			return err
 		}
 		defer host.Close()
+		pub = host
 	}
-	if !o.TokenOnlyPrint {
-		if err := jointoken.Create(ctx, cs, tok); err != nil {
-			return err
-		}
-		defer func() {
-			if err != nil {
-				// A token nobody has the file for is only a risk.
-				jointoken.Delete(context.WithoutCancel(ctx), cs, tok.ID)
-			}
-		}()
-		fmt.Fprintf(logw, "Created bootstrap token %s (Secret kube-system/%s), expires %s\n", tok.ID, tok.SecretName(), expiry(tok))
+	done, err := plan.Commit(ctx, o.clients.Kube, pub, logw)
+	if err != nil {
+		return hostingError(err)
 	}
-	if o.UploadCerts {
-		fmt.Fprintf(logw, "Uploading the control-plane certificates through a privileged pod\n")
-		if err := certupload.Upload(ctx, cs, certupload.Options{Key: certKey, Image: o.UploadImage}); err != nil {
-			return err
-		}
-	}
-	res := joinResult{File: o.OutputFile, TokenID: tok.ID, Expires: tok.Expires}
-	if host == nil {
-		if err := o.write(out); err != nil {
-			return err
-		}
-	} else {
-		e, err := host.Publish(ctx, out, pluginhost.Publication{Expires: tok.Expires})
+	defer func() {
 		if err != nil {
-			return hostingError(err)
-		}
-		// With --publish, the file is written only when --output-file asks for it.
-		if o.OutputFile != "" {
-			if err := o.write(out); err != nil {
-				host.Unpublish(context.WithoutCancel(ctx), e.Name)
-				return err
+			if rerr := done.Rollback(context.WithoutCancel(ctx)); rerr != nil {
+				fmt.Fprintf(o.ErrOut, "warning: %v\n", rerr)
 			}
 		}
-		res.URL = e.URL
+	}()
+	// With --publish, the file is written only when --output-file asks for it.
+	if pub == nil || o.OutputFile != "" {
+		if err := o.write(plan.Config); err != nil {
+			return err
+		}
 	}
+	res := joinResult{File: o.OutputFile, URL: done.Published.URL, TokenID: plan.Token.ID, Expires: plan.Token.Expires}
 	err = o.Print.Print(o.Out, res, func(w io.Writer) error {
 		if res.URL == "" {
 			return nil // the config itself went to the file or standard output
@@ -478,76 +464,22 @@ func (o *IgnitionJoinOptions) Run(ctx context.Context) (err error) {
 		return err
 	}
 	if o.TokenOnlyPrint {
-		fmt.Fprintf(o.ErrOut, "Create the join token on a control-plane node with:\n  %s\n", tok.CreateCommand(o.TTL))
+		fmt.Fprintf(o.ErrOut, "Create the join token on a control-plane node with:\n  %s\n", plan.Token.CreateCommand(o.TTL))
 	}
 	if o.Role == "control-plane" && !o.UploadCerts {
-		fmt.Fprintf(o.ErrOut, "Upload the certificates on a control-plane node with:\n  %s\n", certupload.Command(certKey))
+		fmt.Fprintf(o.ErrOut, "Upload the certificates on a control-plane node with:\n  %s\n", certupload.Command(plan.CertKey))
 	}
 	return nil
 }
 
-// joinSpec is what a join config takes from the cluster it joins.
-type joinSpec struct {
-	apiVersion string   // kubeadm's
-	endpoint   string   // host:port of the API server
-	caHashes   []string // sha256:<hex> of the CA keys
-	token      string   // id.secret
-	certKey    string   // control planes: the uploaded certificates' key
-	kubeMinor  string   // the cluster's minor version, the default OS tag
-}
-
-// joinIgnition is the Ignition config of a node joining the cluster s
-// describes, as ocne's byo driver writes it.
-func (o *IgnitionJoinOptions) joinIgnition(s joinSpec) ([]byte, error) {
-	join := kubeadm.Join{
-		APIVersion: s.apiVersion, APIServerEndpoint: s.endpoint, Token: s.token,
-		CACertHashes: s.caHashes, KubeletArgs: o.kubeletArgs(),
-	}
-	node := o.baseNode(s.endpoint, s.kubeMinor)
-	if s.certKey != "" {
-		port := o.cfg.BindPort()
-		if o.cfg.VirtualIP != "" {
-			// nginx serves the bind port on the virtual IP.
-			port = o.cfg.BindPortAlt()
-			node.VirtualIP = &ignition.VirtualIP{Address: o.cfg.VirtualIP, Port: o.cfg.BindPort(), AltPort: port}
-		}
-		join.ControlPlane = &kubeadm.ControlPlane{BindPort: int32(port), CertificateKey: s.certKey, KubeProxyMode: o.cfg.KubeProxyMode}
-	}
-	var err error
-	if node.KubeadmConfig, err = join.Marshal(); err != nil {
-		return nil, err
-	}
-	return ignition.Build(node, o.IgnitionVersion, o.extras...)
-}
-
-// kubeletArgs are every node's kubelet flags.
-func (o *IgnitionJoinOptions) kubeletArgs() map[string]string {
-	args := kubeadm.DefaultKubeletArgs()
-	if cs := o.cfg.CipherSuiteList(); len(cs) > 0 {
-		args["tls-cipher-suites"] = strings.Join(cs, ",")
-	}
-	return args
-}
-
-// baseNode is what every node's config holds whatever its role: updates,
-// registries, the ocne user and the proxy; endpoint is the API server's
-// host:port, kubeMinor the default OS tag.
-func (o *IgnitionJoinOptions) baseNode(endpoint, kubeMinor string) ignition.Node {
-	update := o.update
-	if update.Tag == "" {
-		update.Tag = kubeMinor
-	}
-	node := ignition.Node{
-		PatchesDir: kubeadm.PatchesDir, NetInterface: o.NetInterface, Update: update, ContainerRegistry: o.Registry,
+// node is what the config of every node holds, whatever its role: the
+// flags and the files, as Complete and Validate left them.
+func (o *IgnitionJoinOptions) node() join.Node {
+	return join.Node{
+		Config: o.cfg, IgnitionVersion: o.IgnitionVersion, NetInterface: o.NetInterface,
+		Update: o.update, ContainerRegistry: o.Registry, Extras: o.extras,
 		User: ignition.User{SSHKeys: o.sshKeys, PasswordHash: o.PasswordHash},
 	}
-	if p := o.cfg.Proxy; p.HTTPProxy != "" || p.HTTPSProxy != "" {
-		host, _, _ := net.SplitHostPort(endpoint)
-		node.Proxy = ignition.Proxy{HTTPProxy: p.HTTPProxy, HTTPSProxy: p.HTTPSProxy,
-			NoProxy: ignition.NoProxyList(p.NoProxy, host,
-				orDefault(o.cfg.ServiceSubnet, config.DefaultServiceSubnet), orDefault(o.cfg.PodSubnet, config.DefaultPodSubnet))}
-	}
-	return node
 }
 
 func (o *IgnitionJoinOptions) write(data []byte) error {
@@ -561,25 +493,11 @@ func (o *IgnitionJoinOptions) write(data []byte) error {
 	return nil
 }
 
-// minorVersion turns v1.34.4 into 1.34, the tag of OCK images.
-func minorVersion(gitVersion string) string {
-	var major, minor int
-	fmt.Sscanf(strings.TrimPrefix(gitVersion, "v"), "%d.%d", &major, &minor)
-	return fmt.Sprintf("%d.%d", major, minor)
-}
-
 func orDefault(v, d string) string {
 	if v != "" {
 		return v
 	}
 	return d
-}
-
-func expiry(t jointoken.Token) string {
-	if t.Expires.IsZero() {
-		return "never"
-	}
-	return t.Expires.Format(time.RFC3339)
 }
 
 // withKubeDefaults points the cluster backend at the cluster join talks to

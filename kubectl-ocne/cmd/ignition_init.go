@@ -23,6 +23,7 @@ import (
 	"github.com/ocne-image/ocne-image/shared/cli"
 	"github.com/ocne-image/ocne-image/shared/clusterpki"
 	"github.com/ocne-image/ocne-image/shared/ignition"
+	"github.com/ocne-image/ocne-image/shared/join"
 	"github.com/ocne-image/ocne-image/shared/jointoken"
 	"github.com/ocne-image/ocne-image/shared/kubeadm"
 	"github.com/ocne-image/ocne-image/shared/ock"
@@ -63,7 +64,7 @@ type IgnitionInitOptions struct {
 }
 
 // newCmdIgnitionInit returns the `ignition init` command.
-func newCmdIgnitionInit(streams genericiooptions.IOStreams) *cobra.Command {
+func newCmdIgnitionInit(streams genericiooptions.IOStreams) (*cobra.Command, *IgnitionInitOptions) {
 	n := &IgnitionJoinOptions{IOStreams: streams, Role: "control-plane", TTL: 24 * time.Hour, Print: cli.NewPrintFlags()}
 	o := &IgnitionInitOptions{node: n}
 	c := &cobra.Command{
@@ -103,6 +104,9 @@ The files hold secrets: the CA key (first node), tokens (workers).`,
 			if err := o.Complete(c); err != nil {
 				return err
 			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
 			return o.Run(c.Context())
 		},
 	}
@@ -124,48 +128,29 @@ The files hold secrets: the CA key (first node), tokens (workers).`,
 	c.MarkFlagFilename("config", "yaml", "yml")
 	c.MarkFlagDirname("pki-dir")
 	c.MarkFlagDirname("workers-dir")
-	return c
+	return c, o
 }
 
-// Complete reads the files and checks everything before anything is
-// written.
+// Complete reads the files and fills what the flags left unset from
+// them.
 func (o *IgnitionInitOptions) Complete(c *cobra.Command) error {
 	n := o.node
 	if n.ConfigFile == "" {
 		return cli.Usagef("--config is required: the cluster configuration file (name, virtualIp or loadBalancer, ...); see '%s --help'", c.CommandPath())
 	}
-	if err := n.Complete(c); err != nil {
+	if err := n.completeNode(c); err != nil {
 		return err
 	}
 	// A join option that means nothing here.
 	n.UploadCerts, n.TokenOnlyPrint = false, false
-	if err := n.Validate(); err != nil {
-		return err
-	}
 	cfg := n.cfg
-	switch {
-	case cfg.VirtualIP == "" && cfg.LoadBalancer == "":
-		return cli.Usagef("%s: a cluster needs virtualIp or loadBalancer: the address every node reaches the API servers at", configName(n.ConfigFile))
-	case cfg.Name == "":
-		return cli.Usagef("%s: name the cluster (name: ...)", configName(n.ConfigFile))
-	}
-	if v := c.Flags().Lookup("version"); !v.Changed {
+	if !c.Flags().Changed("version") {
 		o.Version = orDefault(cfg.Version(), ock.DefaultVersion())
-	}
-	var err error
-	if o.release, err = ock.ReleaseOf(o.Version); err != nil {
-		return cli.Usage(err)
 	}
 	if !c.Flags().Changed("workers") {
 		o.Workers = cfg.WorkerNodes
 	}
-	if o.Workers < 0 || cfg.WorkerNodes < 0 {
-		return cli.Usagef("--workers %d: want a count of workers, 0 or more", o.Workers)
-	}
 	o.name = cfg.Name
-	if !validName(o.name) {
-		return cli.Usagef("invalid cluster name %q: use lower-case letters, digits and '-'", o.name)
-	}
 	o.endpoint = net.JoinHostPort(orDefault(cfg.VirtualIP, cfg.LoadBalancer), strconv.Itoa(cfg.BindPort()))
 	home, err := os.UserHomeDir()
 	if err != nil && (o.PKIDir == "" || o.AdminKubeconfig == "") {
@@ -177,17 +162,43 @@ func (o *IgnitionInitOptions) Complete(c *cobra.Command) error {
 	if o.AdminKubeconfig == "" {
 		o.AdminKubeconfig = filepath.Join(home, ".kube", "kubeconfig."+o.name)
 	}
-	if _, err := os.Lstat(o.AdminKubeconfig); err == nil {
-		return cli.Usagef("%s exists: the cluster's admin kubeconfig was written before; move it away, or pass --admin-kubeconfig", o.AdminKubeconfig)
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return cli.Usagef("--admin-kubeconfig: %v", err)
-	}
 	// With --publish, files only where asked for, as with --output-file.
 	if o.WorkersDir == "" && o.Workers > 0 && n.publish.Backend == "" {
 		o.WorkersDir = "."
 		if n.OutputFile != "" {
 			o.WorkersDir = filepath.Dir(n.OutputFile)
 		}
+	}
+	return nil
+}
+
+// Validate checks everything before anything is written.
+func (o *IgnitionInitOptions) Validate() error {
+	n := o.node
+	if err := n.Validate(); err != nil {
+		return err
+	}
+	cfg := n.cfg
+	switch {
+	case cfg.VirtualIP == "" && cfg.LoadBalancer == "":
+		return cli.Usagef("%s: a cluster needs virtualIp or loadBalancer: the address every node reaches the API servers at", configName(n.ConfigFile))
+	case cfg.Name == "":
+		return cli.Usagef("%s: name the cluster (name: ...)", configName(n.ConfigFile))
+	}
+	var err error
+	if o.release, err = ock.ReleaseOf(o.Version); err != nil {
+		return cli.Usage(err)
+	}
+	if o.Workers < 0 || cfg.WorkerNodes < 0 {
+		return cli.Usagef("--workers %d: want a count of workers, 0 or more", o.Workers)
+	}
+	if !validName(o.name) {
+		return cli.Usagef("invalid cluster name %q: use lower-case letters, digits and '-'", o.name)
+	}
+	if _, err := os.Lstat(o.AdminKubeconfig); err == nil {
+		return cli.Usagef("%s exists: the cluster's admin kubeconfig was written before; move it away, or pass --admin-kubeconfig", o.AdminKubeconfig)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return cli.Usagef("--admin-kubeconfig: %v", err)
 	}
 	return nil
 }
@@ -248,7 +259,7 @@ func (o *IgnitionInitOptions) Run(ctx context.Context) (err error) {
 		if err != nil {
 			return err
 		}
-		w, err := n.joinIgnition(joinSpec{apiVersion: apiVersion, endpoint: o.endpoint, caHashes: caHashes, token: tok.String(), kubeMinor: minor})
+		w, err := n.node().JoinConfig(join.Spec{APIVersion: apiVersion, Endpoint: o.endpoint, CAHashes: caHashes, Token: tok.String(), KubeMinor: minor})
 		if err != nil {
 			return fmt.Errorf("worker %d: %w", i+1, err)
 		}
@@ -360,13 +371,13 @@ func (o *IgnitionInitOptions) firstNode(ca *clusterpki.CA, apiVersion, minor str
 		ImageRepository: n.Registry + "/olcne", EtcdTag: o.release.Etcd, CoreDNSTag: o.release.CoreDNS,
 		PodSubnet:     orDefault(n.cfg.PodSubnet, "10.244.0.0/16"),
 		ServiceSubnet: orDefault(n.cfg.ServiceSubnet, "10.96.0.0/12"),
-		CipherSuites:  strings.Join(n.cfg.CipherSuiteList(), ","), KubeletArgs: n.kubeletArgs(),
+		CipherSuites:  strings.Join(n.cfg.CipherSuiteList(), ","), KubeletArgs: n.node().KubeletArgs(),
 		Untainted: o.Workers == 0, SkipAddons: !o.KubeadmAddons, KubeProxyMode: n.cfg.KubeProxyMode,
 	}
 	for _, t := range tokens {
 		init.BootstrapTokens = append(init.BootstrapTokens, kubeadm.BootstrapToken{Token: t.String(), TTL: n.TTL, Group: jointoken.DefaultGroup, Description: jointoken.Description})
 	}
-	node := n.baseNode(o.endpoint, minor)
+	node := n.node().Base(o.endpoint, minor)
 	if n.cfg.VirtualIP != "" {
 		init.BindPort = int32(n.cfg.BindPortAlt())
 		node.VirtualIP = &ignition.VirtualIP{Address: n.cfg.VirtualIP, Port: n.cfg.BindPort(), AltPort: n.cfg.BindPortAlt()}

@@ -42,6 +42,17 @@ type hostingFlags struct {
 	Opts       []string
 	ConfigFile string
 	Verbose    int
+
+	backend hostingBackend // a test's fake, else connect starts the backend
+}
+
+// hostingBackend is what the hosting commands use of a backend
+// (pluginhost.Backend).
+type hostingBackend interface {
+	Publish(ctx context.Context, config []byte, p pluginhost.Publication) (ignitionhost.Entry, error)
+	Unpublish(ctx context.Context, name string) error
+	List(ctx context.Context) ([]ignitionhost.Entry, error)
+	Close()
 }
 
 func (h *hostingFlags) add(c *cobra.Command) {
@@ -54,12 +65,20 @@ func (h *hostingFlags) add(c *cobra.Command) {
 	c.MarkFlagFilename("config", "yaml", "yml")
 }
 
+// connect starts the backend, or returns the fake a test set. Run calls
+// it: a backend may be a plugin process, started once the flags are
+// known to be good and stopped (Close) when Run is done.
+func (h *hostingFlags) connect(ctx context.Context, errOut io.Writer) (hostingBackend, error) {
+	if h.backend != nil {
+		return h.backend, nil
+	}
+	return h.open(ctx, errOut)
+}
+
 // addPublish registers --publish BACKEND and --publish-opt for `ignition
 // join`, which has its own --config and -v: copy those into ConfigFile and
-// Verbose before open. Join then publishes with
-//
-//	b, err := h.openWith(ctx, errOut, cfg); defer b.Close()
-//	e, err := b.Publish(ctx, config, pluginhost.Publication{Expires: tokenExpiry})
+// Verbose before openWith, and hand the backend to join.Plan.Commit, which
+// publishes the config and unpublishes it on a failure.
 func (h *hostingFlags) addPublish(c *cobra.Command) {
 	f := c.Flags()
 	f.StringVar(&h.Backend, "publish", "", "publish the config through this Ignition hosting backend and print its URL; see 'plugins list'")
@@ -154,10 +173,13 @@ type IgnitionPublishOptions struct {
 	Selector []string
 	TTL      time.Duration
 	Print    *cli.PrintFlags
+
+	config   []byte // the file's
+	selector map[string]string
 	genericiooptions.IOStreams
 }
 
-func newCmdIgnitionPublish(streams genericiooptions.IOStreams) *cobra.Command {
+func newCmdIgnitionPublish(streams genericiooptions.IOStreams) (*cobra.Command, *IgnitionPublishOptions) {
 	o := &IgnitionPublishOptions{IOStreams: streams, Print: cli.NewPrintFlags()}
 	c := &cobra.Command{
 		Use:   "publish --backend NAME [--publish-opt KEY=VALUE]... FILE|-",
@@ -170,7 +192,9 @@ expired entries and 'ignition unpublish' deletes them.`,
 		Example: ignitionPublishExample,
 		Args:    cli.Args(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, args []string) error {
-			o.File = args[0]
+			if err := o.Complete(args); err != nil {
+				return err
+			}
 			if err := o.Validate(); err != nil {
 				return err
 			}
@@ -183,10 +207,29 @@ expired entries and 'ignition unpublish' deletes them.`,
 	f.StringArrayVar(&o.Selector, "selector", nil, "node selector KEY=VALUE (mac, uuid) for backends that select nodes (repeatable)")
 	f.DurationVar(&o.TTL, "ttl", 24*time.Hour, "when the config's join token expires; 0: never")
 	o.Print.AddFlags(c)
-	return c
+	return c, o
 }
 
-// Validate rejects bad flags before a backend is started.
+// Complete reads the config to publish.
+func (o *IgnitionPublishOptions) Complete(args []string) error {
+	o.File = args[0]
+	var err error
+	if o.File == "-" {
+		o.config, err = io.ReadAll(o.In)
+	} else {
+		o.config, err = os.ReadFile(o.File)
+	}
+	if err != nil {
+		return cli.Usagef("read Ignition config: %v", err)
+	}
+	if !json.Valid(o.config) {
+		return cli.Usagef("%s is not JSON: publish an Ignition config (convert Butane YAML first)", o.File)
+	}
+	o.selector, err = parseKV("selector", o.Selector)
+	return err
+}
+
+// Validate rejects bad flags before anything is published.
 func (o *IgnitionPublishOptions) Validate() error {
 	if err := o.Print.Validate(); err != nil {
 		return err
@@ -199,36 +242,21 @@ func (o *IgnitionPublishOptions) Validate() error {
 			return cli.Usage(fmt.Errorf("--name: %w", err))
 		}
 	}
-	_, err := parseKV("selector", o.Selector)
-	return err
+	return nil
 }
 
 // Run publishes the file.
 func (o *IgnitionPublishOptions) Run(ctx context.Context) error {
-	var config []byte
-	var err error
-	if o.File == "-" {
-		config, err = io.ReadAll(o.In)
-	} else {
-		config, err = os.ReadFile(o.File)
+	pub := pluginhost.Publication{Name: o.Name, Selector: o.selector}
+	if o.TTL > 0 {
+		pub.Expires = time.Now().Add(o.TTL).UTC().Truncate(time.Second)
 	}
-	if err != nil {
-		return cli.Usagef("read Ignition config: %v", err)
-	}
-	if !json.Valid(config) {
-		return cli.Usagef("%s is not JSON: publish an Ignition config (convert Butane YAML first)", o.File)
-	}
-	selector, _ := parseKV("selector", o.Selector)
-	b, err := o.open(ctx, o.ErrOut)
+	b, err := o.connect(ctx, o.ErrOut)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	pub := pluginhost.Publication{Name: o.Name, Selector: selector}
-	if o.TTL > 0 {
-		pub.Expires = time.Now().Add(o.TTL).UTC().Truncate(time.Second)
-	}
-	e, err := b.Publish(ctx, config, pub)
+	e, err := b.Publish(ctx, o.config, pub)
 	if err != nil {
 		return hostingError(err)
 	}
@@ -246,7 +274,7 @@ type IgnitionUnpublishOptions struct {
 	genericiooptions.IOStreams
 }
 
-func newCmdIgnitionUnpublish(streams genericiooptions.IOStreams) *cobra.Command {
+func newCmdIgnitionUnpublish(streams genericiooptions.IOStreams) (*cobra.Command, *IgnitionUnpublishOptions) {
 	o := &IgnitionUnpublishOptions{IOStreams: streams}
 	c := &cobra.Command{
 		Use:   "unpublish --backend NAME [--publish-opt KEY=VALUE]... (NAME...|--expired)",
@@ -258,20 +286,28 @@ func newCmdIgnitionUnpublish(streams genericiooptions.IOStreams) *cobra.Command 
   kubectl ocne-image ignition unpublish --backend dir --expired`,
 		RunE: func(c *cobra.Command, args []string) error {
 			o.Names = args
-			if len(args) == 0 && !o.Expired {
-				return cli.Usagef("name a published config, or pass --expired; see '%s --help'", c.CommandPath())
+			if err := o.Validate(c.CommandPath()); err != nil {
+				return err
 			}
 			return o.Run(c.Context())
 		},
 	}
 	o.hostingFlags.add(c)
 	c.Flags().BoolVar(&o.Expired, "expired", false, "unpublish every config whose token has expired")
-	return c
+	return c, o
+}
+
+// Validate refuses a call that names nothing to unpublish.
+func (o *IgnitionUnpublishOptions) Validate(commandPath string) error {
+	if len(o.Names) == 0 && !o.Expired {
+		return cli.Usagef("name a published config, or pass --expired; see '%s --help'", commandPath)
+	}
+	return nil
 }
 
 // Run unpublishes.
 func (o *IgnitionUnpublishOptions) Run(ctx context.Context) error {
-	b, err := o.open(ctx, o.ErrOut)
+	b, err := o.connect(ctx, o.ErrOut)
 	if err != nil {
 		return err
 	}
@@ -307,7 +343,7 @@ type IgnitionListOptions struct {
 	genericiooptions.IOStreams
 }
 
-func newCmdIgnitionList(streams genericiooptions.IOStreams) *cobra.Command {
+func newCmdIgnitionList(streams genericiooptions.IOStreams) (*cobra.Command, *IgnitionListOptions) {
 	o := &IgnitionListOptions{IOStreams: streams, Print: cli.NewPrintFlags()}
 	c := &cobra.Command{
 		Use:   "list --backend NAME [--publish-opt KEY=VALUE]...",
@@ -316,7 +352,7 @@ func newCmdIgnitionList(streams genericiooptions.IOStreams) *cobra.Command {
   kubectl ocne-image ignition list --backend matchbox -o json`,
 		Args: cli.Args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
-			if err := o.Print.Validate(); err != nil {
+			if err := o.Validate(); err != nil {
 				return err
 			}
 			return o.Run(c.Context())
@@ -324,8 +360,11 @@ func newCmdIgnitionList(streams genericiooptions.IOStreams) *cobra.Command {
 	}
 	o.hostingFlags.add(c)
 	o.Print.AddFlags(c)
-	return c
+	return c, o
 }
+
+// Validate checks the output format.
+func (o *IgnitionListOptions) Validate() error { return o.Print.Validate() }
 
 // listedEntry is an entry as printed, with its expiry judged now.
 type listedEntry struct {
@@ -335,7 +374,7 @@ type listedEntry struct {
 
 // Run lists.
 func (o *IgnitionListOptions) Run(ctx context.Context) error {
-	b, err := o.open(ctx, o.ErrOut)
+	b, err := o.connect(ctx, o.ErrOut)
 	if err != nil {
 		return err
 	}

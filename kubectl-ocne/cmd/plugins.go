@@ -9,6 +9,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/ocne-image/ocne-image/shared/cli"
+	"github.com/ocne-image/ocne-image/shared/config"
 	"github.com/ocne-image/ocne-image/shared/pluginhost"
 )
 
@@ -25,7 +26,8 @@ func NewCmdPlugins(streams genericiooptions.IOStreams) *cobra.Command {
 		Short: "Inspect Ignition hosting backends",
 		Args:  cli.Args(cobra.NoArgs),
 	}
-	c.AddCommand(NewCmdPluginsList(streams))
+	list, _ := newCmdPluginsList(streams)
+	c.AddCommand(list)
 	return c
 }
 
@@ -33,11 +35,14 @@ func NewCmdPlugins(streams genericiooptions.IOStreams) *cobra.Command {
 type PluginsListOptions struct {
 	Print      *cli.PrintFlags
 	ConfigFile string
+
+	cfg  config.Config
+	dirs []string // searched for plugins; tests set their own
 	genericiooptions.IOStreams
 }
 
-// NewCmdPluginsList returns `plugins list`.
-func NewCmdPluginsList(streams genericiooptions.IOStreams) *cobra.Command {
+// newCmdPluginsList returns `plugins list` and the options it fills.
+func newCmdPluginsList(streams genericiooptions.IOStreams) (*cobra.Command, *PluginsListOptions) {
 	o := &PluginsListOptions{IOStreams: streams, Print: cli.NewPrintFlags()}
 	c := &cobra.Command{
 		Use:   "list",
@@ -50,7 +55,10 @@ checksum does not match is never run.`,
 		Example: pluginsListExample,
 		Args:    cli.Args(cobra.NoArgs),
 		RunE: func(*cobra.Command, []string) error {
-			if err := o.Print.Validate(); err != nil {
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
 				return err
 			}
 			return o.Run()
@@ -59,16 +67,27 @@ checksum does not match is never run.`,
 	o.Print.AddFlags(c)
 	c.Flags().StringVarP(&o.ConfigFile, "config", "c", "", "cluster configuration file")
 	c.MarkFlagFilename("config", "yaml", "yml")
-	return c
+	return c, o
 }
+
+// Complete reads the configuration files, which pin plugins' checksums.
+func (o *PluginsListOptions) Complete() error {
+	var err error
+	if o.cfg, err = loadConfig("", o.ConfigFile, o.ErrOut, nil); err != nil {
+		return err
+	}
+	if o.dirs == nil {
+		o.dirs = pluginhost.SearchDirs()
+	}
+	return nil
+}
+
+// Validate checks the output format.
+func (o *PluginsListOptions) Validate() error { return o.Print.Validate() }
 
 // Run prints the backends.
 func (o *PluginsListOptions) Run() error {
-	cfg, err := loadConfig("", o.ConfigFile, o.ErrOut, nil)
-	if err != nil {
-		return err
-	}
-	infos := pluginhost.Discover(pluginhost.SearchDirs(), builtinBackends(), cfg.IgnitionPlugins)
+	infos := pluginhost.Discover(o.dirs, builtinBackends(), o.cfg.IgnitionPlugins)
 	return o.Print.Print(o.Out, infos, func(out io.Writer) error {
 		w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(w, "NAME\tKIND\tCHECKSUM\tPATH")

@@ -16,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/ocne-image/ocne-image/shared/archiverepo"
 	"github.com/ocne-image/ocne-image/shared/cli"
@@ -63,11 +62,21 @@ type ServeOptions struct {
 	Verbose      int
 	kube         *genericclioptions.ConfigFlags
 
+	clients    *kubeflags.Clients // tests set a fake
+	auto       bool               // --kickstart auto
+	kickstarts map[string][]byte  // the --kickstart files by name
+	ignitions  map[string][]byte  // the --ignition files by name
 	genericiooptions.IOStreams
 }
 
 // NewCmdServe returns the `serve` command.
 func NewCmdServe(streams genericiooptions.IOStreams) *cobra.Command {
+	c, _ := newCmdServe(streams)
+	return c
+}
+
+// newCmdServe returns the command and the options it fills.
+func newCmdServe(streams genericiooptions.IOStreams) (*cobra.Command, *ServeOptions) {
 	o := &ServeOptions{IOStreams: streams, Print: cli.NewPrintFlags()}
 	o.Print.JSONIndent = "  "
 	c := &cobra.Command{
@@ -88,8 +97,7 @@ network.`,
 		Example: serveExample,
 		Args:    cli.Args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
-			// Only for the files' kubeconfig: serve takes no other key.
-			if _, err := loadConfig("", "", o.ErrOut, o.kube); err != nil {
+			if err := o.Complete(); err != nil {
 				return err
 			}
 			if err := o.Validate(); err != nil {
@@ -117,7 +125,42 @@ network.`,
 	c.RegisterFlagCompletionFunc("service-type", cli.FixedCompletion("ClusterIP", "NodePort", "LoadBalancer"))
 	c.MarkFlagFilename("kickstart", "ks", "cfg")
 	c.MarkFlagFilename("ignition", "ign", "json")
-	return c
+	return c, o
+}
+
+// Complete builds the cluster's clients and reads the files to serve.
+func (o *ServeOptions) Complete() error {
+	// Only for the files' kubeconfig: serve takes no other key.
+	if _, err := loadConfig("", "", o.ErrOut, o.kube); err != nil {
+		return err
+	}
+	if o.clients == nil {
+		o.clients = kubeflags.NewClients(o.kube)
+	}
+	if o.Delete {
+		return nil
+	}
+	o.auto = slices.Contains(o.Kickstart, "auto")
+	// The names before the contents: a clash is the mistake to report.
+	for _, k := range o.Kickstart {
+		if k != "auto" && filepath.Base(k) == autoKickstart && o.auto {
+			return cli.Usagef("--kickstart %s and --kickstart auto would both be %s: rename the file", k, autoKickstart)
+		}
+	}
+	var err error
+	if o.kickstarts, err = readFiles(slices.DeleteFunc(slices.Clone(o.Kickstart), func(p string) bool { return p == "auto" }), "--kickstart"); err != nil {
+		return err
+	}
+	if o.ignitions, err = readFiles(o.Ignition, "--ignition"); err != nil {
+		return err
+	}
+	if o.IgnitionFile == "" {
+		o.IgnitionFile = "ock.ign"
+		if len(o.Ignition) == 1 {
+			o.IgnitionFile = filepath.Base(o.Ignition[0])
+		}
+	}
+	return nil
 }
 
 // autoKickstart is the name --kickstart auto serves its file under.
@@ -151,11 +194,6 @@ func (o *ServeOptions) Validate() error {
 	if o.NodePort < 0 || o.NodePort > 65535 {
 		return cli.Usagef("invalid --node-port %d", o.NodePort)
 	}
-	for _, k := range o.Kickstart {
-		if k != "auto" && filepath.Base(k) == autoKickstart && slices.Contains(o.Kickstart, "auto") {
-			return cli.Usagef("--kickstart %s and --kickstart auto would both be %s: rename the file", k, autoKickstart)
-		}
-	}
 	if o.IgnitionFile != "" {
 		if errs := validation.IsConfigMapKey(o.IgnitionFile); len(errs) != 0 || strings.Contains(o.IgnitionFile, "/") {
 			return cli.Usagef("invalid --ignition-file %q: a file name", o.IgnitionFile)
@@ -169,14 +207,10 @@ func (o *ServeOptions) Validate() error {
 
 // Run applies (or deletes) the server.
 func (o *ServeOptions) Run(ctx context.Context) error {
-	cfg, err := kubeflags.Reachable(o.kube)
-	if err != nil {
+	if err := o.clients.Reachable(); err != nil {
 		return err
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
+	cs := o.clients.Kube
 	ns := kubeflags.Namespace(o.kube, DefaultNamespace)
 	if o.Delete {
 		deleted, err := clusterserve.Delete(ctx, cs, ns, o.Name)
@@ -188,22 +222,7 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	auto := slices.Contains(o.Kickstart, "auto")
-	ks, err := readFiles(slices.DeleteFunc(slices.Clone(o.Kickstart), func(p string) bool { return p == "auto" }), "--kickstart")
-	if err != nil {
-		return err
-	}
-	ign, err := readFiles(o.Ignition, "--ignition")
-	if err != nil {
-		return err
-	}
-	ignName := o.IgnitionFile
-	if ignName == "" {
-		ignName = "ock.ign"
-		if len(o.Ignition) == 1 {
-			ignName = filepath.Base(o.Ignition[0])
-		}
-	}
+	ks, ignName := o.kickstarts, o.IgnitionFile
 	logw := io.Discard
 	if o.Verbose > 0 {
 		logw = o.ErrOut
@@ -211,10 +230,10 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 	opts := clusterserve.Options{
 		Namespace: ns, Name: o.Name, Image: o.Image, Replicas: o.Replicas,
 		ServiceType: corev1.ServiceType(o.ServiceType), NodePort: o.NodePort, Address: o.Address,
-		Ignition: ign, Timeout: o.Timeout, Log: logw,
+		Ignition: o.ignitions, Timeout: o.Timeout, Log: logw,
 	}
 	switch {
-	case auto:
+	case o.auto:
 		opts.Kickstart = func(base string) (map[string][]byte, error) {
 			// Written once the Service's address is known, so it points at it.
 			b, err := kickstart.Render(kickstart.Config{

@@ -19,26 +19,45 @@ type VersionInfo struct {
 	Platform  string `json:"platform"`
 }
 
+// VersionOptions are the inputs of `version`.
+type VersionOptions struct {
+	Print *cli.PrintFlags
+	genericiooptions.IOStreams
+}
+
 // NewCmdVersion returns the `version` command.
 func NewCmdVersion(streams genericiooptions.IOStreams) *cobra.Command {
-	printFlags := cli.NewPrintFlags()
+	c, _ := newCmdVersion(streams)
+	return c
+}
+
+func newCmdVersion(streams genericiooptions.IOStreams) (*cobra.Command, *VersionOptions) {
+	o := &VersionOptions{IOStreams: streams, Print: cli.NewPrintFlags()}
 	c := &cobra.Command{
 		Use:     "version",
 		Short:   "Print the plugin's version",
 		Example: "  kubectl ocne-image version\n  kubectl ocne-image version -o json",
 		Args:    cli.Args(cobra.NoArgs),
 		RunE: func(*cobra.Command, []string) error {
-			if err := printFlags.Validate(); err != nil {
+			if err := o.Validate(); err != nil {
 				return err
 			}
-			v := VersionInfo{Version: buildinfo.Version, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
-			return printFlags.Print(streams.Out, v, func(w io.Writer) error {
-				_, err := fmt.Fprintf(w, "kubectl-ocne_image %s (%s, %s)\n", v.Version, v.GoVersion, v.Platform)
-				return err
-			})
+			return o.Run()
 		},
 	}
-	printFlags.AddFlags(c)
-	printFlags.AddOutputFormatAlias(c)
-	return c
+	o.Print.AddFlags(c)
+	o.Print.AddOutputFormatAlias(c)
+	return c, o
+}
+
+// Validate checks the output format.
+func (o *VersionOptions) Validate() error { return o.Print.Validate() }
+
+// Run prints the version.
+func (o *VersionOptions) Run() error {
+	v := VersionInfo{Version: buildinfo.Version, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
+	return o.Print.Print(o.Out, v, func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, "kubectl-ocne_image %s (%s, %s)\n", v.Version, v.GoVersion, v.Platform)
+		return err
+	})
 }

@@ -28,6 +28,11 @@ type LoadOptions struct {
 
 // NewCmdLoad returns the `load` command.
 func NewCmdLoad(streams genericiooptions.IOStreams, conn *ConnectionFlags) *cobra.Command {
+	c, _ := newCmdLoad(streams, conn)
+	return c
+}
+
+func newCmdLoad(streams genericiooptions.IOStreams, conn *ConnectionFlags) (*cobra.Command, *LoadOptions) {
 	o := &LoadOptions{IOStreams: streams, conn: conn, Print: cli.NewPrintFlags()}
 	c := &cobra.Command{
 		Use:   "load --file FILE",
@@ -48,11 +53,14 @@ itself instead (streamed if it does not see the file there).`,
 	c.Flags().StringVarP(&o.File, "file", "f", "", "image archive written by 'kubectl ocne-image create'")
 	o.Print.AddFlags(c)
 	c.MarkFlagFilename("file", "tar")
-	return c
+	return c, o
 }
 
 // Validate rejects bad flag values before any work starts.
 func (o *LoadOptions) Validate() error {
+	if err := o.conn.Validate(); err != nil {
+		return err
+	}
 	if o.File == "" {
 		return cli.Usagef("--file is required")
 	}

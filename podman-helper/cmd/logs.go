@@ -2,9 +2,12 @@ package cmd
 
 import (
 	"context"
+	"strconv"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/ocne-image/ocne-image/shared/cli"
 )
 
 // LogsOptions are the inputs of `logs`.
@@ -19,6 +22,11 @@ type LogsOptions struct {
 
 // NewCmdLogs returns the `logs` command.
 func NewCmdLogs(streams genericiooptions.IOStreams, conn *ConnectionFlags) *cobra.Command {
+	c, _ := newCmdLogs(streams, conn)
+	return c
+}
+
+func newCmdLogs(streams genericiooptions.IOStreams, conn *ConnectionFlags) (*cobra.Command, *LogsOptions) {
 	o := &LogsOptions{IOStreams: streams, conn: conn}
 	c := &cobra.Command{
 		Use:   "logs",
@@ -29,6 +37,9 @@ shows nodes fetching the Kickstart, Ignition and OSTree objects.`,
   podman-ocne logs --tail 20`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
 			return o.Run(c.Context())
 		},
 	}
@@ -36,12 +47,26 @@ shows nodes fetching the Kickstart, Ignition and OSTree objects.`,
 	c.RegisterFlagCompletionFunc("name", nameCompletion(conn))
 	c.Flags().BoolVarP(&o.Follow, "follow", "f", false, "keep printing new lines until interrupted")
 	c.Flags().StringVar(&o.Tail, "tail", "", "print only this many last lines")
-	return c
+	return c, o
+}
+
+// Validate rejects bad flag values before Podman is asked.
+func (o *LogsOptions) Validate() error {
+	if err := o.conn.Validate(); err != nil {
+		return err
+	}
+	if err := checkName(o.Name); err != nil {
+		return err
+	}
+	if n, err := strconv.Atoi(o.Tail); o.Tail != "" && o.Tail != "all" && (err != nil || n < 0) {
+		return cli.Usagef("invalid --tail %q: a number of lines, or all", o.Tail)
+	}
+	return nil
 }
 
 // Run copies the logs.
 func (o *LogsOptions) Run(ctx context.Context) error {
-	client, err := o.conn.Connect(ctx)
+	client, err := o.conn.client(ctx)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,8 @@ package cmd
 
 import (
 	"context"
+	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,6 +20,41 @@ import (
 type ConnectionFlags struct {
 	URL     string
 	Timeout time.Duration
+
+	fake client // tests set it; status, logs and stop then use it
+}
+
+// client is what status, logs and stop use of the Podman service
+// (*podman.Client).
+type client interface {
+	Own(name string) (*podman.Container, error)
+	SiteOf(ctr *podman.Container) (*podman.Site, error)
+	Service() (*podman.Service, error)
+	Logs(name string, follow bool, tail string, out, errOut io.Writer) error
+	Stop(name string) error
+	Close()
+}
+
+// Validate checks --url (or $CONTAINER_HOST) before anything is attempted.
+func (f *ConnectionFlags) Validate() error {
+	if err := podman.CheckURL(podman.DefaultSocketURL(f.URL)); err != nil {
+		return cli.Usage(err)
+	}
+	return nil
+}
+
+// client connects to the service, unless a test set a fake. The commands'
+// Run calls it: connecting asks the service, which only flags found good
+// should cost.
+func (f *ConnectionFlags) client(ctx context.Context) (client, error) {
+	if f.fake != nil {
+		return f.fake, nil
+	}
+	c, err := f.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // Connect resolves the socket and pings the service.
@@ -66,6 +103,14 @@ rootless socket $XDG_RUNTIME_DIR/podman/podman.sock, else the rootful
 // codes and one-line errors as kubectl ocne-image (shared/cli).
 func Execute(ctx context.Context, c *cobra.Command, streams genericiooptions.IOStreams) int {
 	return cli.Execute(ctx, c, streams.ErrOut, flagHint)
+}
+
+// checkName checks a --name: a container name.
+func checkName(name string) error {
+	if name == "" || strings.ContainsAny(name, "/ \t\n") {
+		return cli.Usagef("invalid --name %q", name)
+	}
+	return nil
 }
 
 // noArgs refuses positional arguments as a usage error.

@@ -60,6 +60,11 @@ type ServeOptions struct {
 
 // NewCmdServe returns the `serve` command.
 func NewCmdServe(streams genericiooptions.IOStreams, conn *ConnectionFlags) *cobra.Command {
+	c, _ := newCmdServe(streams, conn)
+	return c
+}
+
+func newCmdServe(streams genericiooptions.IOStreams, conn *ConnectionFlags) (*cobra.Command, *ServeOptions) {
 	o := &ServeOptions{IOStreams: streams, conn: conn, Print: cli.NewPrintFlags()}
 	c := &cobra.Command{
 		Use:   "serve",
@@ -109,7 +114,7 @@ logs and stop find it by --name. On failure nothing is left running.`,
 	c.RegisterFlagCompletionFunc("image", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return []string{layout.Repository + ":latest"}, cobra.ShellCompDirectiveNoFileComp
 	})
-	return c
+	return c, o
 }
 
 // Complete fills the defaults that depend on other flags or the host.
@@ -142,14 +147,17 @@ func (o *ServeOptions) Complete() error {
 
 // Validate rejects bad flag values before any work starts.
 func (o *ServeOptions) Validate() error {
+	if err := o.conn.Validate(); err != nil {
+		return err
+	}
 	if o.Port < 1 || o.Port > 65535 {
 		return cli.Usagef("invalid --port %d: use 1-65535", o.Port)
 	}
 	if !slices.Contains(podman.RestartPolicies, o.Restart) {
 		return cli.Usagef("invalid --restart %q: use one of %s", o.Restart, strings.Join(podman.RestartPolicies, ", "))
 	}
-	if o.Name == "" || strings.ContainsAny(o.Name, "/ \t\n") {
-		return cli.Usagef("invalid --name %q", o.Name)
+	if err := checkName(o.Name); err != nil {
+		return err
 	}
 	for flag, name := range map[string]string{"--kickstart-file": o.KickstartFile, "--ignition-file": o.IgnitionFile} {
 		if name == "" || strings.ContainsRune(name, '/') || name == "." || name == ".." {

@@ -21,6 +21,11 @@ type StatusOptions struct {
 
 // NewCmdStatus returns the `status` command.
 func NewCmdStatus(streams genericiooptions.IOStreams, conn *ConnectionFlags) *cobra.Command {
+	c, _ := newCmdStatus(streams, conn)
+	return c
+}
+
+func newCmdStatus(streams genericiooptions.IOStreams, conn *ConnectionFlags) (*cobra.Command, *StatusOptions) {
 	o := &StatusOptions{IOStreams: streams, conn: conn, Print: cli.NewPrintFlags()}
 	c := &cobra.Command{
 		Use:   "status",
@@ -29,7 +34,7 @@ func NewCmdStatus(streams genericiooptions.IOStreams, conn *ConnectionFlags) *co
   podman-ocne status --name ock-1-31 --output json`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if err := o.Print.Validate(); err != nil {
+			if err := o.Validate(); err != nil {
 				return err
 			}
 			return o.Run(c.Context())
@@ -38,12 +43,23 @@ func NewCmdStatus(streams genericiooptions.IOStreams, conn *ConnectionFlags) *co
 	c.Flags().StringVar(&o.Name, "name", DefaultName, "container name")
 	c.RegisterFlagCompletionFunc("name", nameCompletion(conn))
 	o.Print.AddFlags(c)
-	return c
+	return c, o
+}
+
+// Validate rejects bad flag values before Podman is asked.
+func (o *StatusOptions) Validate() error {
+	if err := o.conn.Validate(); err != nil {
+		return err
+	}
+	if err := checkName(o.Name); err != nil {
+		return err
+	}
+	return o.Print.Validate()
 }
 
 // Run prints the status.
 func (o *StatusOptions) Run(ctx context.Context) error {
-	client, err := o.conn.Connect(ctx)
+	client, err := o.conn.client(ctx)
 	if err != nil {
 		return err
 	}

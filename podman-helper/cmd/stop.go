@@ -21,6 +21,11 @@ type StopOptions struct {
 
 // NewCmdStop returns the `stop` command.
 func NewCmdStop(streams genericiooptions.IOStreams, conn *ConnectionFlags) *cobra.Command {
+	c, _ := newCmdStop(streams, conn)
+	return c
+}
+
+func newCmdStop(streams genericiooptions.IOStreams, conn *ConnectionFlags) (*cobra.Command, *StopOptions) {
 	o := &StopOptions{IOStreams: streams, conn: conn}
 	c := &cobra.Command{
 		Use:   "stop",
@@ -31,17 +36,28 @@ and the image stay. Containers podman-ocne did not start are left alone.`,
   podman-ocne stop --name ock-1-31`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
 			return o.Run(c.Context())
 		},
 	}
 	c.Flags().StringVar(&o.Name, "name", DefaultName, "container name")
 	c.RegisterFlagCompletionFunc("name", nameCompletion(conn))
-	return c
+	return c, o
+}
+
+// Validate rejects bad flag values before Podman is asked.
+func (o *StopOptions) Validate() error {
+	if err := o.conn.Validate(); err != nil {
+		return err
+	}
+	return checkName(o.Name)
 }
 
 // Run stops the container.
 func (o *StopOptions) Run(ctx context.Context) error {
-	client, err := o.conn.Connect(ctx)
+	client, err := o.conn.client(ctx)
 	if err != nil {
 		return err
 	}

@@ -40,6 +40,7 @@ type Options struct {
 	TerminationLog string
 	CutAfter       int64
 
+	dest *containerimage.Reference // of --destination
 	// ErrOut gets the build's log and warnings; the status goes over HTTP.
 	ErrOut io.Writer
 }
@@ -55,7 +56,10 @@ func NewCommand(errOut io.Writer) *cobra.Command {
 		Hidden: true,
 		Args:   cli.Args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
-			err := o.Run(c.Context())
+			err := o.Validate()
+			if err == nil {
+				err = o.Run(c.Context())
+			}
 			if err != nil && o.TerminationLog != "" {
 				// Kubernetes hands this to `create` as the pod's message.
 				os.WriteFile(o.TerminationLog, []byte(err.Error()), 0o644)
@@ -81,11 +85,24 @@ func NewCommand(errOut io.Writer) *cobra.Command {
 	return c
 }
 
-// Run builds, then pushes the result or serves it until terminated.
-func (o *Options) Run(ctx context.Context) error {
+// Validate checks the flags before the build: create passes them, so a
+// mistake here is create's, and must not cost a pull.
+func (o *Options) Validate() error {
 	if o.Source == "" || o.Arch == "" || o.Version == "" {
 		return cli.Usagef("--source, --arch and --version are required")
 	}
+	if o.Destination != "" {
+		dest, err := containerimage.ParseReference(o.Destination)
+		if err != nil {
+			return cli.Usage(fmt.Errorf("--destination: %w", err))
+		}
+		o.dest = dest
+	}
+	return nil
+}
+
+// Run builds, then pushes the result or serves it until terminated.
+func (o *Options) Run(ctx context.Context) error {
 	srv := wire.NewServer()
 	srv.CutAfter = o.CutAfter
 	ln, err := net.Listen("tcp", o.Listen)
@@ -113,11 +130,7 @@ func (o *Options) Run(ctx context.Context) error {
 		srv.Fail(err)
 		return err
 	}
-	if o.Destination != "" {
-		dest, err := containerimage.ParseReference(o.Destination)
-		if err != nil {
-			return err
-		}
+	if dest := o.dest; dest != nil {
 		src, err := containerimage.ArchiveReference(res.Output)
 		if err != nil {
 			return err

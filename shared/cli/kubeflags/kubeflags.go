@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/ocne-image/ocne-image/shared/cli"
@@ -27,23 +28,50 @@ func Add(c *cobra.Command) *genericclioptions.ConfigFlags {
 	return k
 }
 
-// Reachable returns the REST config of the kubeconfig context the flags
-// select if its API server answers (kube.Probe).
-func Reachable(flags *genericclioptions.ConfigFlags) (*rest.Config, error) {
+// Clients are a command's way to the cluster the flags select. Complete
+// builds them (NewClients); a test sets a literal with a fake instead.
+type Clients struct {
+	Config *rest.Config
+	Kube   kubernetes.Interface
+
+	err   error // why the flags select no usable cluster
+	probe bool  // Reachable asks the API server; a fake has none to ask
+}
+
+// NewClients builds the clients of the kubeconfig context the flags
+// select. It sends no request, and a kubeconfig it cannot use is an error
+// of Reachable, as client-go's deferred loading does: a command reports
+// its bad flags (Validate) before a missing kubeconfig or a cluster that
+// is down (Run).
+func NewClients(flags *genericclioptions.ConfigFlags) *Clients {
 	raw, err := flags.ToRawKubeConfigLoader().RawConfig()
 	if err == nil && raw.CurrentContext == "" && (flags.APIServer == nil || *flags.APIServer == "") &&
 		(flags.Context == nil || *flags.Context == "") {
 		// client-go would otherwise try http://localhost:8080.
-		return nil, errors.New("no kubeconfig: set KUBECONFIG or pass --kubeconfig")
+		return &Clients{err: errors.New("no kubeconfig: set KUBECONFIG or pass --kubeconfig")}
 	}
 	cfg, err := flags.ToRESTConfig()
 	if err != nil {
-		return nil, errors.New(kube.OneLine(err.Error()))
+		return &Clients{err: errors.New(kube.OneLine(err.Error()))}
 	}
-	if err := kube.Probe(cfg); err != nil {
-		return nil, err
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return &Clients{err: err}
 	}
-	return cfg, nil
+	return &Clients{Config: cfg, Kube: cs, probe: true}
+}
+
+// Reachable says why the flags select no usable cluster, or checks that
+// its API server answers (kube.Probe), so that one that is down fails
+// fast, in one line. A fake always answers.
+func (c *Clients) Reachable() error {
+	if c.err != nil {
+		return c.err
+	}
+	if !c.probe {
+		return nil
+	}
+	return kube.Probe(c.Config)
 }
 
 // DefaultKubeconfig applies kube.Kubeconfig to the flags' --kubeconfig.
