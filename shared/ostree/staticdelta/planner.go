@@ -35,6 +35,11 @@ type Planner struct {
 	cur       *partBuilder
 	parts     []plannedPart // content parts, as they filled
 	fallbacks []ostree.DeltaFallback
+	// spare is the payload buffer of the last part hashed, for the next:
+	// a part's worth of garbage per part would grow the heap by as much
+	// again before each collection.
+	spare []byte
+	bufs  sync.Pool // *[]byte: small objects' content until Done
 }
 
 type plannedPart struct {
@@ -81,7 +86,11 @@ func (p *Planner) Content(h *ostree.FileHeader, size int64) *ContentWriter {
 		w.hash = deltapart.NewHasher()
 		w.hash.Write(w.head)
 	default:
-		w.buf = make([]byte, 0, size)
+		if b, ok := p.bufs.Get().(*[]byte); ok && int64(cap(*b)) >= size {
+			w.buf = (*b)[:0]
+		} else {
+			w.buf = make([]byte, 0, max(size, 64<<10))
+		}
 	}
 	return w
 }
@@ -132,12 +141,21 @@ func (w *ContentWriter) Done(c ostree.Checksum) error {
 		}
 		if p.cur != nil && len(p.cur.objects) > 0 && int64(len(p.cur.payload)+len(data)) > p.opts.PartSize {
 			p.parts = append(p.parts, p.cur.plan())
+			p.spare = p.cur.payload[:0]
 			p.cur = nil
 		}
 		if p.cur == nil {
 			p.cur = newPartBuilder()
+			p.cur.payload = p.spare
+			if p.cur.payload == nil {
+				p.cur.payload = make([]byte, 0, p.opts.PartSize)
+			}
+			p.spare = nil
 		}
 		p.cur.addContent(c, w.h, data)
+		if w.buf != nil {
+			p.bufs.Put(&w.buf)
+		}
 	}
 	return nil
 }
