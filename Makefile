@@ -94,6 +94,14 @@ IGNITION_TOOLS := .cache/tools/ignition .cache/tools/ignition-validate
 podman5: deps
 	test/tools/podman5/build.sh
 
+# A current libostree client (Debian 13's ostree 2025.2, test/tools/ostree)
+# beside Debian 12's 2022.7, which stays /usr/bin/ostree and the default:
+# the static-delta tests and bench-install pick it by path. Cached in
+# ~/.cache/ocne-image/ostree-VERSION like the cluster binaries.
+.PHONY: ostree-new
+ostree-new:
+	test/tools/ostree/install.sh >/dev/null
+
 # staticcheck, pinned in its own module for `make lint`.
 STATICCHECK := .cache/tools/staticcheck
 $(STATICCHECK): test/tools/staticcheck/go.mod
@@ -119,7 +127,7 @@ lint: vet $(STATICCHECK)
 
 # Every test, the real peers included; the in-cluster ones run on the real
 # cluster test/scripts/test.sh starts (and always stops).
-test-e2e: deps build podman5 $(KREW) $(MATCHBOX) $(IGNITION_TOOLS)
+test-e2e: deps build podman5 ostree-new $(KREW) $(MATCHBOX) $(IGNITION_TOOLS)
 	test/scripts/test.sh
 
 demo: deps build bin/ock-sample
