@@ -21,7 +21,7 @@ SERVER_SRC := $(shell find shared/serverimage/archive-server shared/archiveserve
 # krew wants a semver: the exact tag, else v0.0.0-<commit>.
 DIST_VERSION ?= $(shell git describe --tags --exact-match 2>/dev/null || echo v0.0.0-$$(git rev-parse --short HEAD))
 
-.PHONY: build deps test test-unit test-e2e lint vet bench loadtest demo dist builder-image generate clean FORCE
+.PHONY: build deps test test-unit test-e2e lint vet bench bench-install loadtest demo dist builder-image generate clean FORCE
 
 build: bin/kubectl-ocne_image bin/ocne-image-builder bin/podman-ocne bin/ocne-ignition-http-put bin/ocne-ignition-matchbox
 
@@ -139,6 +139,12 @@ bench: deps build podman5 bin/ock-sample
 	test/bench/bench.sh
 	test/bench/podman-load.sh
 	test/bench/cluster.sh
+
+# An install's ostree pull through a proxy adding 0-50 ms per request:
+# loose objects, our static delta and libostree's, with the current client
+# (and ours with 2022.7) (test/bench/install.sh); a few minutes.
+bench-install: deps build ostree-new
+	test/bench/install.sh
 
 # N concurrent ostree pulls against podman-ocne serve, serve in the test
 # cluster and nginx (test/bench/loadtest.sh); 20-40 minutes, so apart from bench.
