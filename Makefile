@@ -142,7 +142,7 @@ bench: deps build podman5 bin/ock-sample
 
 # An install's ostree pull through a proxy adding 0-50 ms per request:
 # loose objects, our static delta and libostree's, with the current client
-# (and ours with 2022.7) (test/bench/install.sh); a few minutes.
+# (and ours with 2022.7) (test/bench/install.sh); about 6 minutes a round.
 bench-install: deps build ostree-new
 	test/bench/install.sh
 

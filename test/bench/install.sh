@@ -20,6 +20,8 @@
 # Debian 12's 2022.7, which walks the commit while the parts arrive and
 # fetches loose what it reaches first (shared/ostree/staticdelta's package
 # doc). Every pull is checked (`ostree fsck`, the ref is the commit).
+# For scale, the floor: the current client's `pull-local --untrusted` of
+# the same commit, its own work (verify, write) without HTTP.
 #
 # Targets (issue 14), at D=10: (b) takes at most 0.25 of (a)'s time and
 # 0.4 of (c)'s, in at least 100 times fewer requests than (a). Missed
@@ -153,6 +155,7 @@ pull() {
   libostree) warm "$LIBOSTREE/ostree" ;;
   *) warm "$OUT/${SERVED[$c]}/ostree" ;;
   esac
+  sync # the previous pull's and the deltas' writes, not during this one
   line=$(TMPDIR=$CLIENTS "$DELTABENCH" pull -url "${URL[${SERVED[$c]}]}" -ref "$REF" -commit "$commit" \
     -delay "${d}ms" -ostree "${CLIENT[$c]}" 2>"$OUT/pull.err") ||
     { cat "$OUT/pull.err" >&2; die "pull $c at D=$d ms failed"; }
@@ -164,8 +167,29 @@ pull() {
   log "bench-install: D=$d ms $c: $line"
 }
 
+# floor: the current client's own work for the same commit without HTTP,
+# `pull-local --untrusted` (which verifies every object, as a pull does)
+# from the loose archive into the same kind of repository.
+FLOOR_CMD=("$NEW" --repo="$CLIENTS/floor" pull-local --untrusted "$OUT/loose/ostree" "$REF")
+FLOOR=
+floor() {
+  local t0 t1
+  rm -rf "$CLIENTS/floor"
+  "$NEW" --repo="$CLIENTS/floor" init --mode=bare-user
+  "$NEW" --repo="$CLIENTS/floor" config set core.fsync false
+  warm "$OUT/loose/ostree"
+  sync
+  t0=$(date +%s.%N)
+  "${FLOOR_CMD[@]}" >/dev/null
+  t1=$(date +%s.%N)
+  rm -rf "$CLIENTS/floor"
+  FLOOR+=" $(calc "%.2f" "$t1 - $t0")"
+  log "bench-install: floor: $(calc "%.2f" "$t1 - $t0") s"
+}
+
 START=$SECONDS
 for ((r = 1; r <= RUNS; r++)); do
+  floor
   for d in "${DELAYS[@]}"; do
     for c in "${CASES[@]}"; do pull "$c" "$d"; done
   done
@@ -180,6 +204,7 @@ echo "    our delta:       $(shell_words "${WRITE_CMD[@]}"): $(mib "$(delta_size
 echo "    libostree delta: $(shell_words "${GENERATE_CMD[@]}") && summary -u: $(mib "$(delta_size "$LIBOSTREE")") MiB"
 echo "    each pull:       TMPDIR=$CLIENTS $DELTABENCH pull -url URL -ref $REF -commit $commit -delay Dms -ostree CLIENT"
 echo "                     (URL: ${URL[loose]} (a), ${URL[ours]} (b), ${URL[libostree]} (c)), median of $RUNS"
+echo "    client floor:    $(shell_words "${FLOOR_CMD[@]}") (no HTTP): $(m "$FLOOR") s ($FLOOR )"
 fmt='%-32s %8s %9s %7s %6s %9s\n'
 SUMMARY=()
 for d in "${DELAYS[@]}"; do
@@ -193,10 +218,11 @@ for d in "${DELAYS[@]}"; do
   bc=$(calc "%.3f" "$(m "${SECS[ours:$d]}")/$(m "${SECS[libostree:$d]}")")
   ab=$(calc "%.0f" "$(m "${REQS[loose:$d]}")/$(m "${REQS[ours:$d]}")")
   old=$(calc "%.2f" "$(m "${SECS[ours-old:$d]}")/$(m "${SECS[ours:$d]}")")
-  line="seconds b/a $ba, b/c $bc; requests a/b ${ab}x; 2022.7/current on (b) ${old}x"
+  floor=$(calc "%.2f" "$(m "${SECS[ours:$d]}")/$(m "$FLOOR")")
+  line="seconds b/a $ba, b/c $bc; requests a/b ${ab}x; 2022.7/current on (b) ${old}x; (b)/floor ${floor}x"
   if [[ $d == 10 ]]; then
     line="seconds b/a $ba $(mark "$ba" "v <= 0.25") (<= 0.25), b/c $bc $(mark "$bc" "v <= 0.4") (<= 0.4);"
-    line+=" requests a/b ${ab}x $(mark "$ab" "v >= 100") (>= 100); 2022.7/current on (b) ${old}x"
+    line+=" requests a/b ${ab}x $(mark "$ab" "v >= 100") (>= 100); 2022.7/current on (b) ${old}x; (b)/floor ${floor}x"
   fi
   echo "  ratios: $line"
   SUMMARY+=("D=$d ms: $line")

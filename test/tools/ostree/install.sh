@@ -46,7 +46,9 @@ fi
 die() { echo "ostree-new: $*" >&2; exit 1; }
 [[ -r $KEYRING ]] || die "$KEYRING missing: apt-get install debian-archive-keyring"
 # The mirror this host's apt uses for Debian itself.
-mirror=$(apt-get indextargets --format '$(REPO_URI)' 'Created-By: Packages' 'Codename: bookworm' | head -n 1)
+# (awk reads it all: head would leave apt-get to die of SIGPIPE.)
+# shellcheck disable=SC2016 # $(REPO_URI) is apt's field, not the shell's
+mirror=$(apt-get indextargets --format '$(REPO_URI)' 'Created-By: Packages' 'Codename: bookworm' | awk 'NR == 1')
 [[ -n $mirror ]] || die "no Debian bookworm source in this host's apt configuration to take the mirror from"
 
 echo "ostree-new: installing $SUITE's ostree $OSTREE_NEW_VERSION into $out" >&2
@@ -87,7 +89,7 @@ libc=$(find "$tmp/root/usr/lib" -name libc.so.6 -print -quit)
 lib=${libc%/libc.so.6}
 loader=$(find "$lib" -maxdepth 1 -name 'ld-linux*.so.*' -print -quit)
 [[ -n $loader ]] || die "no loader (ld-linux*.so.*) in $lib"
-rm -rf "$out/root" "$out/bin"
+rm -rf "${out:?}/root" "${out:?}/bin"
 mv "$tmp/root" "$out/root"
 lib=$out/root${lib#"$tmp/root"} loader=$out/root${loader#"$tmp/root"}
 mkdir -p "$out/bin"
