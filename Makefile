@@ -21,7 +21,7 @@ SERVER_SRC := $(shell find shared/serverimage/archive-server shared/archiveserve
 # krew wants a semver: the exact tag, else v0.0.0-<commit>.
 DIST_VERSION ?= $(shell git describe --tags --exact-match 2>/dev/null || echo v0.0.0-$$(git rev-parse --short HEAD))
 
-.PHONY: build deps test test-unit test-e2e lint vet bench loadtest demo dist builder-image generate clean FORCE
+.PHONY: build deps test test-unit test-e2e lint vet bench bench-install loadtest demo dist builder-image generate clean FORCE
 
 build: bin/kubectl-ocne_image bin/ocne-image-builder bin/podman-ocne bin/ocne-ignition-http-put bin/ocne-ignition-matchbox
 
@@ -94,6 +94,14 @@ IGNITION_TOOLS := .cache/tools/ignition .cache/tools/ignition-validate
 podman5: deps
 	test/tools/podman5/build.sh
 
+# A current libostree client (Debian 13's ostree 2025.2, test/tools/ostree)
+# beside Debian 12's 2022.7, which stays /usr/bin/ostree and the default:
+# the static-delta tests and bench-install pick it by path. Cached in
+# ~/.cache/ocne-image/ostree-VERSION like the cluster binaries.
+.PHONY: ostree-new
+ostree-new:
+	test/tools/ostree/install.sh >/dev/null
+
 # staticcheck, pinned in its own module for `make lint`.
 STATICCHECK := .cache/tools/staticcheck
 $(STATICCHECK): test/tools/staticcheck/go.mod
@@ -119,7 +127,7 @@ lint: vet $(STATICCHECK)
 
 # Every test, the real peers included; the in-cluster ones run on the real
 # cluster test/scripts/test.sh starts (and always stops).
-test-e2e: deps build podman5 $(KREW) $(MATCHBOX) $(IGNITION_TOOLS)
+test-e2e: deps build podman5 ostree-new $(KREW) $(MATCHBOX) $(IGNITION_TOOLS)
 	test/scripts/test.sh
 
 demo: deps build bin/ock-sample
@@ -131,6 +139,12 @@ bench: deps build podman5 bin/ock-sample
 	test/bench/bench.sh
 	test/bench/podman-load.sh
 	test/bench/cluster.sh
+
+# An install's ostree pull through a proxy adding 0-50 ms per request:
+# loose objects, our static delta and libostree's, with the current client
+# (and ours with 2022.7) (test/bench/install.sh); about 6 minutes a round.
+bench-install: deps build ostree-new
+	test/bench/install.sh
 
 # N concurrent ostree pulls against podman-ocne serve, serve in the test
 # cluster and nginx (test/bench/loadtest.sh); 20-40 minutes, so apart from bench.

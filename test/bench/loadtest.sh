@@ -86,17 +86,6 @@ command -v nginx >/dev/null || die "nginx missing; run make deps"
 need_packages skopeo python3
 go build -trimpath -o "$LOADPULL" ./test/bench/cmd/loadpull
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-# json_get PATH: the value at PATH (keys and list indexes joined by dots)
-# of the JSON on stdin; lists print one item per line.
-json_get() {
-  python3 -c 'import json, sys
-d = json.load(sys.stdin)
-for k in sys.argv[1].split("."):
-    d = d[int(k)] if isinstance(d, list) else d[k]
-print("\n".join(d) if isinstance(d, list) else d)' "$1"
-}
-
 # --- fixtures and their archive server images ----------------------------------
 # fixture_for N: "full" or "small".
 fixture_for() { if (($1 <= FULL_MAX)); then echo full; else echo small; fi; }
@@ -122,25 +111,8 @@ for k in "${KINDS[@]}"; do
   IMAGE[$k]=$OUT/images/ock-$k.tar
   "$PLUGIN" create --local --os-registry "oci:$FIX/oci-gzip" --os-tag "$TAG" --version "${VERSION[$k]}" \
     --output-file "${IMAGE[$k]}" >/dev/null
-  # The host's copy for nginx: the image's layers unpacked, cached by the
-  # digest of the last layer (the archive), so it is exactly the bytes our
-  # server serves; DIR/ostree like in the image.
-  layers=$(tar -xOf "${IMAGE[$k]}" manifest.json | json_get 0.Layers)
-  last=$(tail -n 1 <<<"$layers")
-  ARCHIVE[$k]=$OUT/archives/${last##*/}
-  if [[ ! -d ${ARCHIVE[$k]} ]]; then
-    tmp=${ARCHIVE[$k]}.tmp
-    rm -rf "$tmp"
-    mkdir -p "$tmp/blobs"
-    mkdir "$tmp/root"
-    # shellcheck disable=SC2086 # digests: no spaces
-    tar -xf "${IMAGE[$k]}" -C "$tmp/blobs" $layers
-    for l in $layers; do tar -xf "$tmp/blobs/$l" -C "$tmp/root"; done
-    mkdir "$tmp/archive"
-    mv "$tmp/root/usr/share/nginx/html/ostree" "$tmp/archive/ostree"
-    mv "$tmp/archive" "${ARCHIVE[$k]}"
-    rm -rf "$tmp"
-  fi
+  # The host's copy for nginx: exactly the bytes our server serves.
+  ARCHIVE[$k]=$(image_archive "${IMAGE[$k]}" "$OUT/archives")
   log "loadtest: $k fixture: ${FILES[$k]} files, $(mib "${BYTES[$k]}") MiB, commit ${COMMIT[$k]:0:12}"
 done
 
@@ -153,37 +125,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# nginx_conf USER LISTEN ROOT DIR ACCESS_LOG: the peer's configuration, the
-# settings a site would tune nginx with for static files; DIR holds the pid
-# file, the error log and the temporary files. Every cached open file is a
-# descriptor: the cache stays well below the limit (4096 in the
-# containers), else nginx fails requests with EMFILE (and the clients'
-# retries hide it). The access log is written in batches, like ours.
-nginx_conf() {
-  cat <<EOF
-user $1;
-worker_processes auto;
-pid $4/nginx.pid;
-error_log $4/error.log;
-events { worker_connections 4096; }
-http {
-  access_log $5 combined buffer=64k flush=1s;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_timeout 65;
-  keepalive_requests 100000;
-  open_file_cache max=1000 inactive=60s;
-  default_type application/octet-stream;
-  client_body_temp_path $4/tmp; proxy_temp_path $4/tmp; fastcgi_temp_path $4/tmp;
-  uwsgi_temp_path $4/tmp; scgi_temp_path $4/tmp;
-  server {
-    listen $2;
-    root $3;
-  }
-}
-EOF
-}
 
 start_nginx() {
   local d=$OUT/nginx port
@@ -205,20 +146,15 @@ start_nginx() {
   done
 }
 
-wait_url() { local i; for ((i = 0; i < 100; i++)); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
-
 # The server binary the images hold, run on this host.
 declare -A HOST_PID
 start_host() {
-  local k port l0 cfg envs
+  local k port envs
   for k in "${KINDS[@]}"; do
-    l0=$(tar -xOf "${IMAGE[$k]}" manifest.json | json_get 0.Layers | sed -n 1p)
-    tar -xOf "${IMAGE[$k]}" "$l0" | tar -xO usr/bin/ocne-archive-server >"$OUT/archive-server-$k"
-    chmod +x "$OUT/archive-server-$k"
+    image_server "${IMAGE[$k]}" "$OUT/archive-server-$k"
     port=$(free_port)
     # With the environment the image gives it.
-    cfg=$(tar -xOf "${IMAGE[$k]}" manifest.json | json_get 0.Config)
-    mapfile -t envs < <(tar -xOf "${IMAGE[$k]}" "$cfg" | json_get config.Env)
+    mapfile -t envs < <(image_env "${IMAGE[$k]}")
     env "${envs[@]}" "$OUT/archive-server-$k" --root "${ARCHIVE[$k]}" --listen "127.0.0.1:$port" >"$OUT/host-$k.log" 2>"$OUT/host-$k.err" &
     HOST_PID[$k]=$!
     CLEANUP+=("kill $!; wait $!")

@@ -199,6 +199,22 @@ func Podman5(t *testing.T) string {
 	return bin
 }
 
+// OstreeNew is a current libostree client, $OCNE_TEST_OSTREE_NEW (make
+// test sets it to what test/tools/ostree/install.sh installs), for the
+// tests that need more than Debian 12's 2022.7, the default client
+// everywhere else. The test is skipped when it is unset.
+func OstreeNew(t *testing.T) string {
+	t.Helper()
+	bin := os.Getenv("OCNE_TEST_OSTREE_NEW")
+	if bin == "" {
+		t.Skip("OCNE_TEST_OSTREE_NEW unset: set it to a current ostree CLI, e.g. the one `test/tools/ostree/install.sh` prints (make test does)")
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("OCNE_TEST_OSTREE_NEW: %v: run test/tools/ostree/install.sh", err)
+	}
+	return bin
+}
+
 // Cmd returns a podman command on the private storage.
 func (p *Podman) Cmd(args ...string) *exec.Cmd {
 	base := []string{"--root", filepath.Join(p.dir, "root"), "--runroot", filepath.Join(p.dir, "runroot"), "--storage-driver", "vfs"}

@@ -19,6 +19,9 @@ rm -f "$up_log"
 export OCNE_TEST_KUBECONFIG=$kubeconfig
 export OCNE_TEST_REGISTRY=127.0.0.1:5000       # the cluster's registry, from this host
 export OCNE_TEST_POD_REGISTRY=10.244.0.1:5000  # the same, from pods and the node
+# A current libostree client beside Debian's 2022.7 (make ostree-new).
+OCNE_TEST_OSTREE_NEW=${OCNE_TEST_OSTREE_NEW:-$(test/tools/ostree/install.sh)}
+export OCNE_TEST_OSTREE_NEW
 go test -count=1 -timeout 40m ./...
 # The archive server's shared state (object cache, access log batches)
 # under the race detector, which needs cgo; the binaries are built without.

@@ -4,11 +4,20 @@
 //	    writes our from-scratch delta of the ref and a summary into the
 //	    archive repository DIR (staticdelta.FromRepo) and prints its size.
 //
-//	deltabench pull -repo DIR [-ref ock] [-delay 10ms] [-args "--disable-static-deltas"]
-//	    serves DIR on loopback (each request delayed), pulls the ref into a
-//	    fresh bare-user repository with `ostree pull`, checks it with
-//	    `ostree fsck`, and prints the time, the requests by kind and the
-//	    bytes served.
+//	deltabench pull (-repo DIR | -url URL) [-ref ock] [-commit C] [-delay 10ms]
+//	    [-ostree BIN] [-fsync] [-args "--disable-static-deltas"]
+//	    serves DIR, or proxies to the server at URL, on loopback, each
+//	    request delayed, and pulls the ref with `ostree pull` (BIN, default
+//	    the ostree on PATH) into a fresh bare-user repository under $TMPDIR;
+//	    checks it with `ostree fsck` and, with -commit, that the ref is C;
+//	    prints one line of key=value pairs:
+//
+//	    pull: delay=D seconds=S requests=N loose=L parts=P bytes=B kinds=K
+//
+//	    loose counts the objects requested (not the commit's detached
+//	    metadata, which every pull asks for), parts delta parts, bytes the
+//	    response bodies, and K is every kind of request with its count; a
+//	    second line is ostree's own summary of the pull.
 package main
 
 import (
@@ -16,6 +25,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,7 +59,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: deltabench write -repo DIR [-ref R] [-part-size N] [-compress stored|xz]\n       deltabench pull -repo DIR [-ref R] [-delay D] [-args ARGS]")
+	fmt.Fprintln(os.Stderr, "usage: deltabench write -repo DIR [-ref R] [-part-size N] [-compress stored|xz]\n       deltabench pull (-repo DIR | -url URL) [-ref R] [-commit C] [-delay D] [-ostree BIN] [-fsync] [-args ARGS]")
 	os.Exit(2)
 }
 
@@ -81,21 +92,43 @@ func write(args []string) error {
 func pull(args []string) error {
 	fl := flag.NewFlagSet("pull", flag.ExitOnError)
 	repo := fl.String("repo", "", "archive repository to serve")
+	upstream := fl.String("url", "", "archive repository URL to proxy to, instead of -repo")
 	ref := fl.String("ref", "ock", "ref")
+	commit := fl.String("commit", "", "commit the ref must be once pulled")
 	delay := fl.Duration("delay", 0, "delay added to every request")
+	bin := fl.String("ostree", "ostree", "the ostree CLI to pull with")
+	fsync := fl.Bool("fsync", false, "leave core.fsync on in the client repository")
 	extra := fl.String("args", "", "extra arguments for ostree pull")
 	fl.Parse(args)
 
+	var backend http.Handler
+	switch {
+	case (*repo == "") == (*upstream == ""):
+		return fmt.Errorf("pull: give one of -repo DIR and -url URL")
+	case *repo != "":
+		backend = http.FileServer(http.Dir(*repo))
+	default:
+		u, err := url.Parse(*upstream)
+		if err != nil || u.Scheme != "http" {
+			return fmt.Errorf("pull: -url %q: want an http:// URL", *upstream)
+		}
+		backend = &httputil.ReverseProxy{
+			Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(u) },
+			// The client keeps up to 8 requests in flight: as many
+			// connections to the server stay open, so the proxy adds no
+			// connection set-up of its own.
+			Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true},
+		}
+	}
 	var mu sync.Mutex
 	kinds := map[string]int{}
 	var served atomic.Int64
-	fs := http.FileServer(http.Dir(*repo))
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(*delay)
 		mu.Lock()
 		kinds[kind(r.URL.Path)]++
 		mu.Unlock()
-		fs.ServeHTTP(countingWriter{w, &served}, r)
+		backend.ServeHTTP(countingWriter{w, &served}, r)
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -111,17 +144,20 @@ func pull(args []string) error {
 	}
 	defer os.RemoveAll(client)
 	run := func(args ...string) (string, error) {
-		out, err := exec.Command("ostree", append([]string{"--repo=" + client}, args...)...).CombinedOutput()
+		out, err := exec.Command(*bin, append([]string{"--repo=" + client}, args...)...).CombinedOutput()
 		if err != nil {
-			return "", fmt.Errorf("ostree %s: %v\n%s", strings.Join(args, " "), err, out)
+			return "", fmt.Errorf("%s %s: %v\n%s", *bin, strings.Join(args, " "), err, out)
 		}
 		return strings.TrimSpace(string(out)), nil
 	}
-	if _, err := run("init", "--mode=bare-user"); err != nil {
-		return err
+	setup := [][]string{{"init", "--mode=bare-user"}, {"remote", "add", "--no-gpg-verify", "ock", "http://" + ln.Addr().String()}}
+	if !*fsync {
+		setup = append(setup, []string{"config", "set", "core.fsync", "false"})
 	}
-	if _, err := run("remote", "add", "--no-gpg-verify", "ock", "http://"+ln.Addr().String()); err != nil {
-		return err
+	for _, args := range setup {
+		if _, err := run(args...); err != nil {
+			return err
+		}
 	}
 	start := time.Now()
 	out, err := run(append([]string{"pull", "ock", *ref}, strings.Fields(*extra)...)...)
@@ -132,15 +168,30 @@ func pull(args []string) error {
 	if _, err := run("fsck", "--quiet"); err != nil {
 		return err
 	}
+	if *commit != "" {
+		got, err := run("rev-parse", "ock:"+*ref)
+		if err != nil {
+			return err
+		}
+		if got != *commit {
+			return fmt.Errorf("pulled ock:%s is %s, want %s", *ref, got, *commit)
+		}
+	}
 	var total int
 	var list []string
 	for k, n := range kinds {
 		total += n
-		list = append(list, fmt.Sprintf("%s=%d", k, n))
+		list = append(list, fmt.Sprintf("%s:%d", k, n))
 	}
 	sort.Strings(list)
-	fmt.Printf("pull: delay=%s seconds=%.2f requests=%d (%s) bytes=%d\n  ostree: %s\n",
-		*delay, elapsed.Seconds(), total, strings.Join(list, " "), served.Load(), lastLine(out))
+	loose := 0
+	// Not commitmeta: the commit's detached metadata, which every client
+	// asks for once (404 unless the commit is signed), delta or not.
+	for _, k := range []string{"file", "filez", "dirtree", "dirmeta", "commit"} {
+		loose += kinds[k]
+	}
+	fmt.Printf("pull: delay=%s seconds=%.2f requests=%d loose=%d parts=%d bytes=%d kinds=%s\n  ostree: %s\n",
+		*delay, elapsed.Seconds(), total, loose, kinds["part"], served.Load(), strings.Join(list, ","), lastLine(out))
 	return nil
 }
 
