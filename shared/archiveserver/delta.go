@@ -76,10 +76,10 @@ func (s *Server) serveDelta(w http.ResponseWriter, r *http.Request, name, file s
 			s.logError("delta part cache: %v; rebuilding parts on every request", err)
 		} else {
 			s.logError("delta part %s: %v", name, err)
-			if errors.Is(err, deltapart.ErrMismatch) {
-				http.Error(w, "delta part does not match its recipe", http.StatusInternalServerError)
-			} else {
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
 				s.fail(w, err)
+			} else { // an object that is not what the recipe was made from
+				http.Error(w, "cannot rebuild delta part", http.StatusInternalServerError)
 			}
 			return true
 		}

@@ -102,7 +102,9 @@ func WriteLayers(a *containerimage.Archive, opts Options, fill func(*archiverepo
 		}
 		var plan *staticdelta.Planner
 		if !opts.NoStaticDelta {
-			plan = staticdelta.NewPlanner(staticdelta.Options{})
+			// 4 MiB parts: the planner holds one part of small objects
+			// until it is hashed, and create stays under 128 MiB.
+			plan = staticdelta.NewPlanner(staticdelta.Options{PartSize: 4 << 20})
 			s.SetContentTap(func(h *ostree.FileHeader, size int64) archiverepo.ContentTap { return plan.Content(h, size) })
 		}
 		if err := fill(s); err != nil {

@@ -8,8 +8,10 @@
 #
 #   (a) loose     our archive server serving the archive `create` wrote,
 #                 without deltas: one request per object
-#   (b) ours      the same server and archive with our from-scratch delta
-#                 and summary (staticdelta.FromRepo, `deltabench write`)
+#   (b) ours      the same server and archive with the from-scratch delta
+#                 and summary `create` wrote (ocne-delta/: the parts as
+#                 recipes the server rebuilds them from, once, on first
+#                 request; the first pull of a round pays for that)
 #   (c) libostree nginx serving the same archive with libostree's own
 #                 delta (`ostree static-delta generate --empty` and
 #                 `ostree summary -u`, by the current client): the
@@ -78,8 +80,9 @@ find "$OUT/archives" -mindepth 1 -maxdepth 1 ! -name "$DIGEST" -exec rm -rf {} +
 ARCHIVE=$ARCHIVE/ostree
 [[ $(ostree --repo="$ARCHIVE" rev-parse "$REF") == "$commit" ]] || die "$ARCHIVE: $REF is not the fixture's commit $commit"
 
-# copy_repo DIR: DIR/ostree, the archive without deltas or summary; the
-# objects are hard links (nothing below writes an object), the rest copies.
+# copy_repo DIR [delta]: DIR/ostree, the archive without deltas or
+# summary (with create's ocne-delta/ if delta is given); the objects are
+# hard links (nothing below writes an object), the rest copies.
 copy_repo() {
   local d=$1/ostree f
   rm -rf "$1"
@@ -87,6 +90,7 @@ copy_repo() {
   for f in "$ARCHIVE"/*; do
     case ${f##*/} in
     objects) cp -al "$f" "$d/" ;;
+    ocne-delta) [[ -n ${2:-} ]] && cp -a "$f" "$d/" ;;
     deltas | delta-indexes | summary | summary.sig) ;;
     *) cp -a "$f" "$d/" ;;
     esac
@@ -94,11 +98,8 @@ copy_repo() {
 }
 log "bench-install: repositories under $OUT"
 copy_repo "$OUT/loose"
-copy_repo "$OUT/ours"
-t0=$SECONDS
-WRITE_CMD=("$DELTABENCH" write -repo "$OUT/ours/ostree" -ref "$REF")
-OURS_WRITE=$("${WRITE_CMD[@]}")
-log "bench-install: our delta in $((SECONDS - t0)) s: $OURS_WRITE"
+copy_repo "$OUT/ours" delta
+[[ -d $OUT/ours/ostree/ocne-delta ]] || die "create wrote no static delta (ocne-delta/) into $ARCHIVE"
 # With the current libostree, the peer a site would use today.
 LIBOSTREE=$OUT/libostree-$DIGEST-ostree$NEW_VERSION
 GENERATE_CMD=("$NEW" --repo="$LIBOSTREE/ostree" static-delta generate --empty --to="$REF")
@@ -113,7 +114,8 @@ if [[ ! -f $LIBOSTREE/done ]]; then
   log "bench-install: libostree's delta in $((SECONDS - t0)) s"
 fi
 delta_size() { du -sb "$1/ostree/deltas" | cut -f1; }
-ARCHIVE_BYTES=$(du -sb --exclude=deltas --exclude=delta-indexes "$ARCHIVE" | cut -f1)
+ARCHIVE_BYTES=$(du -sb --exclude=deltas --exclude=delta-indexes --exclude=ocne-delta "$ARCHIVE" | cut -f1)
+OURS_BYTES=$(du -sb "$ARCHIVE/ocne-delta" | cut -f1)
 
 # --- servers -------------------------------------------------------------------
 declare -A URL
@@ -200,7 +202,7 @@ m() { median <<<"$1"; }
 echo
 echo "=== bench-install: $(nproc) CPUs; fixture $files files, $(mib "$bytes") MiB, commit ${commit:0:12}; archive $(mib "$ARCHIVE_BYTES") MiB"
 echo "    clients: ostree $NEW_VERSION ($NEW) and $OSTREE_VERSION ($OLD), into bare-user repositories on tmpfs, core.fsync=false"
-echo "    our delta:       $(shell_words "${WRITE_CMD[@]}"): $(mib "$(delta_size "$OUT/ours")") MiB; $OURS_WRITE"
+echo "    our delta:       create's ocne-delta/ (superblock, summary, part recipes): $(mib "$OURS_BYTES") MiB in the image"
 echo "    libostree delta: $(shell_words "${GENERATE_CMD[@]}") && summary -u: $(mib "$(delta_size "$LIBOSTREE")") MiB"
 echo "    each pull:       TMPDIR=$CLIENTS $DELTABENCH pull -url URL -ref $REF -commit $commit -delay Dms -ostree CLIENT"
 echo "                     (URL: ${URL[loose]} (a), ${URL[ours]} (b), ${URL[libostree]} (c)), median of $RUNS"
