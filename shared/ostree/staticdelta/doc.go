@@ -22,6 +22,18 @@
 // listing the refs and, under ostree.static-deltas, each delta's name and
 // the sha256 of its superblock.
 //
+// # Two writers
+//
+// Writer writes real part files (FromRepo: a delta in a repository on
+// disk, for any web server). Planner is what create uses: it plans the
+// delta in the same pass as the conversion, hashes each part as
+// libostree will read it, and writes the superblock, the summary and a
+// recipe per part (package deltapart) under the repository's
+// deltapart.Dir, from which the archive server rebuilds the parts on
+// request. Its content parts follow the objects' arrival, not the tree,
+// so it does nothing for the 2022.7 walk below; its metadata parts come
+// first.
+//
 // # How a client finds the delta
 //
 // `ostree pull REMOTE REF` (and so Anaconda's ostreesetup) always fetches
@@ -59,7 +71,10 @@
 //     before its part, that subtree's objects (timing-dependent; measured in
 //     the report of issue 14). Since 2023.7 the client does not walk a commit
 //     it gets from a delta at all, so a delta must be complete: Close
-//     refuses one that is not.
+//     refuses one that is not. Tested with 2025.2 (make ostree-new): it
+//     fetches no object loose but the commit's detached metadata
+//     (.commitmeta), which every client asks for once the superblock has
+//     written the commit, in case new signatures appeared.
 //   - The client fetches at most 2 parts at once and opens each on its main
 //     loop; no loose request starts while 2 parts are in flight. libostree
 //     2026.3 refuses a part that unpacks to more than 512 MiB or to more
