@@ -3,14 +3,12 @@ package staticdelta
 import (
 	"bytes"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,41 +18,22 @@ import (
 	"github.com/ocne-image/ocne-image/test/harness"
 )
 
-// archiveServer serves dir with the archive server, which rebuilds parts
-// from their recipes, and records the paths requested. Loose objects are
-// answered after looseDelay (see serve).
+// archiveServer is a server of the archive server, which rebuilds parts
+// from their recipes; errs is its error log.
 type archiveServer struct {
-	*httptest.Server
-	errs bytes.Buffer
-	mu   sync.Mutex
-	reqs []string
+	*server
+	errs *bytes.Buffer
 }
 
-func serveArchive(t *testing.T, dir string, looseDelay time.Duration) *archiveServer {
+func serveArchive(t *testing.T, dir string, looseDelay time.Duration) archiveServer {
 	t.Helper()
-	s := &archiveServer{}
-	srv, err := archiveserver.New(archiveserver.Options{Root: dir, ErrorLog: &s.errs, PartCacheDir: t.TempDir()})
+	errs := &bytes.Buffer{}
+	srv, err := archiveserver.New(archiveserver.Options{Root: dir, ErrorLog: errs, PartCacheDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := srv.Handler()
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		s.reqs = append(s.reqs, r.URL.Path)
-		s.mu.Unlock()
-		if strings.HasPrefix(r.URL.Path, "/objects/") {
-			time.Sleep(looseDelay)
-		}
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(func() { s.Close(); srv.Close() })
-	return s
-}
-
-func (s *archiveServer) requests() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.reqs...)
+	t.Cleanup(func() { srv.Close() })
+	return archiveServer{serveHandler(t, srv.Handler(), looseDelay), errs}
 }
 
 var partPath = regexp.MustCompile(`^/deltas/../[^/]+/[0-9]+$`)

@@ -92,8 +92,12 @@ type server struct {
 // a delay as small as a LAN's round trip decides it the way a real
 // network does.
 func serve(t *testing.T, dir string, looseDelay time.Duration) *server {
+	return serveHandler(t, http.FileServer(http.Dir(dir)), looseDelay)
+}
+
+// serveHandler is serve with any handler.
+func serveHandler(t *testing.T, fs http.Handler, looseDelay time.Duration) *server {
 	s := &server{}
-	fs := http.FileServer(http.Dir(dir))
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.reqs = append(s.reqs, r.URL.Path)

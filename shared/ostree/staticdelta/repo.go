@@ -52,20 +52,8 @@ func (d DirSink) WriteFile(name string, size int64, r io.Reader) error {
 // that most subtrees fit in one part with their dirtrees (see the package
 // documentation).
 func FromRepo(dir, ref string, opts Options) (*Delta, error) {
-	repo, err := archiverepo.Open(dir)
+	repo, to, commit, detached, err := openCommit(dir, ref)
 	if err != nil {
-		return nil, err
-	}
-	to, err := repo.ResolveRef(ref)
-	if err != nil {
-		return nil, err
-	}
-	commit, err := repo.ReadMetadata(ostree.ObjCommit, to)
-	if err != nil {
-		return nil, err
-	}
-	detached, err := repo.ReadMetadata(ostree.ObjCommitMeta, to)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
 	w, err := NewWriter(DirSink(dir), to, commit, detached, opts)
@@ -123,20 +111,8 @@ func addContent(w *Writer, repo *archiverepo.Repo, c ostree.Checksum) error {
 // the parts' recipes and a summary of every ref into dir's deltapart.Dir,
 // where the archive server finds them.
 func PlanRepo(dir, ref string, opts Options) (*Delta, error) {
-	repo, err := archiverepo.Open(dir)
+	repo, to, commit, detached, err := openCommit(dir, ref)
 	if err != nil {
-		return nil, err
-	}
-	to, err := repo.ResolveRef(ref)
-	if err != nil {
-		return nil, err
-	}
-	commit, err := repo.ReadMetadata(ostree.ObjCommit, to)
-	if err != nil {
-		return nil, err
-	}
-	detached, err := repo.ReadMetadata(ostree.ObjCommitMeta, to)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
 	p := NewPlanner(opts)
@@ -191,4 +167,23 @@ func summaryRefs(repo *archiverepo.Repo) ([]Ref, error) {
 		out = append(out, Ref{Name: name, Commit: b})
 	}
 	return out, nil
+}
+
+// openCommit opens the archive repository dir and reads ref's commit and
+// its detached metadata (nil if it has none).
+func openCommit(dir, ref string) (repo *archiverepo.Repo, to ostree.Checksum, commit, detached []byte, err error) {
+	if repo, err = archiverepo.Open(dir); err != nil {
+		return nil, to, nil, nil, err
+	}
+	if to, err = repo.ResolveRef(ref); err != nil {
+		return nil, to, nil, nil, err
+	}
+	if commit, err = repo.ReadMetadata(ostree.ObjCommit, to); err != nil {
+		return nil, to, nil, nil, err
+	}
+	detached, err = repo.ReadMetadata(ostree.ObjCommitMeta, to)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, to, nil, nil, err
+	}
+	return repo, to, commit, detached, nil
 }
