@@ -16,6 +16,7 @@ import (
 	"github.com/ocne-image/ocne-image/shared/buildinfo"
 	"github.com/ocne-image/ocne-image/shared/cli"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
+	"github.com/ocne-image/ocne-image/shared/ociarchive"
 )
 
 // hostCABundles are where Linux distributions keep their CA bundle.
@@ -174,12 +175,12 @@ func writeBuilderImage(ctx context.Context, self, output string, ref *containeri
 	}
 	defer b.RemoveLayerFiles()
 	if output != "" {
-		if err := containerimage.WriteArchive(output, b, []string{builderimage.Default(buildinfo.Version)}); err != nil {
+		if err := ociarchive.WriteArchive(output, b, []string{builderimage.Default(buildinfo.Version)}); err != nil {
 			return nil, explain(err)
 		}
 		return &builderImageResult{File: output}, nil
 	}
-	d, err := containerimage.Write(ctx, ref, []containerimage.Build{b}, containerimage.Options{TLSVerify: tlsVerify})
+	d, err := containerimage.Write(ctx, ref, []ociarchive.Build{b}, containerimage.Options{TLSVerify: tlsVerify})
 	if err != nil {
 		return nil, explain(err)
 	}

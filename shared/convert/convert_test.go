@@ -17,6 +17,7 @@ import (
 
 	"github.com/ocne-image/ocne-image/shared/archiveserver"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
+	"github.com/ocne-image/ocne-image/shared/ociarchive"
 	"github.com/ocne-image/ocne-image/shared/ostreeext"
 	"github.com/ocne-image/ocne-image/test/fixture"
 	"github.com/ocne-image/ocne-image/test/harness"
@@ -52,7 +53,7 @@ func fixtureSource(t *testing.T) *fixtureCommit {
 	return fc
 }
 
-func encapsulate(t *testing.T, opts ostreeext.ExportOptions) containerimage.Build {
+func encapsulate(t *testing.T, opts ostreeext.ExportOptions) ociarchive.Build {
 	t.Helper()
 	fc := fixtureSource(t)
 	opts.TempDir = t.TempDir()
@@ -74,13 +75,13 @@ func TestRoundTrip(t *testing.T) {
 		transport func(dir string) string
 	}{
 		{"v1 gzip oci", ostreeext.ExportOptions{}, ociRef},
-		{"v1 zstd chunked", ostreeext.ExportOptions{Compression: containerimage.Zstd, Layers: 6}, ociRef},
-		{"v1 uncompressed chunked", ostreeext.ExportOptions{Compression: containerimage.Uncompressed, Layers: 3}, ociRef},
+		{"v1 zstd chunked", ostreeext.ExportOptions{Compression: ociarchive.Zstd, Layers: 6}, ociRef},
+		{"v1 uncompressed chunked", ostreeext.ExportOptions{Compression: ociarchive.Uncompressed, Layers: 3}, ociRef},
 		{"v1 xattrs link files and PAX", ostreeext.ExportOptions{Xattrs: ostreeext.XattrsLinkFile}, ociRef},
 		{"v1 xattrs PAX only", ostreeext.ExportOptions{Xattrs: ostreeext.XattrsPAX}, ociRef},
 		{"v1 ./ names", ostreeext.ExportOptions{DotSlash: true}, ociRef},
 		{"v0", ostreeext.ExportOptions{V0: true}, ociRef},
-		{"v0 ./ names zstd", ostreeext.ExportOptions{V0: true, DotSlash: true, Compression: containerimage.Zstd}, ociRef},
+		{"v0 ./ names zstd", ostreeext.ExportOptions{V0: true, DotSlash: true, Compression: ociarchive.Zstd}, ociRef},
 		{"oci-archive", ostreeext.ExportOptions{Layers: 2}, func(d string) string { return "oci-archive:" + d + "/img.tar" }},
 		{"docker-archive", ostreeext.ExportOptions{Layers: 2}, func(d string) string { return "docker-archive:" + d + "/img.tar:ock:1.31" }},
 		{"dir", ostreeext.ExportOptions{}, func(d string) string { return "dir:" + d + "/img" }},
@@ -140,7 +141,7 @@ func TestBadImages(t *testing.T) {
 	type prep func(t *testing.T, dir string) string // returns the source reference
 	tamper := func(edit fixture.EntryEdit, extra ...tar.Header) prep {
 		return func(t *testing.T, dir string) string {
-			b := encapsulate(t, ostreeext.ExportOptions{Compression: containerimage.Uncompressed})
+			b := encapsulate(t, ostreeext.ExportOptions{Compression: ociarchive.Uncompressed})
 			defer b.RemoveLayerFiles()
 			if err := fixture.RewriteLayer(&b, 0, t.TempDir(), edit, extra...); err != nil {
 				t.Fatal(err)
@@ -155,7 +156,7 @@ func TestBadImages(t *testing.T) {
 		return func(t *testing.T, dir string) string {
 			b := encapsulate(t, ostreeext.ExportOptions{})
 			defer b.RemoveLayerFiles()
-			if err := fixture.AppendLayer(&b, t.TempDir(), containerimage.Gzip, entries...); err != nil {
+			if err := fixture.AppendLayer(&b, t.TempDir(), ociarchive.Gzip, entries...); err != nil {
 				t.Fatal(err)
 			}
 			if err := fixture.WriteImage(ctx, ociRef(dir), b); err != nil {
@@ -266,7 +267,7 @@ func TestBadImages(t *testing.T) {
 			prep: func(t *testing.T, dir string) string {
 				b := encapsulate(t, ostreeext.ExportOptions{})
 				defer b.RemoveLayerFiles()
-				if err := fixture.AppendLayer(&b, t.TempDir(), containerimage.Gzip, fixture.File("usr/share/anewfile", 0o644, "new\n")); err != nil {
+				if err := fixture.AppendLayer(&b, t.TempDir(), ociarchive.Gzip, fixture.File("usr/share/anewfile", 0o644, "new\n")); err != nil {
 					t.Fatal(err)
 				}
 				b.Config.Config.Labels[LabelFinalDiffID] = b.Layers[1].DiffID.String()

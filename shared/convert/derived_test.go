@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ocne-image/ocne-image/shared/containerimage"
+	"github.com/ocne-image/ocne-image/shared/ociarchive"
 	"github.com/ocne-image/ocne-image/shared/ostreeext"
 	"github.com/ocne-image/ocne-image/test/fixture"
 	"github.com/ocne-image/ocne-image/test/harness"
@@ -192,7 +192,7 @@ func TestDerivedMerge(t *testing.T) {
 		ref     string
 	}{
 		{name: "v1", opts: ostreeext.ExportOptions{}},
-		{name: "v1 chunked zstd", opts: ostreeext.ExportOptions{Layers: 4, Compression: containerimage.Zstd}},
+		{name: "v1 chunked zstd", opts: ostreeext.ExportOptions{Layers: 4, Compression: ociarchive.Zstd}},
 		{name: "bootc xattrs link files", opts: ostreeext.ExportOptions{Xattrs: ostreeext.XattrsLinkFile, DotSlash: true}},
 		{name: "v0", opts: ostreeext.ExportOptions{V0: true}},
 		{name: "v0 without diff ID label", opts: ostreeext.ExportOptions{V0: true}, noLabel: true},
@@ -204,7 +204,7 @@ func TestDerivedMerge(t *testing.T) {
 			b := encapsulate(t, tt.opts)
 			defer b.RemoveLayerFiles()
 			for _, entries := range derivedLayers(t) {
-				if err := fixture.AppendLayer(&b, t.TempDir(), containerimage.Gzip, entries...); err != nil {
+				if err := fixture.AppendLayer(&b, t.TempDir(), ociarchive.Gzip, entries...); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -339,10 +339,10 @@ func TestDerivedLabels(t *testing.T) {
 
 // convertDerived appends the derived layers to b, writes the image to an
 // OCI layout and converts it.
-func convertDerived(t *testing.T, b *containerimage.Build, layers ...[]fixture.LayerEntry) (string, *Result) {
+func convertDerived(t *testing.T, b *ociarchive.Build, layers ...[]fixture.LayerEntry) (string, *Result) {
 	t.Helper()
 	for _, entries := range layers {
-		if err := fixture.AppendLayer(b, t.TempDir(), containerimage.Gzip, entries...); err != nil {
+		if err := fixture.AppendLayer(b, t.TempDir(), ociarchive.Gzip, entries...); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -16,7 +16,7 @@ import (
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/ocne-image/ocne-image/shared/archiverepo"
-	"github.com/ocne-image/ocne-image/shared/containerimage"
+	"github.com/ocne-image/ocne-image/shared/ociarchive"
 	"github.com/ocne-image/ocne-image/shared/ostree"
 )
 
@@ -43,7 +43,7 @@ type ExportOptions struct {
 	// Layers is how many layers to spread the commit over; <= 1 writes
 	// one layer. The last layer always holds the commit and all metadata.
 	Layers      int
-	Compression containerimage.Compression
+	Compression ociarchive.Compression
 	Xattrs      XattrStyle
 	// DotSlash writes every name as "./name", as tar writers that do not
 	// strip the prefix do.
@@ -55,29 +55,29 @@ type ExportOptions struct {
 
 // Export encapsulates commit as an ostree-ext image. The returned Build's
 // layer files live in opts.TempDir until its RemoveLayerFiles.
-func Export(ctx context.Context, repo *archiverepo.Repo, commit ostree.Checksum, opts ExportOptions) (containerimage.Build, error) {
+func Export(ctx context.Context, repo *archiverepo.Repo, commit ostree.Checksum, opts ExportOptions) (ociarchive.Build, error) {
 	if opts.Xattrs == "" {
 		opts.Xattrs = XattrsHardLink
 	}
 	if opts.Compression == "" {
-		opts.Compression = containerimage.Gzip
+		opts.Compression = ociarchive.Gzip
 	}
 	if opts.Arch == "" {
 		opts.Arch = runtime.GOARCH
 	}
 	if opts.V0 && opts.Layers > 1 {
-		return containerimage.Build{}, fmt.Errorf("ostree-ext format 0 images have a single layer")
+		return ociarchive.Build{}, fmt.Errorf("ostree-ext format 0 images have a single layer")
 	}
 	plan, err := planExport(repo, commit, max(opts.Layers, 1))
 	if err != nil {
-		return containerimage.Build{}, err
+		return ociarchive.Build{}, err
 	}
-	var b containerimage.Build
+	var b ociarchive.Build
 	for i := range plan.bins {
 		l, err := writeLayer(ctx, repo, plan, i, opts)
 		if err != nil {
 			b.RemoveLayerFiles()
-			return containerimage.Build{}, err
+			return ociarchive.Build{}, err
 		}
 		b.Layers = append(b.Layers, l)
 	}
@@ -222,8 +222,8 @@ func (w *layerWriter) link(p, target string) error {
 	return w.header(&tar.Header{Typeflag: tar.TypeLink, Name: p, Linkname: target})
 }
 
-func writeLayer(ctx context.Context, repo *archiverepo.Repo, plan *exportPlan, idx int, opts ExportOptions) (l containerimage.BlobLayer, err error) {
-	lf, err := containerimage.NewLayerFile(opts.TempDir, opts.Compression)
+func writeLayer(ctx context.Context, repo *archiverepo.Repo, plan *exportPlan, idx int, opts ExportOptions) (l ociarchive.BlobLayer, err error) {
+	lf, err := ociarchive.NewLayerFile(opts.TempDir, opts.Compression)
 	if err != nil {
 		return l, err
 	}
@@ -509,7 +509,7 @@ func components(files []*exportFile) string {
 	return strings.Join(out, ",")
 }
 
-func imageConfig(plan *exportPlan, layers []containerimage.BlobLayer, opts ExportOptions) imgspecv1.Image {
+func imageConfig(plan *exportPlan, layers []ociarchive.BlobLayer, opts ExportOptions) imgspecv1.Image {
 	created := time.Unix(int64(plan.commit.Timestamp), 0).UTC()
 	labels := map[string]string{
 		"ostree.commit":    plan.commitSum.String(),
