@@ -23,7 +23,6 @@ const (
 	BinaryPath = "/usr/bin/" + BinaryName
 	PluginPath = "/usr/bin/kubectl-ocne_image"        // the fallback: the whole plugin
 	CAFile     = "/etc/ssl/certs/ca-certificates.crt" // where Go looks first on Linux
-	WorkDir    = "/work"
 	User       = "65532:65532"
 )
 
@@ -99,7 +98,7 @@ func Build(opts Options) (ociarchive.Build, error) {
 		}
 	}
 	if err == nil {
-		err = tl.Dir(WorkDir, 0o1777)
+		err = tl.Dir(wire.WorkDir, 0o1777)
 	}
 	if err != nil {
 		tl.Remove()
@@ -116,7 +115,7 @@ func Build(opts Options) (ociarchive.Build, error) {
 		Config: imgspecv1.ImageConfig{
 			User:         User,
 			Entrypoint:   entrypoint,
-			WorkingDir:   WorkDir,
+			WorkingDir:   wire.WorkDir,
 			Env:          []string{"HOME=/tmp", "TMPDIR=/tmp"},
 			ExposedPorts: map[string]struct{}{fmt.Sprintf("%d/tcp", wire.Port): {}},
 			Labels: map[string]string{
