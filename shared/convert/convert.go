@@ -249,7 +249,19 @@ func servedRef(c *ostree.Commit, commit ostree.Checksum, want string, log io.Wri
 		}
 		want = DefaultRef
 	}
-	return "", fmt.Errorf("commit %s is bound to ref(s) %s (%s), and libostree refuses to pull it as %q: pass one of them as --ref", commit, quoteAll(bound), ostree.MetaRefBinding, want)
+	return "", &RefBindingError{Commit: commit, Bound: bound, Ref: want}
+}
+
+// RefBindingError reports a ref the commit is not bound to: libostree
+// refuses to pull it under that name.
+type RefBindingError struct {
+	Commit ostree.Checksum
+	Bound  []string // the refs it is bound to
+	Ref    string
+}
+
+func (e *RefBindingError) Error() string {
+	return fmt.Sprintf("commit %s is bound to ref(s) %s (%s), and libostree refuses to pull it as %q", e.Commit, quoteAll(e.Bound), ostree.MetaRefBinding, e.Ref)
 }
 
 func quoteAll(ss []string) string {
