@@ -2,14 +2,12 @@ package ostreeext
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"maps"
 	"path"
 	"runtime"
-	"sort"
 	"strings"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	"github.com/ocne-image/ocne-image/shared/archiverepo"
 	"github.com/ocne-image/ocne-image/shared/ociarchive"
 	"github.com/ocne-image/ocne-image/shared/ostree"
+	"github.com/ocne-image/ocne-image/shared/ostreeext/chunking"
 )
 
 // XattrStyle is how an exported layer records a content object's xattrs;
@@ -87,18 +86,11 @@ func Export(ctx context.Context, repo *archiverepo.Repo, commit ostree.Checksum,
 	return b, nil
 }
 
-// exportFile is a content object and every path that uses it.
-type exportFile struct {
-	sum   ostree.Checksum
-	size  int64
-	paths []string
-}
-
 type exportPlan struct {
 	commitSum ostree.Checksum
 	commit    *ostree.Commit
-	dirs      []exportDir     // every directory, walk order
-	bins      [][]*exportFile // content per layer; the first is the commit layer
+	dirs      []exportDir         // every directory, walk order
+	bins      [][]chunking.Object // content per layer; the first is the commit layer
 }
 
 type exportDir struct {
@@ -106,10 +98,12 @@ type exportDir struct {
 	tree, meta ostree.Checksum
 }
 
+// planExport walks the commit for its directories and content objects and
+// packs the objects into layers.
 func planExport(repo *archiverepo.Repo, commit ostree.Checksum, layers int) (*exportPlan, error) {
 	p := &exportPlan{commitSum: commit}
-	files := map[ostree.Checksum]*exportFile{}
-	var order []*exportFile
+	index := map[ostree.Checksum]int{}
+	var objects []chunking.Object
 	lastMeta := ostree.Checksum{}
 	c, err := archiverepo.Walk(repo, commit, func(fp string, t ostree.ObjectType, sum ostree.Checksum) error {
 		switch t {
@@ -118,18 +112,18 @@ func planExport(repo *archiverepo.Repo, commit ostree.Checksum, layers int) (*ex
 		case ostree.ObjDirTree:
 			p.dirs = append(p.dirs, exportDir{path: fp, tree: sum, meta: lastMeta})
 		case ostree.ObjFileZ:
-			f := files[sum]
-			if f == nil {
+			i, ok := index[sum]
+			if !ok {
 				obj, err := repo.OpenContent(sum)
 				if err != nil {
 					return fmt.Errorf("%s: %w", fp, err)
 				}
 				obj.Close()
-				f = &exportFile{sum: sum, size: obj.Size}
-				files[sum] = f
-				order = append(order, f)
+				i = len(objects)
+				index[sum] = i
+				objects = append(objects, chunking.Object{Sum: sum, Size: obj.Size})
 			}
-			f.paths = append(f.paths, fp)
+			objects[i].Paths = append(objects[i].Paths, fp)
 		}
 		return nil
 	})
@@ -137,30 +131,7 @@ func planExport(repo *archiverepo.Repo, commit ostree.Checksum, layers int) (*ex
 		return nil, fmt.Errorf("export commit %s: %w", commit, err)
 	}
 	p.commit = c
-	p.bins = make([][]*exportFile, layers)
-	if layers == 1 {
-		p.bins[0] = order
-		return p, nil
-	}
-	// Balance the layers by size, biggest objects first, so registries can
-	// serve them in parallel; within a layer objects go in checksum order,
-	// as ostree-ext writes chunks.
-	bySize := append([]*exportFile(nil), order...)
-	sort.SliceStable(bySize, func(i, j int) bool { return bySize[i].size > bySize[j].size })
-	sizes := make([]int64, layers)
-	for _, f := range bySize {
-		smallest := 0
-		for i := range sizes {
-			if sizes[i] < sizes[smallest] {
-				smallest = i
-			}
-		}
-		p.bins[smallest] = append(p.bins[smallest], f)
-		sizes[smallest] += f.size
-	}
-	for _, bin := range p.bins {
-		sort.Slice(bin, func(i, j int) bool { return bytes.Compare(bin[i].sum[:], bin[j].sum[:]) < 0 })
-	}
+	p.bins = chunking.Pack(objects, layers)
 	return p, nil
 }
 
@@ -253,7 +224,7 @@ func writeLayer(ctx context.Context, repo *archiverepo.Repo, plan *exportPlan, i
 			return l, err
 		}
 		if err := w.content(repo, f); err != nil {
-			return l, fmt.Errorf("export layer %d: content object %s: %w", idx+1, f.sum, err)
+			return l, fmt.Errorf("export layer %d: content object %s: %w", idx+1, f.Sum, err)
 		}
 	}
 	if err := w.tw.Close(); err != nil {
@@ -264,7 +235,7 @@ func writeLayer(ctx context.Context, repo *archiverepo.Repo, plan *exportPlan, i
 		return l, err
 	}
 	if !commitLayer {
-		l.Annotations = map[string]string{"ostree.components": components(plan.bins[idx])}
+		l.Annotations = map[string]string{"ostree.components": chunking.Components(plan.bins[idx])}
 	}
 	return l, nil
 }
@@ -390,16 +361,16 @@ func (w *layerWriter) structure(repo *archiverepo.Repo, plan *exportPlan) error 
 
 // content writes an object, the xattrs it needs before it, and the checkout
 // paths that hard-link to it.
-func (w *layerWriter) content(repo *archiverepo.Repo, f *exportFile) error {
-	obj, err := repo.OpenContent(f.sum)
+func (w *layerWriter) content(repo *archiverepo.Repo, f chunking.Object) error {
+	obj, err := repo.OpenContent(f.Sum)
 	if err != nil {
 		return err
 	}
 	defer obj.Close()
 	h := obj.Header
-	objName := objectName(f.sum, "file")
+	objName := objectName(f.Sum, "file")
 	hdr := &tar.Header{Name: objName, Uid: int(h.UID), Gid: int(h.GID), Mode: w.mode(h.Mode)}
-	if err := w.writeXattrs(f.sum, h.Xattrs, hdr); err != nil {
+	if err := w.writeXattrs(f.Sum, h.Xattrs, hdr); err != nil {
 		return err
 	}
 	if h.IsSymlink() {
@@ -415,7 +386,7 @@ func (w *layerWriter) content(repo *archiverepo.Repo, f *exportFile) error {
 			return err
 		}
 	}
-	for _, p := range f.paths {
+	for _, p := range f.Paths {
 		cp := checkoutPath(p)
 		if err := w.parents(cp); err != nil {
 			return err
@@ -489,24 +460,6 @@ func (w *layerWriter) parents(p string) error {
 		return err
 	}
 	return w.dir(dir, 0o755, 0, 0)
-}
-
-func components(files []*exportFile) string {
-	seen := map[string]bool{}
-	var out []string
-	for _, f := range files {
-		parts := strings.SplitN(strings.TrimPrefix(f.paths[0], "/"), "/", 3)
-		c := parts[0]
-		if len(parts) > 2 {
-			c = parts[0] + "/" + parts[1]
-		}
-		if !seen[c] && len(out) < 32 {
-			seen[c] = true
-			out = append(out, c)
-		}
-	}
-	sort.Strings(out)
-	return strings.Join(out, ",")
 }
 
 func imageConfig(plan *exportPlan, layers []ociarchive.BlobLayer, opts ExportOptions) imgspecv1.Image {
