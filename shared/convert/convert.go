@@ -16,7 +16,7 @@ import (
 	"github.com/ocne-image/ocne-image/shared/archiverepo"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 	"github.com/ocne-image/ocne-image/shared/ostree"
-	"github.com/ocne-image/ocne-image/shared/ostreeext"
+	"github.com/ocne-image/ocne-image/shared/ostreeext/tarstream"
 )
 
 // DefaultRef is the ref Kickstart's ostreesetup installs (--ref=ock).
@@ -66,7 +66,7 @@ var ErrNotOSTree = errors.New("not an OSTree container image")
 // Store is what a conversion writes into: an archive repository on disk
 // (archiverepo.Repo) or one streamed as an image layer (archiverepo.Stream).
 type Store interface {
-	ostreeext.Store
+	tarstream.Store
 	SetRef(name string, c ostree.Checksum) error
 }
 
@@ -124,7 +124,7 @@ func (s *Source) Created() time.Time { return s.img.Created() }
 // caller's to discard.
 func (s *Source) Convert(ctx context.Context, store Store) (*Result, error) {
 	opts, img, ref := s.opts, s.img, s.ref
-	im := ostreeext.NewImporter(store, ostreeext.WithWorkers(opts.Workers))
+	im := tarstream.NewImporter(store, tarstream.WithWorkers(opts.Workers))
 	if opts.Progress != nil {
 		var total int64
 		for _, l := range img.Layers() {
@@ -193,8 +193,8 @@ func ToArchive(ctx context.Context, src, dir string, opts Options) (res *Result,
 	return s.Convert(ctx, repo)
 }
 
-func importLayer(ctx context.Context, img *containerimage.Image, im *ostreeext.Importer, l containerimage.Layer, p Progress) error {
-	var st ostreeext.LayerStats
+func importLayer(ctx context.Context, img *containerimage.Image, im *tarstream.Importer, l containerimage.Layer, p Progress) error {
+	var st tarstream.LayerStats
 	err := readLayer(ctx, img, l, p, func(r io.Reader) (err error) {
 		st, err = im.ImportLayer(ctx, r)
 		return err

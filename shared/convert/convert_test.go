@@ -19,6 +19,7 @@ import (
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 	"github.com/ocne-image/ocne-image/shared/ociarchive"
 	"github.com/ocne-image/ocne-image/shared/ostreeext"
+	"github.com/ocne-image/ocne-image/shared/ostreeext/tarstream"
 	"github.com/ocne-image/ocne-image/test/fixture"
 	"github.com/ocne-image/ocne-image/test/harness"
 )
@@ -77,8 +78,8 @@ func TestRoundTrip(t *testing.T) {
 		{"v1 gzip oci", ostreeext.ExportOptions{}, ociRef},
 		{"v1 zstd chunked", ostreeext.ExportOptions{Compression: ociarchive.Zstd, Layers: 6}, ociRef},
 		{"v1 uncompressed chunked", ostreeext.ExportOptions{Compression: ociarchive.Uncompressed, Layers: 3}, ociRef},
-		{"v1 xattrs link files and PAX", ostreeext.ExportOptions{Xattrs: ostreeext.XattrsLinkFile}, ociRef},
-		{"v1 xattrs PAX only", ostreeext.ExportOptions{Xattrs: ostreeext.XattrsPAX}, ociRef},
+		{"v1 xattrs link files and PAX", ostreeext.ExportOptions{Xattrs: tarstream.XattrsLinkFile}, ociRef},
+		{"v1 xattrs PAX only", ostreeext.ExportOptions{Xattrs: tarstream.XattrsPAX}, ociRef},
 		{"v1 ./ names", ostreeext.ExportOptions{DotSlash: true}, ociRef},
 		{"v0", ostreeext.ExportOptions{V0: true}, ociRef},
 		{"v0 ./ names zstd", ostreeext.ExportOptions{V0: true, DotSlash: true, Compression: ociarchive.Zstd}, ociRef},
@@ -206,7 +207,7 @@ func TestBadImages(t *testing.T) {
 				return h, d, !isBigFile(h)
 			}),
 			wantErr: "object missing from the image",
-			is:      ostreeext.ErrIncomplete,
+			is:      tarstream.ErrIncomplete,
 		},
 		{
 			name: "missing dirtree",

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ocne-image/ocne-image/shared/ociarchive"
 	"github.com/ocne-image/ocne-image/shared/ostreeext"
+	"github.com/ocne-image/ocne-image/shared/ostreeext/tarstream"
 	"github.com/ocne-image/ocne-image/test/fixture"
 	"github.com/ocne-image/ocne-image/test/harness"
 )
@@ -193,7 +194,7 @@ func TestDerivedMerge(t *testing.T) {
 	}{
 		{name: "v1", opts: ostreeext.ExportOptions{}},
 		{name: "v1 chunked zstd", opts: ostreeext.ExportOptions{Layers: 4, Compression: ociarchive.Zstd}},
-		{name: "bootc xattrs link files", opts: ostreeext.ExportOptions{Xattrs: ostreeext.XattrsLinkFile, DotSlash: true}},
+		{name: "bootc xattrs link files", opts: ostreeext.ExportOptions{Xattrs: tarstream.XattrsLinkFile, DotSlash: true}},
 		{name: "v0", opts: ostreeext.ExportOptions{V0: true}},
 		{name: "v0 without diff ID label", opts: ostreeext.ExportOptions{V0: true}, noLabel: true},
 		{name: "v1 served as another ref", opts: ostreeext.ExportOptions{}, ref: "ock/custom"},
