@@ -3,7 +3,6 @@ package convert
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,19 +15,13 @@ import (
 	"github.com/ocne-image/ocne-image/shared/archiverepo"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 	"github.com/ocne-image/ocne-image/shared/ostree"
+	"github.com/ocne-image/ocne-image/shared/ostreeext"
 	"github.com/ocne-image/ocne-image/shared/ostreeext/tarstream"
+	"github.com/opencontainers/go-digest"
 )
 
 // DefaultRef is the ref Kickstart's ostreesetup installs (--ref=ock).
 const DefaultRef = "ock"
-
-// Labels ostree-ext puts on an encapsulated commit's image config.
-const (
-	LabelCommit      = "ostree.commit"
-	LabelFinalDiffID = "ostree.final-diffid" // layout v1: last ostree layer
-	LabelDiffID      = "ostree.diffid"       // layout v0: the (last) ostree layer
-	LabelVersion     = "version"
-)
 
 // Options configure a conversion.
 type Options struct {
@@ -59,9 +52,6 @@ type Result struct {
 	Arch    string
 	Objects int
 }
-
-// ErrNotOSTree reports an image that does not encapsulate an OSTree commit.
-var ErrNotOSTree = errors.New("not an OSTree container image")
 
 // Store is what a conversion writes into: an archive repository on disk
 // (archiverepo.Repo) or one streamed as an image layer (archiverepo.Stream).
@@ -161,7 +151,7 @@ func (s *Source) Convert(ctx context.Context, store Store) (*Result, error) {
 		Commit:  commit,
 		Created: time.Unix(int64(c.Timestamp), 0).UTC(),
 		Ref:     opts.Ref,
-		Version: img.Labels()[LabelVersion],
+		Version: img.Labels()[ostreeext.LabelVersion],
 		Arch:    img.Architecture(),
 		Objects: objects,
 	}, nil
@@ -272,42 +262,20 @@ func quoteAll(ss []string) string {
 	return strings.Join(q, ", ")
 }
 
-// ostreeLayers picks the layers that hold the OSTree repository, the first
-// ones: ostree-ext marks the last of them with a diff ID label. Images
-// written before those labels existed (2021) have none; then only the first
-// layer is the ostree layer, as upstream's importer assumed. Any later
-// layer is a derived layer of ordinary files.
+// ostreeLayers picks the layers that hold the OSTree repository
+// (ostreeext.Layers says which).
 func ostreeLayers(img *containerimage.Image) ([]containerimage.Layer, ostree.Checksum, error) {
-	labels := img.Labels()
-	ref := img.Reference()
-	label, ok := labels[LabelCommit]
-	if !ok {
-		return nil, ostree.Checksum{}, fmt.Errorf("%s: %w (its config has no %s label); use an OCK OSTree image such as container-registry.oracle.com/olcne/ock-ostree:1.31", ref, ErrNotOSTree, LabelCommit)
-	}
-	commit, err := ostree.ParseChecksum(label)
-	if err != nil {
-		return nil, ostree.Checksum{}, fmt.Errorf("%s: label %s: %w", ref, LabelCommit, err)
-	}
 	layers := img.Layers()
-	last := 0
-	for _, key := range []string{LabelFinalDiffID, LabelDiffID} {
-		d, ok := labels[key]
-		if !ok {
-			continue
-		}
-		last = -1
-		for i, l := range layers {
-			if l.DiffID.String() == d {
-				last = i
-			}
-		}
-		if last < 0 {
-			return nil, ostree.Checksum{}, fmt.Errorf("%s: label %s names layer %s, which the image does not have", ref, key, d)
-		}
-		break
+	diffIDs := make([]digest.Digest, len(layers))
+	for i, l := range layers {
+		diffIDs[i] = l.DiffID
 	}
-	if len(layers) == 0 {
-		return nil, ostree.Checksum{}, fmt.Errorf("%s: %w (it has no layers)", ref, ErrNotOSTree)
+	n, commit, err := ostreeext.Layers(img.Labels(), diffIDs)
+	if _, labelled := img.Labels()[ostreeext.LabelCommit]; err != nil && !labelled {
+		return nil, ostree.Checksum{}, fmt.Errorf("%s: %w; use an OCK OSTree image such as container-registry.oracle.com/olcne/ock-ostree:1.31", img.Reference(), err)
 	}
-	return layers[:last+1], commit, nil
+	if err != nil {
+		return nil, ostree.Checksum{}, fmt.Errorf("%s: %w", img.Reference(), err)
+	}
+	return layers[:n], commit, nil
 }

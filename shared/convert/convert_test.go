@@ -231,7 +231,7 @@ func TestBadImages(t *testing.T) {
 				return ociRef(dir)
 			},
 			wantErr: "not an OSTree container image",
-			is:      ErrNotOSTree,
+			is:      ostreeext.ErrNotOSTree,
 		},
 		{
 			name: "unknown arch in a manifest list",
@@ -251,7 +251,7 @@ func TestBadImages(t *testing.T) {
 			prep: func(t *testing.T, dir string) string {
 				b := encapsulate(t, ostreeext.ExportOptions{Layers: 2})
 				defer b.RemoveLayerFiles()
-				if b.Config.Config.Labels[LabelFinalDiffID] == b.Layers[0].DiffID.String() {
+				if b.Config.Config.Labels[ostreeext.LabelFinalDiffID] == b.Layers[0].DiffID.String() {
 					t.Fatal("the fixture labels layer 1 as the last ostree layer")
 				}
 				b.Layers[0].DiffID = wrongDiffID
@@ -271,7 +271,7 @@ func TestBadImages(t *testing.T) {
 				if err := fixture.AppendLayer(&b, t.TempDir(), ociarchive.Gzip, fixture.File("usr/share/anewfile", 0o644, "new\n")); err != nil {
 					t.Fatal(err)
 				}
-				b.Config.Config.Labels[LabelFinalDiffID] = b.Layers[1].DiffID.String()
+				b.Config.Config.Labels[ostreeext.LabelFinalDiffID] = b.Layers[1].DiffID.String()
 				if err := fixture.WriteImage(ctx, ociRef(dir), b); err != nil {
 					t.Fatal(err)
 				}

@@ -210,8 +210,8 @@ func TestDerivedMerge(t *testing.T) {
 				}
 			}
 			if tt.noLabel {
-				delete(b.Config.Config.Labels, LabelDiffID)
-				delete(b.Annotations, LabelDiffID)
+				delete(b.Config.Config.Labels, ostreeext.LabelDiffID)
+				delete(b.Annotations, ostreeext.LabelDiffID)
 			}
 			src := ociRef(t.TempDir())
 			if err := fixture.WriteImage(ctx, src, b); err != nil {

@@ -7,8 +7,6 @@ import (
 	"runtime"
 	"time"
 
-	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
-
 	"github.com/ocne-image/ocne-image/shared/archiverepo"
 	"github.com/ocne-image/ocne-image/shared/ociarchive"
 	"github.com/ocne-image/ocne-image/shared/ostree"
@@ -149,42 +147,7 @@ func writeLayer(ctx context.Context, repo *archiverepo.Repo, plan *exportPlan, i
 		return l, err
 	}
 	if !commitLayer {
-		l.Annotations = map[string]string{"ostree.components": chunking.Components(plan.bins[idx])}
+		l.Annotations = map[string]string{AnnotationComponents: chunking.Components(plan.bins[idx])}
 	}
 	return l, nil
-}
-
-func imageConfig(plan *exportPlan, layers []ociarchive.BlobLayer, opts ExportOptions) imgspecv1.Image {
-	created := time.Unix(int64(plan.commit.Timestamp), 0).UTC()
-	labels := map[string]string{
-		"ostree.commit":    plan.commitSum.String(),
-		"containers.bootc": "1",
-	}
-	final := layers[len(layers)-1].DiffID.String()
-	if opts.V0 {
-		labels["ostree.diffid"] = final
-	} else {
-		labels["ostree.final-diffid"] = final
-	}
-	if v, ok := plan.commit.Metadata.Get("version"); ok {
-		if s, ok := v.String(); ok {
-			labels["version"] = s
-			labels["org.opencontainers.image.version"] = s
-		}
-	}
-	if v, ok := plan.commit.Metadata.Get("ostree.bootable"); ok && v.Type == "b" && len(v.Data) == 1 && v.Data[0] == 1 {
-		labels["ostree.bootable"] = "true"
-	}
-	for k, v := range opts.Labels {
-		labels[k] = v
-	}
-	cfg := imgspecv1.Image{
-		Created:  &created,
-		Platform: imgspecv1.Platform{OS: "linux", Architecture: opts.Arch},
-		Config:   imgspecv1.ImageConfig{Labels: labels, Cmd: []string{"/usr/bin/bash"}},
-	}
-	for i := range layers {
-		cfg.History = append(cfg.History, imgspecv1.History{Created: &created, CreatedBy: fmt.Sprintf("ocne-image: ostree export, layer %d of %d", i+1, len(layers))})
-	}
-	return cfg
 }
