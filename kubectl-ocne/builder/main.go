@@ -32,7 +32,7 @@ func main() {
 	c.Use = builderimage.BinaryName + " --source REF --arch ARCH --version V"
 	c.Hidden = false
 	cli.Setup(c)
-	code := cli.Execute(ctx, c, os.Stderr, nil)
+	code := cli.Execute(ctx, c, os.Stderr, buildercmd.Hint)
 	stop()
 	os.Exit(code)
 }

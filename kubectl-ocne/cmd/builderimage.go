@@ -16,6 +16,7 @@ import (
 	"github.com/ocne-image/ocne-image/shared/buildinfo"
 	"github.com/ocne-image/ocne-image/shared/cli"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
+	"github.com/ocne-image/ocne-image/shared/ociarchive"
 )
 
 // hostCABundles are where Linux distributions keep their CA bundle.
@@ -194,12 +195,12 @@ func (o *BuilderImageOptions) write(ctx context.Context) (*builderImageResult, e
 	}
 	defer b.RemoveLayerFiles()
 	if o.OutputFile != "" {
-		if err := containerimage.WriteArchive(o.OutputFile, b, []string{builderimage.Default(buildinfo.Version)}); err != nil {
+		if err := ociarchive.WriteArchive(o.OutputFile, b, []string{builderimage.Default(buildinfo.Version)}); err != nil {
 			return nil, explain(err)
 		}
 		return &builderImageResult{File: o.OutputFile}, nil
 	}
-	d, err := containerimage.Write(ctx, o.ref, []containerimage.Build{b}, containerimage.Options{TLSVerify: o.TLSVerify})
+	d, err := containerimage.Write(ctx, o.ref, []ociarchive.Build{b}, containerimage.Options{TLSVerify: o.TLSVerify})
 	if err != nil {
 		return nil, explain(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/ocne-image/ocne-image/shared/archiverepo"
 	"github.com/ocne-image/ocne-image/shared/cli"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
+	"github.com/ocne-image/ocne-image/shared/ociarchive"
 	"github.com/ocne-image/ocne-image/shared/ock"
 	"github.com/ocne-image/ocne-image/shared/ostree"
 	"github.com/ocne-image/ocne-image/shared/ostreeext"
@@ -87,7 +88,7 @@ func (o *EncapsulateOptions) Validate() error {
 	if o.Layers < 1 || o.Layers > 128 {
 		return cli.Usagef("invalid --layers %d: use 1 to 128", o.Layers)
 	}
-	if _, err := containerimage.ParseCompression(o.Compression); err != nil {
+	if _, err := ociarchive.ParseCompression(o.Compression); err != nil {
 		return cli.Usage(err)
 	}
 	if err := ock.ValidateArch(o.Arch); err != nil {
@@ -132,7 +133,7 @@ func (o *EncapsulateOptions) Run(ctx context.Context) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	comp, _ := containerimage.ParseCompression(o.Compression)
+	comp, _ := ociarchive.ParseCompression(o.Compression)
 	b, err := ostreeext.Export(ctx, repo, commit, ostreeext.ExportOptions{
 		Layers: o.Layers, Compression: comp, Arch: o.Arch, Labels: labels, TempDir: tmp,
 	})
@@ -140,7 +141,7 @@ func (o *EncapsulateOptions) Run(ctx context.Context) error {
 		return explain(err)
 	}
 	dest, _ := containerimage.ParseReference(o.Dest)
-	d, err := containerimage.Write(ctx, dest, []containerimage.Build{b}, containerimage.Options{TLSVerify: o.TLSVerify})
+	d, err := containerimage.Write(ctx, dest, []ociarchive.Build{b}, containerimage.Options{TLSVerify: o.TLSVerify})
 	if err != nil {
 		return explain(err)
 	}

@@ -3,6 +3,7 @@ package cmd
 import (
 	"errors"
 
+	"github.com/ocne-image/ocne-image/kubectl-ocne/cmd/buildercmd"
 	"github.com/ocne-image/ocne-image/plugins/ignitionhost"
 	"github.com/ocne-image/ocne-image/shared/certupload"
 	"github.com/ocne-image/ocne-image/shared/cli"
@@ -25,6 +26,7 @@ func flagHint(err error) error {
 		tagged    *ock.TaggedError
 		newer     *ignition.NewerSpecError
 		iface     *ignition.NoInterfaceError
+		option    *ignitionhost.MissingOptionError
 	)
 	switch {
 	case errors.As(err, &namespace):
@@ -53,6 +55,8 @@ func flagHint(err error) error {
 		return cli.WithHint(err, " or --net-interface")
 	case errors.Is(err, ignitionhost.ErrPluginGone):
 		return cli.WithHint(err, "; run with -v for its log")
+	case errors.As(err, &option):
+		return cli.WithHint(err, " (--publish-opt %s=...)", option.Key)
 	}
-	return err
+	return buildercmd.Hint(err)
 }

@@ -13,10 +13,13 @@ import (
 	"github.com/ocne-image/ocne-image/shared/certupload"
 	"github.com/ocne-image/ocne-image/shared/cli"
 	"github.com/ocne-image/ocne-image/shared/clusterserve"
+	"github.com/ocne-image/ocne-image/shared/containerimage"
+	"github.com/ocne-image/ocne-image/shared/convert"
 	"github.com/ocne-image/ocne-image/shared/ignition"
 	"github.com/ocne-image/ocne-image/shared/jointoken"
 	"github.com/ocne-image/ocne-image/shared/kube"
 	"github.com/ocne-image/ocne-image/shared/ock"
+	"github.com/ocne-image/ocne-image/shared/ostree"
 )
 
 // TestFlagHints: the libraries' typed errors come out as the one line
@@ -50,6 +53,14 @@ func TestFlagHints(t *testing.T) {
 			"a control plane behind the virtual IP 192.0.2.100 needs the network interface keepalived holds it on: set providers.byo.networkInterface or --net-interface"},
 		{fmt.Errorf("publish on backend x: plugin /p exited mid-call: %w", ignitionhost.ErrPluginGone),
 			"publish on backend x: plugin /p exited mid-call: plugin exited; run with -v for its log"},
+		{fmt.Errorf("publish on backend web: %w", &ignitionhost.MissingOptionError{Key: "base-url"}),
+			"publish on backend web: option base-url is required: invalid options (--publish-opt base-url=...)"},
+		{&containerimage.ArchError{Ref: "docker://r/ock:1.31", Want: "arm64", Have: "amd64"},
+			"docker://r/ock:1.31 is an image for amd64: no image for this architecture: arm64 (pass --arch amd64)"},
+		{fmt.Errorf("open: %w", &containerimage.ArchError{Ref: "docker://r/ock:1.31", Want: "s390x", List: []string{"amd64", "arm64"}}),
+			"open: docker://r/ock:1.31: no image for this architecture: s390x (the list has amd64, arm64); pass --arch"},
+		{&convert.RefBindingError{Commit: ostree.Checksum{0xab}, Bound: []string{"ock"}, Ref: "custom"},
+			`commit ab00000000000000000000000000000000000000000000000000000000000000 is bound to ref(s) "ock" (ostree.ref-binding), and libostree refuses to pull it as "custom": pass one of them as --ref`},
 		{forbidden, "forbidden"},
 	}
 	for _, tt := range tests {

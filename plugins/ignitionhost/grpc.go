@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-plugin"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -118,7 +119,18 @@ func toStatus(err error) error {
 	case errors.Is(err, ErrNotFound):
 		return status.Error(codes.NotFound, err.Error())
 	case errors.Is(err, ErrInvalidOptions):
-		return status.Error(codes.InvalidArgument, err.Error())
+		st := status.New(codes.InvalidArgument, err.Error())
+		var missing *MissingOptionError
+		if errors.As(err, &missing) {
+			// The option's name travels as the field of a BadRequest, as
+			// gRPC's error model has it.
+			if withKey, derr := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
+				{Field: missing.Key, Description: "required"},
+			}}); derr == nil {
+				st = withKey
+			}
+		}
+		return st.Err()
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):
@@ -145,6 +157,9 @@ func fromStatus(err error) error {
 	case codes.NotFound:
 		return fmt.Errorf("%s%w", trimSentinel(st.Message(), ErrNotFound), ErrNotFound)
 	case codes.InvalidArgument:
+		if key := missingOption(st); key != "" {
+			return &remoteError{msg: st.Message(), err: &MissingOptionError{Key: key}}
+		}
 		return fmt.Errorf("%s%w", trimSentinel(st.Message(), ErrInvalidOptions), ErrInvalidOptions)
 	case codes.Canceled:
 		return fmt.Errorf("%s%w", trimSentinel(st.Message(), context.Canceled), context.Canceled)
@@ -155,6 +170,29 @@ func fromStatus(err error) error {
 	}
 	return errors.New(st.Message())
 }
+
+// missingOption returns the option a BadRequest detail says is required.
+func missingOption(st *status.Status) string {
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				if v.GetDescription() == "required" {
+					return v.GetField()
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// remoteError is the plugin's own message around the error it stands for.
+type remoteError struct {
+	msg string
+	err error
+}
+
+func (e *remoteError) Error() string { return e.msg }
+func (e *remoteError) Unwrap() error { return e.err }
 
 // trimSentinel drops the sentinel's text the plugin side already appended,
 // so wrapping it again does not repeat it.

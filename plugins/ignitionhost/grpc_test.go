@@ -67,6 +67,7 @@ func TestErrors(t *testing.T) {
 	}{
 		{"not found", fmt.Errorf("x on y: %w", ErrNotFound), ErrNotFound, "x on y: not published"},
 		{"invalid", fmt.Errorf("option a is required: %w", ErrInvalidOptions), ErrInvalidOptions, "option a is required: invalid options"},
+		{"missing", fmt.Errorf("publish: %w", &MissingOptionError{Key: "dir"}), ErrInvalidOptions, "publish: option dir is required: invalid options"},
 		{"plain", errors.New("disk full"), nil, "disk full"},
 		{"deadline", context.DeadlineExceeded, context.DeadlineExceeded, "context deadline exceeded"},
 	} {
@@ -75,6 +76,11 @@ func TestErrors(t *testing.T) {
 			err := h.Health(context.Background(), nil)
 			if err == nil || err.Error() != tc.msg || (tc.sentinel != nil && !errors.Is(err, tc.sentinel)) {
 				t.Errorf("got %v, want %q wrapping %v", err, tc.msg, tc.sentinel)
+			}
+			// The missing option's name crosses the wire too.
+			var sent, got *MissingOptionError
+			if errors.As(tc.err, &sent) && (!errors.As(err, &got) || got.Key != sent.Key) {
+				t.Errorf("got %#v, want a MissingOptionError for %s", err, sent.Key)
 			}
 		})
 	}

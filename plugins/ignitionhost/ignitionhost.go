@@ -79,12 +79,21 @@ func ValidName(name string) error {
 	return nil
 }
 
-// Option returns options[key], or an ErrInvalidOptions error naming the
-// missing key.
+// Option returns options[key], or a MissingOptionError.
 func Option(options map[string]string, key string) (string, error) {
 	v := options[key]
 	if v == "" {
-		return "", fmt.Errorf("option %s is required (--publish-opt %s=...): %w", key, key, ErrInvalidOptions)
+		return "", &MissingOptionError{Key: key}
 	}
 	return v, nil
 }
+
+// MissingOptionError is ErrInvalidOptions for an option that must be
+// given. The host learns Key across the wire too, and says how to pass it.
+type MissingOptionError struct{ Key string }
+
+func (e *MissingOptionError) Error() string {
+	return "option " + e.Key + " is required: " + ErrInvalidOptions.Error()
+}
+
+func (e *MissingOptionError) Is(target error) bool { return target == ErrInvalidOptions }

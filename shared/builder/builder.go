@@ -15,6 +15,7 @@ import (
 	"github.com/ocne-image/ocne-image/shared/builder/wire"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 	"github.com/ocne-image/ocne-image/shared/convert"
+	"github.com/ocne-image/ocne-image/shared/ociarchive"
 	"github.com/ocne-image/ocne-image/shared/serverimage"
 	"github.com/ocne-image/ocne-image/shared/workdir"
 )
@@ -75,7 +76,7 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 		return nil, fmt.Errorf("cannot write to %s: %w", outDir, err)
 	}
 	defer wd.Remove()
-	archive, err := containerimage.CreateArchive(opts.Output, wd.Path)
+	archive, err := ociarchive.CreateArchive(opts.Output, wd.Path)
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,7 @@ import (
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/ocne-image/ocne-image/shared/builder/wire"
-	"github.com/ocne-image/ocne-image/shared/containerimage"
+	"github.com/ocne-image/ocne-image/shared/ociarchive"
 )
 
 // BinaryName is the builder program (kubectl-ocne/builder), shipped beside
@@ -23,7 +23,6 @@ const (
 	BinaryPath = "/usr/bin/" + BinaryName
 	PluginPath = "/usr/bin/kubectl-ocne_image"        // the fallback: the whole plugin
 	CAFile     = "/etc/ssl/certs/ca-certificates.crt" // where Go looks first on Linux
-	WorkDir    = "/work"
 	User       = "65532:65532"
 )
 
@@ -76,8 +75,8 @@ type Options struct {
 // Build builds the builder image: FROM scratch, the builder program (or the
 // plugin) and the CA bundle, run as a non-root user. Call RemoveLayerFiles
 // when done.
-func Build(opts Options) (containerimage.Build, error) {
-	var b containerimage.Build
+func Build(opts Options) (ociarchive.Build, error) {
+	var b ociarchive.Build
 	// The pod gives only arguments: the entrypoint makes either binary
 	// take them the same way.
 	path, entrypoint := BinaryPath, []string{BinaryPath}
@@ -85,7 +84,7 @@ func Build(opts Options) (containerimage.Build, error) {
 		path, entrypoint = PluginPath, []string{PluginPath, "builder"}
 	}
 	created := time.Now().UTC().Truncate(time.Second)
-	tl, err := containerimage.NewTarLayer(opts.TempDir, containerimage.Gzip, created)
+	tl, err := ociarchive.NewTarLayer(opts.TempDir, ociarchive.Gzip, created)
 	if err != nil {
 		return b, err
 	}
@@ -99,7 +98,7 @@ func Build(opts Options) (containerimage.Build, error) {
 		}
 	}
 	if err == nil {
-		err = tl.Dir(WorkDir, 0o1777)
+		err = tl.Dir(wire.WorkDir, 0o1777)
 	}
 	if err != nil {
 		tl.Remove()
@@ -109,14 +108,14 @@ func Build(opts Options) (containerimage.Build, error) {
 	if err != nil {
 		return b, fmt.Errorf("builder image: %w", err)
 	}
-	b.Layers = []containerimage.BlobLayer{l}
+	b.Layers = []ociarchive.BlobLayer{l}
 	b.Config = imgspecv1.Image{
 		Created:  &created,
 		Platform: imgspecv1.Platform{OS: "linux", Architecture: opts.Arch},
 		Config: imgspecv1.ImageConfig{
 			User:         User,
 			Entrypoint:   entrypoint,
-			WorkingDir:   WorkDir,
+			WorkingDir:   wire.WorkDir,
 			Env:          []string{"HOME=/tmp", "TMPDIR=/tmp"},
 			ExposedPorts: map[string]struct{}{fmt.Sprintf("%d/tcp", wire.Port): {}},
 			Labels: map[string]string{

@@ -25,7 +25,6 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/ocne-image/ocne-image/shared/builder/wire"
-	"github.com/ocne-image/ocne-image/shared/builderimage"
 	"github.com/ocne-image/ocne-image/shared/kube"
 )
 
@@ -167,7 +166,7 @@ func (c *cluster) createPod(ctx context.Context) error {
 func (c *cluster) podFor(nodeSelector map[string]string) *corev1.Pod {
 	o := c.opts
 	args := []string{"--source", o.Source, "--arch", o.Arch, "--version", o.Version,
-		"--tls-verify=" + strconv.FormatBool(o.TLSVerify), "--work-dir", builderimage.WorkDir,
+		"--tls-verify=" + strconv.FormatBool(o.TLSVerify), "--work-dir", wire.WorkDir,
 		"--listen", ":" + strconv.Itoa(wire.Port)}
 	if o.Ref != "" {
 		args = append(args, "--ref", o.Ref)
@@ -186,7 +185,7 @@ func (c *cluster) podFor(nodeSelector map[string]string) *corev1.Pod {
 		{Name: "work", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 	}
-	mounts := []corev1.VolumeMount{{Name: "work", MountPath: builderimage.WorkDir}, {Name: "tmp", MountPath: "/tmp"}}
+	mounts := []corev1.VolumeMount{{Name: "work", MountPath: wire.WorkDir}, {Name: "tmp", MountPath: "/tmp"}}
 	if c.secret != "" {
 		volumes = append(volumes, corev1.Volume{Name: "auth", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: c.secret}}})
 		mounts = append(mounts, corev1.VolumeMount{Name: "auth", MountPath: "/auth", ReadOnly: true})

@@ -2,16 +2,14 @@ package containerimage_test
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
-	"errors"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ocne-image/ocne-image/shared/containerimage"
+	"github.com/ocne-image/ocne-image/shared/ociarchive"
 )
 
 // TestArchiveStreamedLayer writes an archive with one layer from a file
@@ -21,7 +19,7 @@ import (
 func TestArchiveStreamedLayer(t *testing.T) {
 	d := t.TempDir()
 	path := filepath.Join(d, "image.tar")
-	a, err := containerimage.CreateArchive(path, "")
+	a, err := ociarchive.CreateArchive(path, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,41 +100,5 @@ func TestArchiveStreamedLayer(t *testing.T) {
 			t.Errorf("%s: the file layer's etc/which = %q", ref, got["etc/which"])
 		}
 		img.Close()
-	}
-}
-
-// TestArchiveFailure: a layer that fails, or an archive given up, leaves
-// nothing behind and no file at the path.
-func TestArchiveFailure(t *testing.T) {
-	d := t.TempDir()
-	path := filepath.Join(d, "image.tar")
-	a, err := containerimage.CreateArchive(path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	boom := errors.New("boom")
-	if _, err := a.Layer(func(w io.Writer) error {
-		w.Write(bytes.Repeat([]byte{1}, 4096))
-		return boom
-	}); !errors.Is(err, boom) {
-		t.Errorf("Layer: %v, want boom", err)
-	}
-	a.Discard()
-	if entries, _ := os.ReadDir(d); len(entries) != 0 {
-		t.Errorf("left behind: %v", entries)
-	}
-
-	a, err = containerimage.CreateArchive(path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Commit(build(t, "x"), []string{"localhost/x:1"}); err == nil || !strings.Contains(err.Error(), "was not added") {
-		t.Errorf("Commit with a layer never added: %v", err)
-	}
-	if entries, _ := os.ReadDir(d); len(entries) != 0 {
-		t.Errorf("left behind: %v", entries)
-	}
-	if _, err := containerimage.CreateArchive(filepath.Join(d, "missing", "image.tar"), ""); err == nil {
-		t.Error("archive in a missing directory: no error")
 	}
 }

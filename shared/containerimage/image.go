@@ -98,6 +98,25 @@ type Image struct {
 // ErrArch reports that no image for the wanted architecture exists.
 var ErrArch = errors.New("no image for this architecture")
 
+// ArchError is ErrArch for one reference: a manifest list without Want
+// (List holds the architectures it has), or a single image for another
+// one (Have).
+type ArchError struct {
+	Ref  string
+	Want string
+	List []string
+	Have string
+}
+
+func (e *ArchError) Error() string {
+	if e.Have != "" {
+		return fmt.Sprintf("%s is an image for %s: %v: %s", e.Ref, e.Have, ErrArch, e.Want)
+	}
+	return fmt.Sprintf("%s: %v: %s (the list has %s)", e.Ref, ErrArch, e.Want, strings.Join(e.List, ", "))
+}
+
+func (e *ArchError) Unwrap() error { return ErrArch }
+
 // Open resolves ref, picking the instance for opts.Arch from a manifest
 // list, and reads its manifest and config.
 func Open(ctx context.Context, ref *Reference, opts Options) (*Image, error) {
@@ -136,7 +155,7 @@ func (im *Image) resolve(ctx context.Context, arch string) error {
 					have = append(have, info.ReadOnly.Platform.Architecture)
 				}
 			}
-			return fmt.Errorf("%s: %w: %s (the list has %s; pass --arch)", im.ref, ErrArch, arch, strings.Join(have, ", "))
+			return &ArchError{Ref: im.ref.String(), Want: arch, List: have}
 		}
 		instance = &d
 	}
@@ -149,7 +168,7 @@ func (im *Image) resolve(ctx context.Context, arch string) error {
 		return fmt.Errorf("read config of %s: %w", im.ref, err)
 	}
 	if arch != "" && cfg.Architecture != "" && cfg.Architecture != arch {
-		return fmt.Errorf("%s is an image for %s: %w: %s (pass --arch %s)", im.ref, cfg.Architecture, ErrArch, arch, cfg.Architecture)
+		return &ArchError{Ref: im.ref.String(), Want: arch, Have: cfg.Architecture}
 	}
 	im.img, im.config, im.layers = img, cfg, img.LayerInfos()
 	// Some sources (containers-storage:) hold layers in another form than

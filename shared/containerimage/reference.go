@@ -1,7 +1,9 @@
 // Package containerimage opens container images from any containers-transport
 // (docker://, oci:, oci-archive:, docker-archive:, containers-storage:, dir:)
-// through go.podman.io/image/v5, and streams their layers verified and
-// decompressed.
+// through go.podman.io/image/v5, streams their layers verified and
+// decompressed, writes images to any transport and copies between them.
+// The images it writes are made with shared/ociarchive, which links no
+// containers/image.
 package containerimage
 
 import (

@@ -19,12 +19,13 @@ import (
 	"go.podman.io/image/v5/signature"
 
 	"github.com/ocne-image/ocne-image/shared/containerimage"
+	"github.com/ocne-image/ocne-image/shared/ociarchive"
 )
 
 // build makes a one-layer image labelled which=WHICH.
-func build(t *testing.T, which string) containerimage.Build {
+func build(t *testing.T, which string) ociarchive.Build {
 	t.Helper()
-	tl, err := containerimage.NewTarLayer(t.TempDir(), containerimage.Gzip, time.Unix(0, 0))
+	tl, err := ociarchive.NewTarLayer(t.TempDir(), ociarchive.Gzip, time.Unix(0, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +36,7 @@ func build(t *testing.T, which string) containerimage.Build {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := containerimage.Build{Layers: []containerimage.BlobLayer{l}}
+	b := ociarchive.Build{Layers: []ociarchive.BlobLayer{l}}
 	b.Config.OS, b.Config.Architecture = "linux", runtime.GOARCH
 	b.Config.Config.Labels = map[string]string{"which": which}
 	return b
@@ -48,7 +49,7 @@ func writeImage(t *testing.T, dest, which string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := containerimage.Write(context.Background(), ref, []containerimage.Build{build(t, which)}, containerimage.Options{}); err != nil {
+	if _, err := containerimage.Write(context.Background(), ref, []ociarchive.Build{build(t, which)}, containerimage.Options{}); err != nil {
 		t.Fatalf("write %s: %v", dest, err)
 	}
 }
@@ -230,7 +231,7 @@ func TestArchiveReference(t *testing.T) {
 	writeImage(t, "oci:"+two+":1.31", "A")
 	writeImage(t, "oci:"+two+":1.32", "B")
 	run(t, "tar", "-cf", d+"/two.tar", "-C", two, ".")
-	if err := containerimage.WriteArchive(d+"/server.tar", build(t, "server"), []string{"localhost/ock-ostree:latest", "localhost/ock-ostree:1.31"}); err != nil {
+	if err := ociarchive.WriteArchive(d+"/server.tar", build(t, "server"), []string{"localhost/ock-ostree:latest", "localhost/ock-ostree:1.31"}); err != nil {
 		t.Fatal(err)
 	}
 

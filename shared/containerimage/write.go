@@ -16,28 +16,15 @@ import (
 	"go.podman.io/image/v5/pkg/blobinfocache/none"
 	"go.podman.io/image/v5/signature"
 	"go.podman.io/image/v5/types"
+
+	"github.com/ocne-image/ocne-image/shared/ociarchive"
 )
-
-// Build is one image to write: its layers, base first, and its config. Write
-// fills in the config's rootfs.
-type Build struct {
-	Layers      []BlobLayer
-	Config      imgspecv1.Image
-	Annotations map[string]string
-}
-
-// RemoveLayerFiles deletes the local files holding the layers.
-func (b Build) RemoveLayerFiles() {
-	for _, l := range b.Layers {
-		os.Remove(l.Path)
-	}
-}
 
 // Write stores images at dest: one image as is, several as an OCI index
 // (each config must name its platform). Destinations that cannot hold OCI
 // manifests (docker-archive:) are written through an OCI layout and
 // converted by containers/image's copy.
-func Write(ctx context.Context, dest types.ImageReference, images []Build, opts Options) (digest.Digest, error) {
+func Write(ctx context.Context, dest types.ImageReference, images []ociarchive.Build, opts Options) (digest.Digest, error) {
 	if len(images) == 0 {
 		return "", fmt.Errorf("write image: nothing to write")
 	}
@@ -71,7 +58,7 @@ type written struct {
 	desc   imgspecv1.Descriptor
 }
 
-func writeTo(ctx context.Context, d types.ImageDestination, images []Build) (written, error) {
+func writeTo(ctx context.Context, d types.ImageDestination, images []ociarchive.Build) (written, error) {
 	if len(images) == 1 {
 		return writeOne(ctx, d, images[0], false)
 	}
@@ -96,7 +83,7 @@ func writeTo(ctx context.Context, d types.ImageDestination, images []Build) (wri
 
 // writeOne puts one image's blobs and manifest, as an instance of an index
 // or as the image itself.
-func writeOne(ctx context.Context, d types.ImageDestination, b Build, inIndex bool) (written, error) {
+func writeOne(ctx context.Context, d types.ImageDestination, b ociarchive.Build, inIndex bool) (written, error) {
 	m := imgspecv1.Manifest{
 		Versioned:   imgspec.Versioned{SchemaVersion: 2},
 		MediaType:   imgspecv1.MediaTypeImageManifest,
@@ -139,7 +126,7 @@ func writeOne(ctx context.Context, d types.ImageDestination, b Build, inIndex bo
 	return written{raw: raw, mime: m.MediaType, digest: dg, desc: desc}, nil
 }
 
-func putFile(ctx context.Context, d types.ImageDestination, l BlobLayer) error {
+func putFile(ctx context.Context, d types.ImageDestination, l ociarchive.BlobLayer) error {
 	f, err := os.Open(l.Path)
 	if err != nil {
 		return fmt.Errorf("put layer %s: %w", l.Digest, err)
@@ -151,7 +138,7 @@ func putFile(ctx context.Context, d types.ImageDestination, l BlobLayer) error {
 	return nil
 }
 
-func writeViaLayout(ctx context.Context, dest types.ImageReference, images []Build, opts Options, sys *types.SystemContext) (digest.Digest, error) {
+func writeViaLayout(ctx context.Context, dest types.ImageReference, images []ociarchive.Build, opts Options, sys *types.SystemContext) (digest.Digest, error) {
 	dir, err := os.MkdirTemp("", "ocne-image-layout-")
 	if err != nil {
 		return "", err

@@ -3,7 +3,6 @@ package convert
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,18 +16,12 @@ import (
 	"github.com/ocne-image/ocne-image/shared/containerimage"
 	"github.com/ocne-image/ocne-image/shared/ostree"
 	"github.com/ocne-image/ocne-image/shared/ostreeext"
+	"github.com/ocne-image/ocne-image/shared/ostreeext/tarstream"
+	"github.com/opencontainers/go-digest"
 )
 
 // DefaultRef is the ref Kickstart's ostreesetup installs (--ref=ock).
 const DefaultRef = "ock"
-
-// Labels ostree-ext puts on an encapsulated commit's image config.
-const (
-	LabelCommit      = "ostree.commit"
-	LabelFinalDiffID = "ostree.final-diffid" // layout v1: last ostree layer
-	LabelDiffID      = "ostree.diffid"       // layout v0: the (last) ostree layer
-	LabelVersion     = "version"
-)
 
 // Options configure a conversion.
 type Options struct {
@@ -60,13 +53,10 @@ type Result struct {
 	Objects int
 }
 
-// ErrNotOSTree reports an image that does not encapsulate an OSTree commit.
-var ErrNotOSTree = errors.New("not an OSTree container image")
-
 // Store is what a conversion writes into: an archive repository on disk
 // (archiverepo.Repo) or one streamed as an image layer (archiverepo.Stream).
 type Store interface {
-	ostreeext.Store
+	tarstream.Store
 	SetRef(name string, c ostree.Checksum) error
 }
 
@@ -124,7 +114,7 @@ func (s *Source) Created() time.Time { return s.img.Created() }
 // caller's to discard.
 func (s *Source) Convert(ctx context.Context, store Store) (*Result, error) {
 	opts, img, ref := s.opts, s.img, s.ref
-	im := ostreeext.NewImporter(store, ostreeext.WithWorkers(opts.Workers))
+	im := tarstream.NewImporter(store, tarstream.WithWorkers(opts.Workers))
 	if opts.Progress != nil {
 		var total int64
 		for _, l := range img.Layers() {
@@ -161,7 +151,7 @@ func (s *Source) Convert(ctx context.Context, store Store) (*Result, error) {
 		Commit:  commit,
 		Created: time.Unix(int64(c.Timestamp), 0).UTC(),
 		Ref:     opts.Ref,
-		Version: img.Labels()[LabelVersion],
+		Version: img.Labels()[ostreeext.LabelVersion],
 		Arch:    img.Architecture(),
 		Objects: objects,
 	}, nil
@@ -193,8 +183,8 @@ func ToArchive(ctx context.Context, src, dir string, opts Options) (res *Result,
 	return s.Convert(ctx, repo)
 }
 
-func importLayer(ctx context.Context, img *containerimage.Image, im *ostreeext.Importer, l containerimage.Layer, p Progress) error {
-	var st ostreeext.LayerStats
+func importLayer(ctx context.Context, img *containerimage.Image, im *tarstream.Importer, l containerimage.Layer, p Progress) error {
+	var st tarstream.LayerStats
 	err := readLayer(ctx, img, l, p, func(r io.Reader) (err error) {
 		st, err = im.ImportLayer(ctx, r)
 		return err
@@ -249,7 +239,19 @@ func servedRef(c *ostree.Commit, commit ostree.Checksum, want string, log io.Wri
 		}
 		want = DefaultRef
 	}
-	return "", fmt.Errorf("commit %s is bound to ref(s) %s (%s), and libostree refuses to pull it as %q: pass one of them as --ref", commit, quoteAll(bound), ostree.MetaRefBinding, want)
+	return "", &RefBindingError{Commit: commit, Bound: bound, Ref: want}
+}
+
+// RefBindingError reports a ref the commit is not bound to: libostree
+// refuses to pull it under that name.
+type RefBindingError struct {
+	Commit ostree.Checksum
+	Bound  []string // the refs it is bound to
+	Ref    string
+}
+
+func (e *RefBindingError) Error() string {
+	return fmt.Sprintf("commit %s is bound to ref(s) %s (%s), and libostree refuses to pull it as %q", e.Commit, quoteAll(e.Bound), ostree.MetaRefBinding, e.Ref)
 }
 
 func quoteAll(ss []string) string {
@@ -260,42 +262,20 @@ func quoteAll(ss []string) string {
 	return strings.Join(q, ", ")
 }
 
-// ostreeLayers picks the layers that hold the OSTree repository, the first
-// ones: ostree-ext marks the last of them with a diff ID label. Images
-// written before those labels existed (2021) have none; then only the first
-// layer is the ostree layer, as upstream's importer assumed. Any later
-// layer is a derived layer of ordinary files.
+// ostreeLayers picks the layers that hold the OSTree repository
+// (ostreeext.Layers says which).
 func ostreeLayers(img *containerimage.Image) ([]containerimage.Layer, ostree.Checksum, error) {
-	labels := img.Labels()
-	ref := img.Reference()
-	label, ok := labels[LabelCommit]
-	if !ok {
-		return nil, ostree.Checksum{}, fmt.Errorf("%s: %w (its config has no %s label); use an OCK OSTree image such as container-registry.oracle.com/olcne/ock-ostree:1.31", ref, ErrNotOSTree, LabelCommit)
-	}
-	commit, err := ostree.ParseChecksum(label)
-	if err != nil {
-		return nil, ostree.Checksum{}, fmt.Errorf("%s: label %s: %w", ref, LabelCommit, err)
-	}
 	layers := img.Layers()
-	last := 0
-	for _, key := range []string{LabelFinalDiffID, LabelDiffID} {
-		d, ok := labels[key]
-		if !ok {
-			continue
-		}
-		last = -1
-		for i, l := range layers {
-			if l.DiffID.String() == d {
-				last = i
-			}
-		}
-		if last < 0 {
-			return nil, ostree.Checksum{}, fmt.Errorf("%s: label %s names layer %s, which the image does not have", ref, key, d)
-		}
-		break
+	diffIDs := make([]digest.Digest, len(layers))
+	for i, l := range layers {
+		diffIDs[i] = l.DiffID
 	}
-	if len(layers) == 0 {
-		return nil, ostree.Checksum{}, fmt.Errorf("%s: %w (it has no layers)", ref, ErrNotOSTree)
+	n, commit, err := ostreeext.Layers(img.Labels(), diffIDs)
+	if _, labelled := img.Labels()[ostreeext.LabelCommit]; err != nil && !labelled {
+		return nil, ostree.Checksum{}, fmt.Errorf("%s: %w; use an OCK OSTree image such as container-registry.oracle.com/olcne/ock-ostree:1.31", img.Reference(), err)
 	}
-	return layers[:last+1], commit, nil
+	if err != nil {
+		return nil, ostree.Checksum{}, fmt.Errorf("%s: %w", img.Reference(), err)
+	}
+	return layers[:n], commit, nil
 }

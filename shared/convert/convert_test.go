@@ -17,7 +17,9 @@ import (
 
 	"github.com/ocne-image/ocne-image/shared/archiveserver"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
+	"github.com/ocne-image/ocne-image/shared/ociarchive"
 	"github.com/ocne-image/ocne-image/shared/ostreeext"
+	"github.com/ocne-image/ocne-image/shared/ostreeext/tarstream"
 	"github.com/ocne-image/ocne-image/test/fixture"
 	"github.com/ocne-image/ocne-image/test/harness"
 )
@@ -52,7 +54,7 @@ func fixtureSource(t *testing.T) *fixtureCommit {
 	return fc
 }
 
-func encapsulate(t *testing.T, opts ostreeext.ExportOptions) containerimage.Build {
+func encapsulate(t *testing.T, opts ostreeext.ExportOptions) ociarchive.Build {
 	t.Helper()
 	fc := fixtureSource(t)
 	opts.TempDir = t.TempDir()
@@ -74,13 +76,13 @@ func TestRoundTrip(t *testing.T) {
 		transport func(dir string) string
 	}{
 		{"v1 gzip oci", ostreeext.ExportOptions{}, ociRef},
-		{"v1 zstd chunked", ostreeext.ExportOptions{Compression: containerimage.Zstd, Layers: 6}, ociRef},
-		{"v1 uncompressed chunked", ostreeext.ExportOptions{Compression: containerimage.Uncompressed, Layers: 3}, ociRef},
-		{"v1 xattrs link files and PAX", ostreeext.ExportOptions{Xattrs: ostreeext.XattrsLinkFile}, ociRef},
-		{"v1 xattrs PAX only", ostreeext.ExportOptions{Xattrs: ostreeext.XattrsPAX}, ociRef},
+		{"v1 zstd chunked", ostreeext.ExportOptions{Compression: ociarchive.Zstd, Layers: 6}, ociRef},
+		{"v1 uncompressed chunked", ostreeext.ExportOptions{Compression: ociarchive.Uncompressed, Layers: 3}, ociRef},
+		{"v1 xattrs link files and PAX", ostreeext.ExportOptions{Xattrs: tarstream.XattrsLinkFile}, ociRef},
+		{"v1 xattrs PAX only", ostreeext.ExportOptions{Xattrs: tarstream.XattrsPAX}, ociRef},
 		{"v1 ./ names", ostreeext.ExportOptions{DotSlash: true}, ociRef},
 		{"v0", ostreeext.ExportOptions{V0: true}, ociRef},
-		{"v0 ./ names zstd", ostreeext.ExportOptions{V0: true, DotSlash: true, Compression: containerimage.Zstd}, ociRef},
+		{"v0 ./ names zstd", ostreeext.ExportOptions{V0: true, DotSlash: true, Compression: ociarchive.Zstd}, ociRef},
 		{"oci-archive", ostreeext.ExportOptions{Layers: 2}, func(d string) string { return "oci-archive:" + d + "/img.tar" }},
 		{"docker-archive", ostreeext.ExportOptions{Layers: 2}, func(d string) string { return "docker-archive:" + d + "/img.tar:ock:1.31" }},
 		{"dir", ostreeext.ExportOptions{}, func(d string) string { return "dir:" + d + "/img" }},
@@ -140,7 +142,7 @@ func TestBadImages(t *testing.T) {
 	type prep func(t *testing.T, dir string) string // returns the source reference
 	tamper := func(edit fixture.EntryEdit, extra ...tar.Header) prep {
 		return func(t *testing.T, dir string) string {
-			b := encapsulate(t, ostreeext.ExportOptions{Compression: containerimage.Uncompressed})
+			b := encapsulate(t, ostreeext.ExportOptions{Compression: ociarchive.Uncompressed})
 			defer b.RemoveLayerFiles()
 			if err := fixture.RewriteLayer(&b, 0, t.TempDir(), edit, extra...); err != nil {
 				t.Fatal(err)
@@ -155,7 +157,7 @@ func TestBadImages(t *testing.T) {
 		return func(t *testing.T, dir string) string {
 			b := encapsulate(t, ostreeext.ExportOptions{})
 			defer b.RemoveLayerFiles()
-			if err := fixture.AppendLayer(&b, t.TempDir(), containerimage.Gzip, entries...); err != nil {
+			if err := fixture.AppendLayer(&b, t.TempDir(), ociarchive.Gzip, entries...); err != nil {
 				t.Fatal(err)
 			}
 			if err := fixture.WriteImage(ctx, ociRef(dir), b); err != nil {
@@ -205,7 +207,7 @@ func TestBadImages(t *testing.T) {
 				return h, d, !isBigFile(h)
 			}),
 			wantErr: "object missing from the image",
-			is:      ostreeext.ErrIncomplete,
+			is:      tarstream.ErrIncomplete,
 		},
 		{
 			name: "missing dirtree",
@@ -229,7 +231,7 @@ func TestBadImages(t *testing.T) {
 				return ociRef(dir)
 			},
 			wantErr: "not an OSTree container image",
-			is:      ErrNotOSTree,
+			is:      ostreeext.ErrNotOSTree,
 		},
 		{
 			name: "unknown arch in a manifest list",
@@ -249,7 +251,7 @@ func TestBadImages(t *testing.T) {
 			prep: func(t *testing.T, dir string) string {
 				b := encapsulate(t, ostreeext.ExportOptions{Layers: 2})
 				defer b.RemoveLayerFiles()
-				if b.Config.Config.Labels[LabelFinalDiffID] == b.Layers[0].DiffID.String() {
+				if b.Config.Config.Labels[ostreeext.LabelFinalDiffID] == b.Layers[0].DiffID.String() {
 					t.Fatal("the fixture labels layer 1 as the last ostree layer")
 				}
 				b.Layers[0].DiffID = wrongDiffID
@@ -266,10 +268,10 @@ func TestBadImages(t *testing.T) {
 			prep: func(t *testing.T, dir string) string {
 				b := encapsulate(t, ostreeext.ExportOptions{})
 				defer b.RemoveLayerFiles()
-				if err := fixture.AppendLayer(&b, t.TempDir(), containerimage.Gzip, fixture.File("usr/share/anewfile", 0o644, "new\n")); err != nil {
+				if err := fixture.AppendLayer(&b, t.TempDir(), ociarchive.Gzip, fixture.File("usr/share/anewfile", 0o644, "new\n")); err != nil {
 					t.Fatal(err)
 				}
-				b.Config.Config.Labels[LabelFinalDiffID] = b.Layers[1].DiffID.String()
+				b.Config.Config.Labels[ostreeext.LabelFinalDiffID] = b.Layers[1].DiffID.String()
 				if err := fixture.WriteImage(ctx, ociRef(dir), b); err != nil {
 					t.Fatal(err)
 				}
@@ -443,7 +445,7 @@ func TestRefBinding(t *testing.T) {
 	}{
 		{name: "unset: the bound ref", ref: "", want: bound},
 		{name: "the bound ref", ref: bound, want: bound},
-		{name: "another ref", ref: DefaultRef, wantErr: `commit ` + commit + ` is bound to ref(s) "` + bound + `" (ostree.ref-binding), and libostree refuses to pull it as "ock": pass one of them as --ref`},
+		{name: "another ref", ref: DefaultRef, wantErr: `commit ` + commit + ` is bound to ref(s) "` + bound + `" (ostree.ref-binding), and libostree refuses to pull it as "ock"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -451,8 +453,9 @@ func TestRefBinding(t *testing.T) {
 			var log strings.Builder
 			res, err := ToArchive(ctx, ociRef(src), out, Options{Ref: tt.ref, Log: &log})
 			if tt.wantErr != "" {
-				if err == nil || !strings.HasSuffix(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "\n") {
-					t.Fatalf("error %v, want one line ending %q", err, tt.wantErr)
+				var rb *RefBindingError
+				if !errors.As(err, &rb) || !strings.HasSuffix(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "\n") {
+					t.Fatalf("error %v, want a RefBindingError, one line ending %q", err, tt.wantErr)
 				}
 				if _, err := os.Lstat(out); !os.IsNotExist(err) {
 					t.Errorf("output %s left behind (%v)", out, err)

@@ -47,8 +47,8 @@ func merge(ctx context.Context, img *containerimage.Image, store Store, base ost
 		return fail(err)
 	}
 	md := ostree.Metadata{{Key: MetaManifestDigest, Value: ostree.StringVariant(digest.String())}}
-	if v, ok := bc.Metadata.Get(LabelVersion); ok {
-		md = append(md, ostree.MetaEntry{Key: LabelVersion, Value: v})
+	if v, ok := bc.Metadata.Get(ostreeext.LabelVersion); ok {
+		md = append(md, ostree.MetaEntry{Key: ostreeext.LabelVersion, Value: v})
 	}
 	created := img.Created()
 	if created.IsZero() {

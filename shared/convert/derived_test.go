@@ -10,8 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ocne-image/ocne-image/shared/containerimage"
+	"github.com/ocne-image/ocne-image/shared/ociarchive"
 	"github.com/ocne-image/ocne-image/shared/ostreeext"
+	"github.com/ocne-image/ocne-image/shared/ostreeext/tarstream"
 	"github.com/ocne-image/ocne-image/test/fixture"
 	"github.com/ocne-image/ocne-image/test/harness"
 )
@@ -192,8 +193,8 @@ func TestDerivedMerge(t *testing.T) {
 		ref     string
 	}{
 		{name: "v1", opts: ostreeext.ExportOptions{}},
-		{name: "v1 chunked zstd", opts: ostreeext.ExportOptions{Layers: 4, Compression: containerimage.Zstd}},
-		{name: "bootc xattrs link files", opts: ostreeext.ExportOptions{Xattrs: ostreeext.XattrsLinkFile, DotSlash: true}},
+		{name: "v1 chunked zstd", opts: ostreeext.ExportOptions{Layers: 4, Compression: ociarchive.Zstd}},
+		{name: "bootc xattrs link files", opts: ostreeext.ExportOptions{Xattrs: tarstream.XattrsLinkFile, DotSlash: true}},
 		{name: "v0", opts: ostreeext.ExportOptions{V0: true}},
 		{name: "v0 without diff ID label", opts: ostreeext.ExportOptions{V0: true}, noLabel: true},
 		{name: "v1 served as another ref", opts: ostreeext.ExportOptions{}, ref: "ock/custom"},
@@ -204,13 +205,13 @@ func TestDerivedMerge(t *testing.T) {
 			b := encapsulate(t, tt.opts)
 			defer b.RemoveLayerFiles()
 			for _, entries := range derivedLayers(t) {
-				if err := fixture.AppendLayer(&b, t.TempDir(), containerimage.Gzip, entries...); err != nil {
+				if err := fixture.AppendLayer(&b, t.TempDir(), ociarchive.Gzip, entries...); err != nil {
 					t.Fatal(err)
 				}
 			}
 			if tt.noLabel {
-				delete(b.Config.Config.Labels, LabelDiffID)
-				delete(b.Annotations, LabelDiffID)
+				delete(b.Config.Config.Labels, ostreeext.LabelDiffID)
+				delete(b.Annotations, ostreeext.LabelDiffID)
 			}
 			src := ociRef(t.TempDir())
 			if err := fixture.WriteImage(ctx, src, b); err != nil {
@@ -339,10 +340,10 @@ func TestDerivedLabels(t *testing.T) {
 
 // convertDerived appends the derived layers to b, writes the image to an
 // OCI layout and converts it.
-func convertDerived(t *testing.T, b *containerimage.Build, layers ...[]fixture.LayerEntry) (string, *Result) {
+func convertDerived(t *testing.T, b *ociarchive.Build, layers ...[]fixture.LayerEntry) (string, *Result) {
 	t.Helper()
 	for _, entries := range layers {
-		if err := fixture.AppendLayer(b, t.TempDir(), containerimage.Gzip, entries...); err != nil {
+		if err := fixture.AppendLayer(b, t.TempDir(), ociarchive.Gzip, entries...); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ocne-image/ocne-image/shared/ostree"
+	"github.com/ocne-image/ocne-image/shared/ostreeext/tarstream"
 )
 
 // Derived layers are ordinary image layers (what `podman build` adds on top
@@ -44,7 +45,7 @@ const (
 
 // Merger lays derived layers over a base commit in a Store.
 type Merger struct {
-	repo     Store
+	repo     tarstream.Store
 	base     ostree.Checksum
 	root     *mdir
 	filtered map[string]int
@@ -67,7 +68,7 @@ type mdir struct {
 }
 
 // NewMerger starts from base, which must be complete in repo.
-func NewMerger(repo Store, base ostree.Checksum) (*Merger, error) {
+func NewMerger(repo tarstream.Store, base ostree.Checksum) (*Merger, error) {
 	b, err := repo.ReadMetadata(ostree.ObjCommit, base)
 	if err != nil {
 		return nil, err
@@ -94,7 +95,7 @@ func (m *Merger) ApplyLayer(ctx context.Context, r io.Reader) error {
 	m.made = map[string]bool{}
 	m.sysroot = sysrootFiles{spooled: map[string]spooled{}, linked: map[string]ostree.Checksum{}}
 	defer m.sysroot.release(m.filtered)
-	return eachEntry(ctx, r, func(tr *tar.Reader, hdr *tar.Header, _ string) error {
+	return tarstream.EachEntry(ctx, r, func(tr *tar.Reader, hdr *tar.Header, _ string) error {
 		if err := m.apply(tr, hdr); err != nil {
 			return fmt.Errorf("tar entry %q: %w", hdr.Name, err)
 		}
@@ -106,7 +107,7 @@ func (m *Merger) ApplyLayer(ctx context.Context, r io.Reader) error {
 // For what a commit does not hold it returns the top-level directory it is
 // in as filtered instead.
 func treePath(name string) (p, filtered string, err error) {
-	name, err = cleanName(name)
+	name, err = tarstream.CleanName(name)
 	if err != nil {
 		return "", "", err
 	}
@@ -152,7 +153,7 @@ func (m *Merger) apply(tr *tar.Reader, hdr *tar.Header) error {
 		return m.setFile(parent, base, hdr, ostree.ModeRegular|uint32(hdr.Mode)&0o7777, tr)
 	case tar.TypeSymlink:
 		// libostree stores every symlink as 0777, whatever the tar says.
-		return m.setFile(parent, base, hdr, ostree.ModeSymlink|0o777, eof{})
+		return m.setFile(parent, base, hdr, ostree.ModeSymlink|0o777, strings.NewReader(""))
 	case tar.TypeLink:
 		sum, err := m.linkTarget(parent, base, hdr.Linkname)
 		if err != nil {
@@ -295,7 +296,7 @@ func (m *Merger) lookupFile(p string) (ostree.Checksum, bool) {
 // xattrs returns an entry's xattrs with its SELinux label chosen as the
 // package comment says; replaced are those of the entry it replaces.
 func (m *Merger) xattrs(hdr *tar.Header, replaced ostree.Xattrs, parent *mdir) ostree.Xattrs {
-	x := paxXattrs(hdr)
+	x := tarstream.PAXXattrs(hdr)
 	if _, ok := x.Get(selinuxXattr); ok {
 		return x
 	}

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/ocne-image/ocne-image/shared/ostree"
+	"github.com/ocne-image/ocne-image/shared/ostreeext/tarstream"
 )
 
 // A derived layer can name the base image's own OSTree repository: the
@@ -36,8 +36,8 @@ type spooled struct {
 // filter leaves out an entry outside /usr and /etc, spooling what may be
 // the data of a later hard link.
 func (m *Merger) filter(top string, tr *tar.Reader, hdr *tar.Header) error {
-	name, _ := cleanName(hdr.Name)
-	if !strings.HasPrefix(name, objectsPrefix) || hdr.Typeflag != tar.TypeReg {
+	name, _ := tarstream.CleanName(hdr.Name)
+	if !tarstream.InObjectStore(name) || hdr.Typeflag != tar.TypeReg {
 		m.filtered[top]++
 		return nil
 	}
@@ -66,7 +66,7 @@ func (s *sysrootFiles) release(filtered map[string]int) {
 		s.f.Close()
 	}
 	for range s.spooled {
-		filtered[strings.TrimSuffix(sysrootPrefix, "/")]++
+		filtered[tarstream.SysrootDir]++
 	}
 }
 
@@ -82,7 +82,7 @@ func (m *Merger) linkTarget(parent *mdir, name, target string) (ostree.Checksum,
 			return sum, nil
 		}
 	}
-	clean, _ := cleanName(target)
+	clean, _ := tarstream.CleanName(target)
 	if sum, ok := m.sysroot.linked[clean]; ok {
 		return sum, nil
 	}
@@ -95,8 +95,8 @@ func (m *Merger) linkTarget(parent *mdir, name, target string) (ostree.Checksum,
 		}
 		return sum, err
 	}
-	if e, err := classify(clean); err == nil && e.kind == kindObject && e.objType == ostree.ObjFile && m.repo.Has(e.checksum, ostree.ObjFileZ) {
-		return e.checksum, nil
+	if sum, ok := tarstream.ContentObject(clean); ok && m.repo.Has(sum, ostree.ObjFileZ) {
+		return sum, nil
 	}
 	return ostree.Checksum{}, fmt.Errorf("hard link to %q, which is not a file of the merged tree (only /usr and /etc are)", target)
 }

@@ -23,7 +23,7 @@ import (
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/ocne-image/ocne-image/shared/archiverepo"
-	"github.com/ocne-image/ocne-image/shared/containerimage"
+	"github.com/ocne-image/ocne-image/shared/ociarchive"
 	"github.com/ocne-image/ocne-image/shared/ostree"
 	"github.com/ocne-image/ocne-image/shared/ostree/deltapart"
 	"github.com/ocne-image/ocne-image/shared/ostree/staticdelta"
@@ -85,7 +85,7 @@ func (o *Options) defaults() {
 // the Stream it is given while they are read and verified. No repository
 // directory or layer file is written. Image makes the image of them once
 // fill's results are known.
-func WriteLayers(a *containerimage.Archive, opts Options, fill func(*archiverepo.Stream) error) ([]containerimage.BlobLayer, error) {
+func WriteLayers(a *ociarchive.Archive, opts Options, fill func(*archiverepo.Stream) error) ([]ociarchive.BlobLayer, error) {
 	opts.defaults()
 	server, err := readServer(opts.ServerBinary, opts.Arch)
 	if err != nil {
@@ -120,7 +120,7 @@ func WriteLayers(a *containerimage.Archive, opts Options, fill func(*archiverepo
 	if err != nil {
 		return nil, fmt.Errorf("archive layer: %w", err)
 	}
-	return []containerimage.BlobLayer{sl, rl}, nil
+	return []ociarchive.BlobLayer{sl, rl}, nil
 }
 
 // writeDelta finishes the static delta to the commit of the stream's ref
@@ -170,7 +170,7 @@ func (d deltaSink) WriteFile(name string, size int64, r io.Reader) error {
 }
 
 // Image is the archive server image made of the layers WriteLayers wrote.
-func Image(layers []containerimage.BlobLayer, opts Options) containerimage.Build {
+func Image(layers []ociarchive.BlobLayer, opts Options) ociarchive.Build {
 	opts.defaults()
 	labels := map[string]string{
 		"org.opencontainers.image.title":       "OCK OSTree archive server",
@@ -179,7 +179,7 @@ func Image(layers []containerimage.BlobLayer, opts Options) containerimage.Build
 	for k, v := range opts.Labels {
 		labels[k] = v
 	}
-	return containerimage.Build{
+	return ociarchive.Build{
 		Layers: layers,
 		Config: imgspecv1.Image{
 			Created:  &opts.Created,
@@ -219,7 +219,7 @@ func readServer(path, arch string) ([]byte, error) {
 // uncompressed: a server binary is a few MB, and the repository's objects
 // are deflated already.
 func serverLayer(w io.Writer, server []byte, mtime time.Time) error {
-	tw := containerimage.NewTarWriter(w, mtime)
+	tw := ociarchive.NewTarWriter(w, mtime)
 	err := tw.File(layout.ServerPath, 0o755, int64(len(server)), bytes.NewReader(server))
 	if err == nil { // the Kickstart mount point, and a /tmp for good measure
 		err = tw.Dir(layout.KsPath, 0o755)

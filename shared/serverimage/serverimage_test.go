@@ -13,6 +13,7 @@ import (
 
 	"github.com/ocne-image/ocne-image/shared/archiverepo"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
+	"github.com/ocne-image/ocne-image/shared/ociarchive"
 	"github.com/ocne-image/ocne-image/shared/ostree"
 	"github.com/ocne-image/ocne-image/shared/serverimage/layout"
 )
@@ -26,7 +27,7 @@ func TestImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "image.tar")
-	a, err := containerimage.CreateArchive(path, "")
+	a, err := ociarchive.CreateArchive(path, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/ocne-image/ocne-image/shared/containerimage"
+	"github.com/ocne-image/ocne-image/shared/ociarchive"
 )
 
 // The addresses up.sh serves its registry on: the host's loopback (for the
@@ -113,7 +114,7 @@ func buildHello(t *testing.T) string {
 // docker://<registry>/test/hello:1.
 func pushHello(ctx context.Context, t *testing.T, bin, registry string) string {
 	t.Helper()
-	layer, err := containerimage.NewTarLayer(t.TempDir(), containerimage.Gzip, time.Unix(0, 0))
+	layer, err := ociarchive.NewTarLayer(t.TempDir(), ociarchive.Gzip, time.Unix(0, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,8 +135,8 @@ func pushHello(ctx context.Context, t *testing.T, bin, registry string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := containerimage.Build{
-		Layers: []containerimage.BlobLayer{bl},
+	b := ociarchive.Build{
+		Layers: []ociarchive.BlobLayer{bl},
 		Config: imgspecv1.Image{
 			Platform: imgspecv1.Platform{OS: "linux", Architecture: runtime.GOARCH},
 			Config:   imgspecv1.ImageConfig{Entrypoint: []string{"/hello"}},
@@ -147,7 +148,7 @@ func pushHello(ctx context.Context, t *testing.T, bin, registry string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := containerimage.Write(ctx, ref.ImageReference, []containerimage.Build{b}, containerimage.Options{TLSVerify: false})
+	d, err := containerimage.Write(ctx, ref.ImageReference, []ociarchive.Build{b}, containerimage.Options{TLSVerify: false})
 	if err != nil {
 		t.Fatalf("push %s: %v", image, err)
 	}

@@ -53,6 +53,12 @@ func TestDependencyBudgets(t *testing.T) {
 		// Both ends of the builder pod's protocol link it: the pod without
 		// the cluster clients, create's cluster side without the pipeline.
 		{pkgs: "./shared/builder/wire", leaf: true},
+		// What only writes images (the server image, the builder image,
+		// ostree-ext export) needs no containers/image: the image-spec
+		// types and the compressors.
+		{pkgs: "./shared/ociarchive", deny: heavy, only: []string{"github.com/opencontainers/", "github.com/klauspost/compress"}},
+		// create's cluster side runs and follows the pod: it reads no image.
+		{pkgs: "./shared/clusterbuild", deny: []string{"go.podman.io/", "github.com/containers/"}},
 		// The builder pod needs no cluster client: that is what halves
 		// the builder image.
 		{pkgs: "./kubectl-ocne/builder", deny: []string{"k8s.io/client-go/", "k8s.io/cli-runtime/"}},

@@ -24,6 +24,7 @@ import (
 	"github.com/ocne-image/ocne-image/shared/builderimage"
 	"github.com/ocne-image/ocne-image/shared/clusterbuild"
 	"github.com/ocne-image/ocne-image/shared/containerimage"
+	"github.com/ocne-image/ocne-image/shared/ociarchive"
 	"github.com/ocne-image/ocne-image/shared/ostreeext"
 	"github.com/ocne-image/ocne-image/test/harness"
 )
@@ -341,7 +342,7 @@ func TestInClusterRegistryAuth(t *testing.T) {
 	b := encapsulateSample(t, ostreeext.ExportOptions{})
 	defer b.RemoveLayerFiles()
 	ref, _ := containerimage.ParseReference("docker://" + reg + "/olcne/ock-ostree:1.31")
-	if _, err := containerimage.Write(context.Background(), ref, []containerimage.Build{b}, containerimage.Options{AuthFile: auth}); err != nil {
+	if _, err := containerimage.Write(context.Background(), ref, []ociarchive.Build{b}, containerimage.Options{AuthFile: auth}); err != nil {
 		t.Fatal(err)
 	}
 	base := []string{"create", "--kubeconfig", c.kubeconfig, "--version", "1.31", "--builder-image", c.builder,

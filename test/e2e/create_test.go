@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ocne-image/ocne-image/shared/containerimage"
+	"github.com/ocne-image/ocne-image/shared/ociarchive"
 	"github.com/ocne-image/ocne-image/shared/ostreeext"
 	"github.com/ocne-image/ocne-image/test/fixture"
 	"github.com/ocne-image/ocne-image/test/harness"
@@ -26,7 +26,7 @@ import (
 func TestCreateServeInstall(t *testing.T) {
 	s := getSample(t)
 	reg := harness.StartRegistry(t)
-	writeSampleImage(t, "docker://"+reg+"/olcne/ock-ostree:1.31", ostreeext.ExportOptions{Layers: 4, Compression: containerimage.Zstd})
+	writeSampleImage(t, "docker://"+reg+"/olcne/ock-ostree:1.31", ostreeext.ExportOptions{Layers: 4, Compression: ociarchive.Zstd})
 
 	home := t.TempDir()
 	r := plugin(t, home, "create", "--type", "ostree", "--local", "--version", "1.31",

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ocne-image/ocne-image/shared/containerimage"
+	"github.com/ocne-image/ocne-image/shared/ociarchive"
 	"github.com/ocne-image/ocne-image/shared/ostreeext"
 	"github.com/ocne-image/ocne-image/test/fixture"
 	"github.com/ocne-image/ocne-image/test/harness"
@@ -99,7 +99,7 @@ func getSample(t *testing.T) *sample {
 
 // encapsulateSample exports the sample commit; its layer files live in a
 // test temp dir.
-func encapsulateSample(t *testing.T, opts ostreeext.ExportOptions) containerimage.Build {
+func encapsulateSample(t *testing.T, opts ostreeext.ExportOptions) ociarchive.Build {
 	t.Helper()
 	s := getSample(t)
 	opts.TempDir = t.TempDir()

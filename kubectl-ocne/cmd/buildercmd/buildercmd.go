@@ -127,6 +127,7 @@ func (o *Options) Run(ctx context.Context) error {
 		err = errors.New("the builder pod was stopped before the build finished (deleted or evicted)")
 	}
 	if err != nil {
+		err = Hint(err)
 		srv.Fail(err)
 		return err
 	}

@@ -8,6 +8,10 @@ package wire
 // Port is where the builder pod serves the protocol.
 const Port = 8080
 
+// WorkDir is the builder pod's scratch directory: the builder image makes
+// it, and the pod mounts an emptyDir there and passes it as --work-dir.
+const WorkDir = "/work"
+
 // Paths the builder pod serves.
 const (
 	PathHealth  = "/healthz"

@@ -12,6 +12,7 @@ import (
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/ocne-image/ocne-image/shared/containerimage"
+	"github.com/ocne-image/ocne-image/shared/ociarchive"
 )
 
 func catImageCmd(args []string) error {
@@ -26,7 +27,7 @@ func catImageCmd(args []string) error {
 	}
 	created := time.Now().UTC().Truncate(time.Second)
 	// Uncompressed: the pull is not what is measured.
-	tl, err := containerimage.NewTarLayer(os.TempDir(), containerimage.Uncompressed, created)
+	tl, err := ociarchive.NewTarLayer(os.TempDir(), ociarchive.Uncompressed, created)
 	if err != nil {
 		return err
 	}
@@ -41,12 +42,12 @@ func catImageCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	b := containerimage.Build{Layers: []containerimage.BlobLayer{l}, Config: imgspecv1.Image{
+	b := ociarchive.Build{Layers: []ociarchive.BlobLayer{l}, Config: imgspecv1.Image{
 		Created:  &created,
 		Platform: imgspecv1.Platform{OS: "linux", Architecture: runtime.GOARCH},
 		Config:   imgspecv1.ImageConfig{Entrypoint: []string{"/bin/busybox"}},
 	}}
-	d, err := containerimage.Write(context.Background(), ref, []containerimage.Build{b}, containerimage.Options{})
+	d, err := containerimage.Write(context.Background(), ref, []ociarchive.Build{b}, containerimage.Options{})
 	if err != nil {
 		return err
 	}

@@ -11,13 +11,14 @@ import (
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/ocne-image/ocne-image/shared/containerimage"
+	"github.com/ocne-image/ocne-image/shared/ociarchive"
 	"github.com/ocne-image/ocne-image/shared/serverimage/layout"
 )
 
 // tarLayer writes a layer holding files (path -> content).
-func tarLayer(t *testing.T, c containerimage.Compression, files map[string]string) containerimage.BlobLayer {
+func tarLayer(t *testing.T, c ociarchive.Compression, files map[string]string) ociarchive.BlobLayer {
 	t.Helper()
-	tl, err := containerimage.NewTarLayer(t.TempDir(), c, time.Unix(0, 0))
+	tl, err := ociarchive.NewTarLayer(t.TempDir(), c, time.Unix(0, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,13 +64,13 @@ func TestObjectSizes(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var b containerimage.Build
+			var b ociarchive.Build
 			for _, files := range tc.layers {
-				b.Layers = append(b.Layers, tarLayer(t, containerimage.Uncompressed, files))
+				b.Layers = append(b.Layers, tarLayer(t, ociarchive.Uncompressed, files))
 			}
 			b.Config = testConfig
 			archive := filepath.Join(t.TempDir(), "image.tar")
-			if err := containerimage.WriteArchive(archive, b, []string{"localhost/test:latest"}); err != nil {
+			if err := ociarchive.WriteArchive(archive, b, []string{"localhost/test:latest"}); err != nil {
 				t.Fatal(err)
 			}
 			got, err := objectSizes(archive)
@@ -96,16 +97,16 @@ func TestObjectSizes(t *testing.T) {
 
 func TestFloor(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "oci")
-	b := containerimage.Build{Config: testConfig, Layers: []containerimage.BlobLayer{
-		tarLayer(t, containerimage.Gzip, map[string]string{"objects/aa/1.file": strings.Repeat("a", 1000), "objects/aa/2.dirtree": "xyz"}),
-		tarLayer(t, containerimage.Gzip, map[string]string{"objects/bb/3.file": ""}),
-		tarLayer(t, containerimage.Gzip, map[string]string{"objects/cc/4.file": "hello"}),
+	b := ociarchive.Build{Config: testConfig, Layers: []ociarchive.BlobLayer{
+		tarLayer(t, ociarchive.Gzip, map[string]string{"objects/aa/1.file": strings.Repeat("a", 1000), "objects/aa/2.dirtree": "xyz"}),
+		tarLayer(t, ociarchive.Gzip, map[string]string{"objects/bb/3.file": ""}),
+		tarLayer(t, ociarchive.Gzip, map[string]string{"objects/cc/4.file": "hello"}),
 	}}
 	ref, err := containerimage.ParseReference("oci:" + dir + ":" + ImageTag)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := containerimage.Write(context.Background(), ref, []containerimage.Build{b}, containerimage.Options{}); err != nil {
+	if _, err := containerimage.Write(context.Background(), ref, []ociarchive.Build{b}, containerimage.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	img, err := readLayout(dir)
@@ -126,7 +127,7 @@ func TestFloor(t *testing.T) {
 	}
 
 	// A layer that is not the one the manifest names is an error, not a floor.
-	other := tarLayer(t, containerimage.Gzip, map[string]string{"objects/bb/3.file": "changed"})
+	other := tarLayer(t, ociarchive.Gzip, map[string]string{"objects/bb/3.file": "changed"})
 	if err := os.Rename(other.Path, img.blobPath(img.manifest.Layers[1].Digest)); err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ocne-image/ocne-image/shared/containerimage"
 	"github.com/ocne-image/ocne-image/shared/convert"
+	"github.com/ocne-image/ocne-image/shared/ociarchive"
 	"github.com/ocne-image/ocne-image/shared/ostreeext"
 	"github.com/ocne-image/ocne-image/test/fixture"
 )
@@ -70,7 +70,7 @@ func fixtureCmd(args []string) error {
 			return err
 		}
 	}
-	for _, comp := range []containerimage.Compression{containerimage.Gzip, containerimage.Uncompressed} {
+	for _, comp := range []ociarchive.Compression{ociarchive.Gzip, ociarchive.Uncompressed} {
 		layout := filepath.Join(*dir, "oci-"+string(comp))
 		if err := step("encapsulate ("+string(comp)+", "+fmt.Sprint(*layers)+" layers)", func() error {
 			tmp := filepath.Join(*dir, "layers-tmp")

@@ -1,4 +1,4 @@
-package ostreeext
+package tarstream
 
 import (
 	"archive/tar"
@@ -149,9 +149,9 @@ func (im *Importer) write(j job) error {
 	return nil
 }
 
-// eachEntry calls fn for every entry of a layer tar stream, with its name
-// checked (cleanName), until the end, an error or ctx is done.
-func eachEntry(ctx context.Context, r io.Reader, fn func(tr *tar.Reader, hdr *tar.Header, name string) error) error {
+// EachEntry calls fn for every entry of a layer tar stream, with its name
+// checked (CleanName), until the end, an error or ctx is done.
+func EachEntry(ctx context.Context, r io.Reader, fn func(tr *tar.Reader, hdr *tar.Header, name string) error) error {
 	// tar reads headers 512 bytes at a time; an uncompressed layer would
 	// otherwise cost a system call per header.
 	tr := tar.NewReader(bufio.NewReaderSize(r, 256<<10))
@@ -177,7 +177,7 @@ func eachEntry(ctx context.Context, r io.Reader, fn func(tr *tar.Reader, hdr *ta
 }
 
 func (im *Importer) readTar(ctx context.Context, r io.Reader, jobs chan<- job) error {
-	return eachEntry(ctx, r, func(tr *tar.Reader, hdr *tar.Header, name string) error {
+	return EachEntry(ctx, r, func(tr *tar.Reader, hdr *tar.Header, name string) error {
 		if hdr.Typeflag == tar.TypeLink {
 			if _, err := cleanName(hdr.Linkname); err != nil {
 				return err
@@ -280,11 +280,11 @@ func (im *Importer) xattrsFor(sum ostree.Checksum, hdr *tar.Header) (ostree.Xatt
 		delete(im.pending, sum)
 		return ostree.ParseXattrs(im.xattrs[xs])
 	}
-	return paxXattrs(hdr), nil
+	return PAXXattrs(hdr), nil
 }
 
-// paxXattrs returns the xattrs a tar entry carries as PAX records.
-func paxXattrs(hdr *tar.Header) ostree.Xattrs {
+// PAXXattrs returns the xattrs a tar entry carries as PAX records.
+func PAXXattrs(hdr *tar.Header) ostree.Xattrs {
 	var x ostree.Xattrs
 	for k, v := range hdr.PAXRecords {
 		if name, ok := strings.CutPrefix(k, paxXattrPrefix); ok {

@@ -1,4 +1,4 @@
-package ostreeext
+package tarstream
 
 import (
 	"strings"

@@ -1,8 +1,11 @@
-// Package ostreeext converts between ostree-ext container image layers (an
-// OSTree commit encapsulated in tar layers, as ostree-rs-ext and bootc write
-// them) and OSTree archive repositories: Importer and Export, plus Merger,
-// which commits the derived layers of an image built on top of one.
-package ostreeext
+// Package tarstream reads and writes the tar stream of an ostree-ext layer:
+// an OSTree repository under sysroot/ostree/repo (format 0 or 1, each era's
+// ways of recording xattrs) beside the checked-out tree, whose files are
+// hard links into it. Importer puts the objects of such layers into a
+// Store, verified; Writer writes them out of an archive repository.
+// Which layers an image has, and which objects go into which, is decided
+// above it (shared/ostreeext, shared/ostreeext/chunking).
+package tarstream
 
 import (
 	"fmt"
@@ -92,4 +95,25 @@ func classify(name string) (entry, error) {
 func objectName(c ostree.Checksum, suffix string) string {
 	h := c.String()
 	return objectsPrefix + h[:2] + "/" + h[2:] + "." + suffix
+}
+
+// CleanName normalises a tar entry name as the importer does, refusing one
+// that climbs out of the root.
+func CleanName(name string) (string, error) { return cleanName(name) }
+
+// InObjectStore reports whether a cleaned tar path is under the layer's
+// object store (sysroot/ostree/repo/objects/).
+func InObjectStore(name string) bool { return strings.HasPrefix(name, objectsPrefix) }
+
+// SysrootDir is the top-level directory that holds the layer's repository.
+const SysrootDir = "sysroot"
+
+// ContentObject returns the content object a cleaned tar path names in the
+// layer's object store, if it names one.
+func ContentObject(name string) (ostree.Checksum, bool) {
+	e, err := classify(name)
+	if err != nil || e.kind != kindObject || e.objType != ostree.ObjFile {
+		return ostree.Checksum{}, false
+	}
+	return e.checksum, true
 }

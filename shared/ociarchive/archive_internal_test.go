@@ -1,4 +1,4 @@
-package containerimage
+package ociarchive
 
 import (
 	"archive/tar"
