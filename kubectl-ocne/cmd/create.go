@@ -74,12 +74,13 @@ type CreateOptions struct {
 	AuthFile     string
 	// RegistriesConf is a registries.conf(5) for the source pull; in the
 	// cluster it reaches the pod as a ConfigMap.
-	RegistriesConf string
-	Destination    string
-	StartTimeout   time.Duration
-	BuilderArgs    []string
-	kube           *genericclioptions.ConfigFlags
-	clients        *kubeflags.Clients // of the cluster built in; tests set a fake
+	RegistriesConf   string
+	Destination      string
+	StartTimeout     time.Duration
+	BuilderArgs      []string
+	kube             *genericclioptions.ConfigFlags
+	clients          *kubeflags.Clients // of the cluster built in; tests set a fake
+	auth, registries []byte             // the --authfile and --registries-conf files
 	// OutputFile is the archive to write; Print says how to report it.
 	OutputFile  string
 	Print       *cli.PrintFlags
@@ -225,6 +226,13 @@ func (o *CreateOptions) Complete(c *cobra.Command) error {
 	if o.clients == nil {
 		o.clients = kubeflags.NewClients(o.kube)
 	}
+	// What the builder pod gets as a Secret and a ConfigMap.
+	if o.auth, err = readFlagFile("--authfile", o.AuthFile); err != nil {
+		return err
+	}
+	if o.registries, err = readFlagFile("--registries-conf", o.RegistriesConf); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -291,14 +299,6 @@ func (o *CreateOptions) runInCluster(ctx context.Context, cfg *rest.Config) erro
 		return cli.Usagef("--builder-image must not be empty")
 	}
 	ns := kubeflags.Namespace(o.kube, DefaultNamespace)
-	auth, err := readFlagFile("--authfile", o.AuthFile)
-	if err != nil {
-		return err
-	}
-	registries, err := readFlagFile("--registries-conf", o.RegistriesConf)
-	if err != nil {
-		return err
-	}
 	logw := io.Discard
 	if o.Verbose > 0 {
 		logw = o.ErrOut
@@ -308,7 +308,7 @@ func (o *CreateOptions) runInCluster(ctx context.Context, cfg *rest.Config) erro
 	res, err := clusterbuild.Run(ctx, cfg, clusterbuild.Options{
 		Namespace: ns, BuilderImage: o.BuilderImage, PullPolicy: builderPullPolicy(o.BuilderImage, buildinfo.Version), Proxy: podProxy(o.proxy),
 		Source: o.source, Arch: o.Arch, Version: o.Version, Ref: o.Ref, NoStaticDelta: !o.StaticDelta,
-		TLSVerify: o.TLSVerify, Auth: auth, RegistriesConf: registries,
+		TLSVerify: o.TLSVerify, Auth: o.auth, RegistriesConf: o.registries,
 		Destination: o.Destination, Output: o.OutputFile,
 		StartTimeout: o.StartTimeout, ExtraArgs: o.BuilderArgs, Progress: pull, Fetch: fetch, Log: logw,
 	})
