@@ -60,6 +60,11 @@
 #                                   (add host for the information row)
 #   LOADTEST_FULL_MAX   10          largest N that pulls the 1x fixture
 #   LOADTEST_REPLICAS   2           server pods for the cluster sides
+#   LOADTEST_OSTREE     ostree      the clients' ostree CLI; with a current
+#                                   libostree (make ostree-new prints it)
+#                                   the servers' static delta is pulled
+#                                   without the 2022.7 walk: the fleet row
+#                                   with deltas, against nginx's loose
 #   LOADTEST_FSYNC      0           1: the clients keep core.fsync on (as
 #                                   Anaconda does; then the disk dominates)
 #   LOADTEST_OUT        .cache/loadtest  client repositories (on disk, not
@@ -76,6 +81,8 @@ SERVERS=${LOADTEST_SERVERS:-"podman podman-nginx cluster cluster-nginx nginx"}
 FULL_MAX=${LOADTEST_FULL_MAX:-10}
 REPLICAS=${LOADTEST_REPLICAS:-2}
 FSYNC=${LOADTEST_FSYNC:-0}
+CLIENT=${LOADTEST_OSTREE:-ostree}
+CLIENT_VERSION=$("$CLIENT" --version | awk -F"'" '/Version/ {print $2}')
 OUT=${LOADTEST_OUT:-$ROOT/.cache/loadtest}
 HELPER=$ROOT/bin/podman-ocne
 LOADPULL=$CACHE/bin/loadpull
@@ -400,7 +407,7 @@ declare -A WALL P50 MAX REQ OBJ FAIL PERPULL CPU
 pull() {
   local s=$1 k=$2 n=$3 line rc=0
   rm -rf "$OUT/clients"
-  line=$("$LOADPULL" -url "${URL[$s:$k]}" -n "$n" -dir "$OUT/clients" -commit "${COMMIT[$k]}" "${fsync_flag[@]}" 2>"$OUT/loadpull.err") || rc=$?
+  line=$("$LOADPULL" -url "${URL[$s:$k]}" -n "$n" -dir "$OUT/clients" -commit "${COMMIT[$k]}" -ostree "$CLIENT" "${fsync_flag[@]}" 2>"$OUT/loadpull.err") || rc=$?
   if ((rc)); then
     cat "$OUT/loadpull.err" >&2
     [[ -n $line ]] || die "loadpull against $s failed to run"
@@ -410,11 +417,11 @@ pull() {
 }
 
 echo
-echo "=== $(nproc) CPUs, ostree $OSTREE_VERSION; clients: ostree pull into bare-user repos (core.fsync=$([[ $FSYNC == 1 ]] && echo true || echo false)), all started at once"
+echo "=== $(nproc) CPUs, client ostree $CLIENT_VERSION ($CLIENT); clients: ostree pull into bare-user repos (core.fsync=$([[ $FSYNC == 1 ]] && echo true || echo false)), all started at once"
 for k in "${KINDS[@]}"; do
   echo "    $k fixture: ${FILES[$k]} files, $(mib "${BYTES[$k]}") MiB; archive $(du -sm "${ARCHIVE[$k]}" | cut -f1) MiB, $(find "${ARCHIVE[$k]}" -type f | wc -l) files; commit ${COMMIT[$k]:0:12}"
 done
-echo "    command per round: $LOADPULL -url URL -n N -dir $OUT/clients -commit COMMIT ${fsync_flag[*]}"
+echo "    command per round: $LOADPULL -url URL -n N -dir $OUT/clients -commit COMMIT -ostree $CLIENT ${fsync_flag[*]}"
 
 for n in $NS_LIST; do
   k=$(fixture_for "$n")

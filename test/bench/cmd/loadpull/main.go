@@ -2,7 +2,7 @@
 // it runs N real `ostree pull` clients at once against one archive URL,
 // each into its own fresh bare-user repository, then checks every result.
 //
-//	loadpull -url URL -n N -dir DIR -commit C [-ref ock] [-fsync] [-jobs J]
+//	loadpull -url URL -n N -dir DIR -commit C [-ref ock] [-fsync] [-jobs J] [-ostree CLI]
 //
 // DIR must not exist; it is removed afterwards (also on Ctrl-C). Only the
 // pulls are timed: repositories are made before, and `ostree fsck` and the
@@ -43,6 +43,7 @@ const remote = "ock"
 
 type options struct {
 	url, dir, commit, ref string
+	bin                   string // the ostree CLI
 	n, jobs               int
 	fsync                 bool
 }
@@ -64,6 +65,7 @@ func main() {
 	flag.StringVar(&o.commit, "commit", "", "the commit every client must end up with")
 	flag.StringVar(&o.ref, "ref", remote, "the ref to pull")
 	flag.BoolVar(&o.fsync, "fsync", false, "leave core.fsync on in the client repositories")
+	flag.StringVar(&o.bin, "ostree", "ostree", "the ostree CLI the clients run (e.g. a current libostree, which uses static deltas without walking the commit)")
 	flag.IntVar(&o.jobs, "jobs", runtime.NumCPU(), "parallel set-up and fsck jobs")
 	flag.Parse()
 	if o.url == "" || o.dir == "" || o.commit == "" || o.n < 1 || o.jobs < 1 || flag.NArg() != 0 {
@@ -98,7 +100,7 @@ func run(ctx context.Context, o options) error {
 	var wg sync.WaitGroup
 	start := time.Now()
 	for _, c := range clients {
-		wg.Go(func() { c.pull(ctx, o.ref) })
+		wg.Go(func() { c.pull(ctx, o) })
 	}
 	wg.Wait()
 	wall := time.Since(start)
@@ -154,7 +156,7 @@ func setUp(ctx context.Context, repo string, o options) error {
 		steps = append(steps, []string{"config", "set", "core.fsync", "false"})
 	}
 	for _, s := range steps {
-		if _, err := ostree(ctx, repo, s...); err != nil {
+		if _, err := ostree(ctx, o.bin, repo, s...); err != nil {
 			return err
 		}
 	}
@@ -165,9 +167,9 @@ func setUp(ctx context.Context, repo string, o options) error {
 // "940 metadata, 20012 content objects fetched; ...".
 var fetched = regexp.MustCompile(`(\d+) metadata, (\d+) content objects fetched`)
 
-func (c *client) pull(ctx context.Context, ref string) {
+func (c *client) pull(ctx context.Context, o options) {
 	t := time.Now()
-	out, err := ostree(ctx, c.repo, "pull", remote, ref)
+	out, err := ostree(ctx, o.bin, c.repo, "pull", remote, o.ref)
 	c.elapsed = time.Since(t)
 	c.err = err
 	if m := fetched.FindStringSubmatch(out); m != nil {
@@ -180,14 +182,14 @@ func (c *client) pull(ctx context.Context, ref string) {
 // check is what an installer relies on: the commit it asked for, every
 // object intact.
 func check(ctx context.Context, repo string, o options) error {
-	got, err := ostree(ctx, repo, "rev-parse", remote+":"+o.ref)
+	got, err := ostree(ctx, o.bin, repo, "rev-parse", remote+":"+o.ref)
 	if err != nil {
 		return err
 	}
 	if got = strings.TrimSpace(got); got != o.commit {
 		return fmt.Errorf("pulled commit %s, want %s", got, o.commit)
 	}
-	if _, err := ostree(ctx, repo, "fsck"); err != nil {
+	if _, err := ostree(ctx, o.bin, repo, "fsck"); err != nil {
 		return fmt.Errorf("fsck: %w", err)
 	}
 	return nil
@@ -195,8 +197,8 @@ func check(ctx context.Context, repo string, o options) error {
 
 // ostree runs the ostree CLI on repo and returns its stdout; a failure
 // carries the last line of its stderr.
-func ostree(ctx context.Context, repo string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, "ostree", append([]string{"--repo=" + repo}, args...)...)
+func ostree(ctx context.Context, bin, repo string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--repo=" + repo}, args...)...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
