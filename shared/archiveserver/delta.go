@@ -73,7 +73,7 @@ func (s *Server) serveDelta(w http.ResponseWriter, r *http.Request, name, file s
 			return true
 		}
 		if errors.Is(err, errNoCache) {
-			s.logError("delta part cache: %v; rebuilding parts on every request", err)
+			s.parts.warnOnce.Do(func() { s.logError("delta part cache: %v; rebuilding parts on every request", err) })
 		} else {
 			s.logError("delta part %s: %v", name, err)
 			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
@@ -116,6 +116,7 @@ type partCache struct {
 	base     string // where dir is made
 	err      error  // making dir failed: no cache
 	inflight map[string]*rebuild
+	warnOnce sync.Once // that there is no cache
 }
 
 type rebuild struct {
