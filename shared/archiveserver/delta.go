@@ -194,6 +194,6 @@ func (c *partCache) remove() {
 	}
 }
 
-func (s *Server) logError(format string, args ...any) {
-	fmt.Fprintf(s.opts.ErrorLog, "archive-server: "+format+"\n", args...)
-}
+// logError logs through a log.Logger, which serialises the writes of
+// concurrent requests.
+func (s *Server) logError(format string, args ...any) { s.errLog.Printf(format, args...) }

@@ -98,7 +98,8 @@ type Server struct {
 	log     *accessLog   // nil: no access log
 	objects *objectCache // nil: off
 	parts   *partCache
-	bufs    sync.Pool // *[smallBody]byte: small files are read into these
+	errLog  *log.Logger // Options.ErrorLog's
+	bufs    sync.Pool   // *[smallBody]byte: small files are read into these
 }
 
 // New opens opts.Root and returns a Server for it. The root is opened once,
@@ -147,6 +148,7 @@ func New(opts Options) (*Server, error) {
 		opts.PartCacheDir = os.TempDir()
 	}
 	s.parts = newPartCache(opts.PartCacheDir)
+	s.errLog = log.New(opts.ErrorLog, "archive-server: ", log.LstdFlags)
 	switch {
 	case opts.ObjectCache == 0:
 		s.objects = newObjectCache(DefaultObjectCache)
@@ -246,7 +248,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ReadTimeout:       s.opts.ReadTimeout,
 		WriteTimeout:      s.opts.WriteTimeout,
 		IdleTimeout:       s.opts.IdleTimeout,
-		ErrorLog:          log.New(s.opts.ErrorLog, "archive-server: ", log.LstdFlags),
+		ErrorLog:          s.errLog,
 		ConnContext:       withRawConn,
 	}
 	fmt.Fprintf(s.opts.ErrorLog, "archive-server: serving %s on %s\n", s.opts.Root, ln.Addr())

@@ -23,6 +23,9 @@ export OCNE_TEST_POD_REGISTRY=10.244.0.1:5000  # the same, from pods and the nod
 OCNE_TEST_OSTREE_NEW=${OCNE_TEST_OSTREE_NEW:-$(test/tools/ostree/install.sh)}
 export OCNE_TEST_OSTREE_NEW
 go test -count=1 -timeout 40m ./...
-# The archive server's shared state (object cache, access log batches)
-# under the race detector, which needs cgo; the binaries are built without.
+# Shared state under the race detector, which needs cgo (the binaries are
+# built without): the archive server's (object cache, access log batches,
+# part cache) and the static delta planner's, which create's compressing
+# goroutines feed at once.
 CGO_ENABLED=1 go test -race -count=1 ./shared/archiveserver
+CGO_ENABLED=1 go test -race -short -count=1 -run 'TestPlanner|TestStream' ./shared/ostree/staticdelta ./shared/archiverepo

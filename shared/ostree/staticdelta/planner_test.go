@@ -2,6 +2,9 @@ package staticdelta
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -9,9 +12,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/ocne-image/ocne-image/shared/archiverepo"
 	"github.com/ocne-image/ocne-image/shared/archiveserver"
 	"github.com/ocne-image/ocne-image/shared/ostree"
 	"github.com/ocne-image/ocne-image/shared/ostree/deltapart"
@@ -180,5 +185,94 @@ func TestPlannedDeltaFailures(t *testing.T) {
 	}
 	if !strings.Contains(srv.errs.String(), last.Checksum.String()) {
 		t.Errorf("server log %q does not name the missing object %s", srv.errs.String(), last.Checksum)
+	}
+}
+
+// TestPlannerConcurrent: objects planned from many goroutines at once, some
+// twice, give parts whose recipes rebuild, from the repository, exactly the
+// parts the superblock lists, holding every object once.
+func TestPlannerConcurrent(t *testing.T) {
+	dir := t.TempDir()
+	repo, err := archiverepo.Create(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const partSize = 64 << 10
+	tree := &ostree.DirTree{}
+	type obj struct {
+		c    ostree.Checksum
+		h    *ostree.FileHeader
+		data []byte
+	}
+	var objs []obj
+	for i := range 200 {
+		size := (i * 7919) % (partSize / 2) // some over a quarter part
+		data := bytes.Repeat([]byte{byte(i), byte(i >> 8), 3}, size/3)
+		h := &ostree.FileHeader{Mode: ostree.ModeRegular | 0o644, UID: uint32(i % 3)}
+		c, err := repo.AddContent(h, int64(len(data)), bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, obj{c, h, data})
+		tree.Files = append(tree.Files, ostree.TreeFile{Name: fmt.Sprintf("f%03d", i), Checksum: c})
+	}
+	meta := (&ostree.DirMeta{Mode: 0o40755}).Marshal()
+	tb := tree.Marshal()
+	commit := (&ostree.Commit{Subject: "t", RootTree: ostree.SumBytes(tb), RootMeta: ostree.SumBytes(meta)}).Marshal()
+	metaOf := map[ostree.Checksum][]byte{ostree.SumBytes(meta): meta, ostree.SumBytes(tb): tb}
+	if err := repo.WriteMetadata(ostree.ObjDirMeta, ostree.SumBytes(meta), meta); err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.WriteMetadata(ostree.ObjDirTree, ostree.SumBytes(tb), tb); err != nil {
+		t.Fatal(err)
+	}
+
+	p := NewPlanner(Options{PartSize: partSize})
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := w; i < len(objs); i += 4 { // every object planned twice
+				o := objs[i]
+				cw := p.Content(o.h, int64(len(o.data)))
+				for b := o.data; len(b) > 0; b = b[min(len(b), 1000):] {
+					cw.Write(b[:min(len(b), 1000)])
+				}
+				if err := cw.Done(o.c); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	sink := memSink{}
+	to := ostree.SumBytes(commit)
+	d, err := p.Finish(sink, to, commit, nil, func(_ ostree.ObjectType, c ostree.Checksum) []byte { return metaOf[c] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[ostree.Checksum]int{}
+	for i, ph := range d.Parts {
+		r, err := deltapart.ParseRecipe(sink[ostree.ScratchDeltaPartPath(to, i)+deltapart.RecipeSuffix])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var part bytes.Buffer
+		if err := deltapart.Assemble(&part, r, func(name string) (io.ReadCloser, error) { return os.Open(filepath.Join(dir, name)) }); err != nil {
+			t.Fatalf("part %d: %v", i, err)
+		}
+		if ostree.Checksum(sha256.Sum256(part.Bytes())) != ph.Checksum || uint64(part.Len()) != ph.Size {
+			t.Errorf("part %d rebuilt differs from its header", i)
+		}
+		if ph.USize > partSize && len(ph.Objects) > 1 {
+			t.Errorf("part %d: %d bytes in %d objects, over the part size", i, ph.USize, len(ph.Objects))
+		}
+		for _, o := range ph.Objects {
+			seen[o.Checksum]++
+		}
+	}
+	for _, o := range objs {
+		if seen[o.c] != 1 {
+			t.Errorf("object %s in %d parts, want 1", o.c, seen[o.c])
+		}
 	}
 }
