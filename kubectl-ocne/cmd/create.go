@@ -226,12 +226,13 @@ func (o *CreateOptions) Complete(c *cobra.Command) error {
 	if o.clients == nil {
 		o.clients = kubeflags.NewClients(o.kube)
 	}
-	// What the builder pod gets as a Secret and a ConfigMap.
+	// What the builder pod gets as a Secret and a ConfigMap. A file that
+	// cannot be read is a bad flag (exit 2), as Validate would say.
 	if o.auth, err = readFlagFile("--authfile", o.AuthFile); err != nil {
-		return err
+		return cli.Usage(err)
 	}
 	if o.registries, err = readFlagFile("--registries-conf", o.RegistriesConf); err != nil {
-		return err
+		return cli.Usage(err)
 	}
 	return nil
 }
