@@ -49,15 +49,6 @@ var typeCodes = map[ostree.ObjectType]byte{ostree.ObjFile: 'f', ostree.ObjDirTre
 // ErrBadRecipe reports a recipe that cannot be decoded.
 var ErrBadRecipe = errors.New("bad delta part recipe")
 
-// PayloadSize is the part's uncompressed payload size.
-func (r *Recipe) PayloadSize() int64 {
-	n := int64(len(r.Head) + len(r.Tail))
-	for _, s := range r.Sources {
-		n += s.Size
-	}
-	return n
-}
-
 // Marshal encodes the recipe.
 func (r *Recipe) Marshal() []byte {
 	b := append([]byte(nil), recipeMagic...)
