@@ -1,6 +1,7 @@
 package archiveserver
 
 import (
+	"container/list"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -72,9 +73,12 @@ func (s *Server) serveDelta(w http.ResponseWriter, r *http.Request, name, file s
 			s.send(w, r, name, entry{f: f, typ: 0, size: rec.Size, mtime: re.mtime})
 			return true
 		}
-		if errors.Is(err, errNoCache) {
+		switch {
+		case errors.Is(err, errCacheFull):
+			// Served like an uncached part; the cache keeps what it has.
+		case errors.Is(err, errNoCache):
 			s.parts.warnOnce.Do(func() { s.logError("delta part cache: %v; rebuilding parts on every request", err) })
-		} else {
+		default:
 			s.logError("delta part %s: %v", name, err)
 			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
 				s.fail(w, err)
@@ -105,18 +109,37 @@ func (s *Server) serveDelta(w http.ResponseWriter, r *http.Request, name, file s
 // objects, 34 bytes or so each.
 const maxRecipe = 16 << 20
 
-var errNoCache = errors.New("no part cache")
+// DefaultPartCache is how many bytes of rebuilt delta parts a Server keeps
+// on disk: more than a real OCK tree's parts (about 1.5 GB), so a fleet
+// costs one rebuild per part, and a bound on what the server writes.
+const DefaultPartCache = 2 << 30
 
-// partCache holds rebuilt parts as files named by their checksum, and
-// rebuilds each part once however many clients ask for it at once.
+var (
+	errNoCache   = errors.New("no part cache")
+	errCacheFull = errors.New("part cache full")
+)
+
+// partCache holds rebuilt parts as files named by their checksum, at most
+// max bytes of them, least recently used out first. It rebuilds each part
+// once however many clients ask for it at once. A part that does not fit
+// is not cached: its requests rebuild it into the response.
 type partCache struct {
-	dir string // "" until first used
+	base string // where dir is made
+	max  int64
 
 	mu       sync.Mutex
-	base     string // where dir is made
+	dir      string // "" until first used
 	err      error  // making dir failed: no cache
+	used     int64  // bytes of cached parts and of rebuilds under way
+	lru      list.List
+	cached   map[string]*list.Element // of *cachedPart, by key
 	inflight map[string]*rebuild
 	warnOnce sync.Once // that there is no cache
+}
+
+type cachedPart struct {
+	key  string
+	size int64
 }
 
 type rebuild struct {
@@ -124,11 +147,13 @@ type rebuild struct {
 	err  error
 }
 
-func newPartCache(base string) *partCache {
-	return &partCache{base: base, inflight: map[string]*rebuild{}}
+func newPartCache(base string, max int64) *partCache {
+	return &partCache{base: base, max: max, cached: map[string]*list.Element{}, inflight: map[string]*rebuild{}}
 }
 
 // get returns the part file of rec, open, rebuilding it first if needed.
+// Errors wrapping errNoCache or errCacheFull mean the part is not cached
+// and the caller rebuilds it itself.
 func (c *partCache) get(rec *deltapart.Recipe, open deltapart.Opener) (*os.File, error) {
 	key := hex.EncodeToString(rec.Checksum[:])
 	c.mu.Lock()
@@ -140,12 +165,20 @@ func (c *partCache) get(rec *deltapart.Recipe, open deltapart.Opener) (*os.File,
 		return nil, fmt.Errorf("%w: %w", errNoCache, c.err)
 	}
 	p := filepath.Join(c.dir, key)
-	if f, err := os.Open(p); err == nil {
-		c.mu.Unlock()
-		return f, nil
+	if e, ok := c.cached[key]; ok {
+		if f, err := os.Open(p); err == nil {
+			c.lru.MoveToFront(e)
+			c.mu.Unlock()
+			return f, nil
+		}
+		c.drop(e) // removed behind our back (a /tmp cleaner): rebuild it
 	}
 	b, busy := c.inflight[key]
 	if !busy {
+		if !c.reserve(rec.Size) {
+			c.mu.Unlock()
+			return nil, fmt.Errorf("%w: %d of %d bytes in use, part of %d", errCacheFull, c.used, c.max, rec.Size)
+		}
 		b = &rebuild{done: make(chan struct{})}
 		c.inflight[key] = b
 	}
@@ -156,13 +189,48 @@ func (c *partCache) get(rec *deltapart.Recipe, open deltapart.Opener) (*os.File,
 		b.err = c.rebuild(p, rec, open)
 		c.mu.Lock()
 		delete(c.inflight, key)
+		if b.err == nil {
+			c.cached[key] = c.lru.PushFront(&cachedPart{key, rec.Size})
+		} else {
+			c.used -= rec.Size
+		}
 		c.mu.Unlock()
 		close(b.done)
 	}
 	if b.err != nil {
 		return nil, b.err
 	}
-	return os.Open(p)
+	f, err := os.Open(p)
+	if err != nil { // dropped already, by a busier cache than it holds
+		return nil, fmt.Errorf("%w: %w", errCacheFull, err)
+	}
+	return f, nil
+}
+
+// reserve makes room for size bytes, dropping the least recently used
+// parts, and counts them as used. Clients that have a dropped part open
+// read on from the unlinked file. Called with c.mu held.
+func (c *partCache) reserve(size int64) bool {
+	if size > c.max {
+		return false
+	}
+	for c.used+size > c.max {
+		e := c.lru.Back()
+		if e == nil { // the rest is rebuilds under way
+			return false
+		}
+		c.drop(e)
+	}
+	c.used += size
+	return true
+}
+
+// drop removes a cached part. Called with c.mu held.
+func (c *partCache) drop(e *list.Element) {
+	part := c.lru.Remove(e).(*cachedPart)
+	delete(c.cached, part.key)
+	os.Remove(filepath.Join(c.dir, part.key))
+	c.used -= part.size
 }
 
 // rebuild writes the part to a temp file and renames it into place once
@@ -172,9 +240,9 @@ func (c *partCache) rebuild(p string, rec *deltapart.Recipe, open deltapart.Open
 	if err != nil {
 		return fmt.Errorf("%w: %w", errNoCache, err)
 	}
-	err = deltapart.Assemble(f, rec, open)
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	err = deltapart.Assemble(cacheWriter{f}, rec, open)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("%w: %w", errCacheFull, cerr)
 	}
 	if err == nil {
 		err = os.Rename(f.Name(), p)
@@ -183,6 +251,18 @@ func (c *partCache) rebuild(p string, rec *deltapart.Recipe, open deltapart.Open
 		os.Remove(f.Name())
 	}
 	return err
+}
+
+// cacheWriter marks write errors (a full disk) as errCacheFull, so the
+// request is served without the cache instead of failing.
+type cacheWriter struct{ f *os.File }
+
+func (w cacheWriter) Write(b []byte) (int, error) {
+	n, err := w.f.Write(b)
+	if err != nil {
+		err = fmt.Errorf("%w: %w", errCacheFull, err)
+	}
+	return n, err
 }
 
 // remove deletes the cache.

@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -140,6 +142,74 @@ func TestDeltaParts(t *testing.T) {
 	}
 }
 
+// TestDeltaPartCacheCap: the cache never holds more than its cap, drops
+// the least recently used part first, and a part bigger than the whole
+// cap is still served, rebuilt for each request.
+func TestDeltaPartCacheCap(t *testing.T) {
+	root := t.TempDir()
+	d := deltaRepo(t, root)
+	var largest uint64
+	for _, p := range d.Parts {
+		largest = max(largest, p.Size)
+	}
+	for _, tc := range []struct {
+		name     string
+		cap      int64
+		maxFiles int // at any time
+	}{
+		{"room for two of the largest", int64(2 * largest), len(d.Parts)},
+		{"smaller than the largest part", int64(largest - 1), len(d.Parts) - 1},
+		{"one byte: no part fits", 1, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cache := t.TempDir()
+			s := newTestServer(t, Options{Root: root, PartCacheDir: cache, PartCache: tc.cap})
+			base := serveTCP(t, s)
+			for range 2 {
+				for i, p := range d.Parts {
+					b := get(t, base+"/ostree/"+ostree.ScratchDeltaPartPath(d.To, i))
+					if got := ostree.Checksum(sha256.Sum256(b)); got != p.Checksum || uint64(len(b)) != p.Size {
+						t.Errorf("part %d: %d bytes hashing to %s, want %d bytes %s", i, len(b), got, p.Size, p.Checksum)
+					}
+					files, _ := filepath.Glob(filepath.Join(cache, "*", "*"))
+					var used int64
+					for _, f := range files {
+						if fi, err := os.Stat(f); err == nil {
+							used += fi.Size()
+						}
+					}
+					if used > tc.cap || len(files) > tc.maxFiles {
+						t.Fatalf("after part %d the cache holds %d files, %d bytes; cap %d bytes, %d files", i, len(files), used, tc.cap, tc.maxFiles)
+					}
+				}
+			}
+		})
+	}
+	// The most recently used part stays; the oldest goes first.
+	cache := t.TempDir()
+	s := newTestServer(t, Options{Root: root, PartCacheDir: cache, PartCache: int64(2 * largest)})
+	h := s.Handler()
+	part := func(i int) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/ostree/"+ostree.ScratchDeltaPartPath(d.To, i), nil))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("part %d: status %d", i, rec.Code)
+		}
+	}
+	cached := func(i int) bool {
+		files, _ := filepath.Glob(filepath.Join(cache, "*", d.Parts[i].Checksum.String()))
+		return len(files) == 1
+	}
+	part(0)
+	for i := 1; i < len(d.Parts); i++ {
+		part(0) // kept in use
+		part(i)
+		if !cached(0) {
+			t.Fatalf("part 0, used before each other part, was dropped after part %d", i)
+		}
+	}
+}
+
 // TestDeltaPartBroken: a part whose object is gone or changed is an HTTP
 // error, and the server says which object.
 func TestDeltaPartBroken(t *testing.T) {
@@ -190,4 +260,37 @@ func get(t *testing.T, url string) []byte {
 		t.Errorf("GET %s: %d, %v", url, resp.StatusCode, err)
 	}
 	return b
+}
+
+// TestDeltaPartCacheDiskFull: a cache whose disk is full serves every
+// part all the same, rebuilt into the response.
+func TestDeltaPartCacheDiskFull(t *testing.T) {
+	root := t.TempDir()
+	d := deltaRepo(t, root)
+	cache := t.TempDir()
+	if err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", cache).Run(); err != nil {
+		t.Skipf("cannot mount a small tmpfs (needs root): %v", err)
+	}
+	t.Cleanup(func() { exec.Command("umount", cache).Run() })
+	// Fill it: the cache's directory and temp files can be made, no data written.
+	filler, err := os.Create(filepath.Join(cache, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(filler, bytes.NewReader(make([]byte, 1<<20))); err == nil {
+		t.Fatal("64k tmpfs took 1 MiB")
+	}
+	filler.Close()
+	var errLog bytes.Buffer
+	s := newTestServer(t, Options{Root: root, PartCacheDir: cache, ErrorLog: &errLog})
+	base := serveTCP(t, s)
+	for i, p := range d.Parts {
+		b := get(t, base+"/ostree/"+ostree.ScratchDeltaPartPath(d.To, i))
+		if got := ostree.Checksum(sha256.Sum256(b)); got != p.Checksum {
+			t.Errorf("part %d: %d bytes hashing to %s, want %s", i, len(b), got, p.Checksum)
+		}
+	}
+	if strings.Contains(errLog.String(), "delta part") {
+		t.Errorf("a full cache disk is logged as an error: %s", errLog.String())
+	}
 }

@@ -80,11 +80,14 @@ type Options struct {
 	ObjectCache int64
 
 	// PartCacheDir is where static delta parts rebuilt from their recipes
-	// are kept (in a directory made there, removed by Close), at most the
-	// size of the repository's content uncompressed; empty means
+	// are kept (in a directory made there, removed by Close); empty means
 	// os.TempDir(). If no directory can be made there, each request
 	// rebuilds its part.
 	PartCacheDir string
+	// PartCache is how many bytes of rebuilt parts are kept there, least
+	// recently used out first; a part that does not fit is rebuilt for
+	// each request. Zero selects DefaultPartCache; negative keeps none.
+	PartCache int64
 }
 
 // Server serves files below Options.Root over HTTP.
@@ -147,7 +150,12 @@ func New(opts Options) (*Server, error) {
 	if opts.PartCacheDir == "" {
 		opts.PartCacheDir = os.TempDir()
 	}
-	s.parts = newPartCache(opts.PartCacheDir)
+	switch {
+	case opts.PartCache == 0:
+		s.parts = newPartCache(opts.PartCacheDir, DefaultPartCache)
+	case opts.PartCache > 0:
+		s.parts = newPartCache(opts.PartCacheDir, opts.PartCache)
+	}
 	s.errLog = log.New(opts.ErrorLog, "archive-server: ", log.LstdFlags)
 	switch {
 	case opts.ObjectCache == 0:
@@ -176,7 +184,9 @@ func (s *Server) Close() error {
 	if s.log != nil {
 		s.log.flush()
 	}
-	s.parts.remove()
+	if s.parts != nil {
+		s.parts.remove()
+	}
 	if s.fast != nil {
 		s.fast.close()
 	}

@@ -383,7 +383,10 @@ func (s *server) applyDeployment(ctx context.Context, ks map[string][]byte) erro
 			corev1ac.Volume().WithName("ks").WithConfigMap(corev1ac.ConfigMapVolumeSource().WithName(s.opts.Name+"-ks")),
 			// Readable by the server's group only: the files hold join tokens.
 			corev1ac.Volume().WithName("ignition").WithSecret(corev1ac.SecretVolumeSource().WithSecretName(s.opts.Name+"-ignition").WithDefaultMode(0o440)),
-			corev1ac.Volume().WithName("tmp").WithEmptyDir(corev1ac.EmptyDirVolumeSource()))
+			// The server keeps at most DefaultPartCache of rebuilt parts
+			// there; the limit tells the kubelet, which evicts a pod beyond it.
+			corev1ac.Volume().WithName("tmp").WithEmptyDir(corev1ac.EmptyDirVolumeSource().
+				WithSizeLimit(*resource.NewQuantity(archiveserver.DefaultPartCache+256<<20, resource.BinarySI))))
 	dep := appsv1ac.Deployment(s.opts.Name, s.opts.Namespace).WithLabels(s.labels()).
 		WithSpec(appsv1ac.DeploymentSpec().WithReplicas(s.opts.Replicas).
 			WithSelector(metav1ac.LabelSelector().WithMatchLabels(s.selector())).

@@ -51,13 +51,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", archiveserver.DefaultListen, "TCP address to listen on")
 	drain := fs.Duration("drain-delay", 0, "on SIGTERM, keep serving this long (keep-alives off) before shutting down; for Kubernetes Services")
 	cacheMiB := fs.Int("object-cache-mib", archiveserver.DefaultObjectCache>>20, "MiB of small OSTree objects kept in memory once read; 0 turns the cache off")
+	partsMiB := fs.Int64("part-cache-mib", archiveserver.DefaultPartCache>>20, "MiB of static delta parts kept in the temp directory once rebuilt; 0 rebuilds each part for every request")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	// Parse errors become one line below; usage is printed only for -h.
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stdout)
-			fmt.Fprintln(stdout, "Usage: archive-server [--root DIR] [--listen ADDR] [--drain-delay D] [--object-cache-mib N] [--version]")
+			fmt.Fprintln(stdout, "Usage: archive-server [--root DIR] [--listen ADDR] [--drain-delay D] [--object-cache-mib N] [--part-cache-mib N] [--version]")
 			fs.PrintDefaults()
 			fmt.Fprintln(stdout, "\nGo code runs on one CPU; set GOMAXPROCS in the environment to use more.")
 			return 0
@@ -77,9 +78,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "archive-server: --object-cache-mib %d: must be 0 (off) or more\n", *cacheMiB)
 		return 2
 	}
-	objectCache := int64(*cacheMiB) << 20
+	if *partsMiB < 0 {
+		fmt.Fprintf(stderr, "archive-server: --part-cache-mib %d: must be 0 (off) or more\n", *partsMiB)
+		return 2
+	}
+	objectCache, partCache := int64(*cacheMiB)<<20, *partsMiB<<20
+	// Options: zero is the default, negative is off.
 	if objectCache == 0 {
-		objectCache = -1 // Options: negative is off
+		objectCache = -1
+	}
+	if partCache == 0 {
+		partCache = -1
 	}
 
 	srv, err := archiveserver.New(archiveserver.Options{
@@ -92,6 +101,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		AccessLogFlush: time.Second,
 		ErrorLog:       stderr,
 		ObjectCache:    objectCache,
+		PartCache:      partCache,
 	})
 	if err != nil {
 		if errors.Is(err, archiveserver.ErrNoRoot) {

@@ -15,15 +15,17 @@ func TestRun(t *testing.T) {
 		code        int
 		out, errOut string // substrings
 	}{
-		{"help", []string{"-h"}, 0, "--object-cache-mib N", ""},
+		{"help", []string{"-h"}, 0, "--part-cache-mib N", ""},
 		{"version", []string{"--version"}, 0, "archive-server ", ""},
 		{"unknown flag", []string{"--nope"}, 2, "", "archive-server: flag provided but not defined: -nope"},
 		{"argument", []string{"x"}, 2, "", `archive-server: unexpected argument "x"`},
 		{"negative cache", []string{"--object-cache-mib", "-1"}, 2, "", "--object-cache-mib -1: must be 0 (off) or more"},
+		{"negative part cache", []string{"--part-cache-mib", "-5"}, 2, "", "--part-cache-mib -5: must be 0 (off) or more"},
+		{"part cache not a number", []string{"--part-cache-mib", "lots"}, 2, "", `invalid value "lots" for flag -part-cache-mib`},
 		{"no root", []string{"--root", root + "/nope"}, 1, "", "no such directory; mount the archive at /usr/share/nginx/html or pass --root"},
 		{"bad listen address", []string{"--root", root, "--listen", "127.0.0.1:-1"}, 1, "", "archive-server: listen tcp"},
 		// A cancelled context: starts, then shuts down cleanly.
-		{"serves", []string{"--root", root, "--listen", "127.0.0.1:0", "--object-cache-mib", "0"}, 0, "", "archive-server: serving " + root},
+		{"serves", []string{"--root", root, "--listen", "127.0.0.1:0", "--object-cache-mib", "0", "--part-cache-mib", "0"}, 0, "", "archive-server: serving " + root},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
