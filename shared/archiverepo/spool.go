@@ -7,6 +7,9 @@ import (
 	"os"
 )
 
+// spoolKeep is the most memory an empty spool keeps for the next object.
+const spoolKeep = 256 << 10
+
 // spool holds one compressed object until the stream can take it: in
 // memory up to limit bytes, the rest in an unlinked temp file in dir.
 type spool struct {
@@ -52,9 +55,14 @@ func (s *spool) WriteTo(w io.Writer) (int64, error) {
 	return int64(n) + m, err
 }
 
-// reset empties the spool for the next object, keeping its memory.
+// reset empties the spool for the next object, keeping its memory unless
+// a large object grew it: those are rare, and a spool that kept limit
+// bytes for each would hold most of the heap between them.
 func (s *spool) reset() {
 	s.mem = s.mem[:0]
+	if cap(s.mem) > spoolKeep {
+		s.mem = nil
+	}
 	if s.f != nil {
 		s.f.Close()
 		s.f, s.fw, s.fsize = nil, nil, 0

@@ -45,7 +45,7 @@ type Importer struct {
 	pending map[ostree.Checksum]ostree.Checksum
 	commits []ostree.Checksum
 	objects int
-	bufPool sync.Pool
+	bufs    bufPools
 	layer   LayerStats // of the layer being read
 }
 
@@ -96,7 +96,7 @@ type job struct {
 	meta    []byte
 	header  *ostree.FileHeader
 	size    int64
-	buf     *[]byte   // buffered content, returned to bufPool
+	buf     *[]byte   // buffered content, returned to bufs
 	pipe    io.Reader // streamed content
 	name    string
 }
@@ -133,7 +133,7 @@ func (im *Importer) write(j job) error {
 		err = im.repo.WriteMetadata(j.metaTyp, j.sum, j.meta)
 	case j.buf != nil:
 		err = im.repo.WriteContent(j.sum, j.header, j.size, bytes.NewReader((*j.buf)[:j.size]))
-		im.bufPool.Put(j.buf)
+		im.bufs.put(j.buf)
 	default:
 		err = im.repo.WriteContent(j.sum, j.header, j.size, j.pipe)
 	}
@@ -327,13 +327,9 @@ func (im *Importer) dispatchContent(ctx context.Context, tr *tar.Reader, hdr *ta
 	}
 	j.size = hdr.Size
 	if hdr.Size <= bufferedFileSize {
-		bp, _ := im.bufPool.Get().(*[]byte)
-		if bp == nil {
-			b := make([]byte, bufferedFileSize)
-			bp = &b
-		}
+		bp := im.bufs.get(int(hdr.Size))
 		if _, err := io.ReadFull(tr, (*bp)[:hdr.Size]); err != nil {
-			im.bufPool.Put(bp)
+			im.bufs.put(bp)
 			return fmt.Errorf("%s: read: %w (truncated layer)", j.name, err)
 		}
 		j.buf = bp
@@ -350,6 +346,38 @@ func (im *Importer) dispatchContent(ctx context.Context, tr *tar.Reader, hdr *ta
 		return fmt.Errorf("%s: read: %w (truncated or corrupt layer)", j.name, err)
 	}
 	return nil
+}
+
+// bufPools recycles the buffers of buffered files by size class, so that
+// the few dozen in flight hold about what their files need: most files of
+// an OS tree are a few KiB, and a buffer of bufferedFileSize for each would
+// make them the largest part of the heap.
+type bufPools [3]sync.Pool // *[]byte of 16 KiB, 128 KiB and bufferedFileSize
+
+func bufClass(n int) (int, int) {
+	switch {
+	case n <= 16<<10:
+		return 0, 16 << 10
+	case n <= 128<<10:
+		return 1, 128 << 10
+	default:
+		return 2, bufferedFileSize
+	}
+}
+
+// get returns a buffer of at least n bytes, at most bufferedFileSize.
+func (p *bufPools) get(n int) *[]byte {
+	i, size := bufClass(n)
+	if b, ok := p[i].Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, size)
+	return &b
+}
+
+func (p *bufPools) put(b *[]byte) {
+	i, _ := bufClass(len(*b))
+	p[i].Put(b)
 }
 
 func send(ctx context.Context, jobs chan<- job, j job) error {

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
+	"time"
 
 	"github.com/ocne-image/ocne-image/shared/builder"
 	"github.com/ocne-image/ocne-image/shared/cli"
@@ -24,7 +27,7 @@ type profileFlags struct {
 
 func (p *profileFlags) register(fl *flag.FlagSet) {
 	fl.StringVar(&p.cpu, "cpuprofile", "", "write a CPU profile here")
-	fl.StringVar(&p.mem, "memprofile", "", "write a heap profile here at the end")
+	fl.StringVar(&p.mem, "memprofile", "", "write a heap profile here, taken when the live heap peaked")
 }
 
 // run runs f under the profiles asked for.
@@ -45,21 +48,51 @@ func (p *profileFlags) run(f func() error) (err error) {
 			}
 		}()
 	}
+	if p.mem == "" {
+		return f()
+	}
+	peak := watchHeap()
 	if err := f(); err != nil {
 		return err
 	}
-	if p.mem == "" {
-		return nil
-	}
-	mf, err := os.Create(p.mem)
-	if err != nil {
+	if err := os.WriteFile(p.mem, peak(), 0o644); err != nil {
 		return fmt.Errorf("heap profile: %w", err)
 	}
-	if err := pprof.WriteHeapProfile(mf); err != nil {
-		mf.Close()
-		return fmt.Errorf("heap profile: %w", err)
+	return nil
+}
+
+// watchHeap samples the live heap every 20 ms and keeps a heap profile of
+// the highest one: peak RSS is made at the peak, not at the end, where a
+// profile sees what is left. The returned func stops the sampling and
+// returns the profile.
+func watchHeap() func() []byte {
+	stop, done := make(chan struct{}), make(chan []byte)
+	go func() {
+		var best []byte
+		var max uint64
+		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(sample)
+			if live := sample[0].Value.Uint64(); live > max || best == nil {
+				var b bytes.Buffer
+				if pprof.WriteHeapProfile(&b) == nil {
+					max, best = live, b.Bytes()
+				}
+			}
+			select {
+			case <-stop:
+				done <- best
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() []byte {
+		close(stop)
+		return <-done
 	}
-	return mf.Close()
 }
 
 func convertCmd(args []string) error {
