@@ -37,9 +37,12 @@ type Importer struct {
 	repo    Store
 	workers int
 
-	// xattrs holds every distinct serialised xattrs set seen so far, by the
-	// sha256 of its bytes; ostree-ext writes each set once per image.
-	xattrs map[ostree.Checksum][]byte
+	// xattrs holds every distinct xattrs set seen so far, parsed, by the
+	// sha256 of its serialised bytes; ostree-ext writes each set once per
+	// image. The headers of the objects that link a set share its slice
+	// (an OS tree has a few hundred sets for tens of thousands of files),
+	// so nothing downstream may modify a header's Xattrs.
+	xattrs map[ostree.Checksum]ostree.Xattrs
 	// pending maps a content object to the xattrs its link entry named;
 	// links come right before their object, so this stays tiny.
 	pending map[ostree.Checksum]ostree.Checksum
@@ -76,7 +79,7 @@ func NewImporter(repo Store, opts ...ImporterOption) *Importer {
 	im := &Importer{
 		repo:    repo,
 		workers: runtime.GOMAXPROCS(0),
-		xattrs:  map[ostree.Checksum][]byte{},
+		xattrs:  map[ostree.Checksum]ostree.Xattrs{},
 		pending: map[ostree.Checksum]ostree.Checksum{},
 	}
 	for _, o := range opts {
@@ -209,10 +212,11 @@ func (im *Importer) handle(ctx context.Context, tr *tar.Reader, hdr *tar.Header,
 		if got := ostree.SumBytes(b); got != e.checksum {
 			return fmt.Errorf("xattrs object %s: %w (data hashes to %s): the image is corrupt", e.checksum, archiverepo.ErrChecksum, got)
 		}
-		if _, err := ostree.ParseXattrs(b); err != nil {
+		x, err := ostree.ParseXattrs(b)
+		if err != nil {
 			return fmt.Errorf("xattrs object %s: %w", e.checksum, err)
 		}
-		im.xattrs[e.checksum] = b
+		im.xattrs[e.checksum] = x
 		return nil
 	case kindXattrsLink, kindV0XattrLink:
 		return im.linkXattrs(tr, hdr, name, e)
@@ -263,11 +267,14 @@ func (im *Importer) linkXattrs(tr *tar.Reader, hdr *tar.Header, name string, e e
 		if err != nil {
 			return err
 		}
-		if _, err := ostree.ParseXattrs(b); err != nil {
+		x, err := ostree.ParseXattrs(b)
+		if err != nil {
 			return fmt.Errorf("xattrs link %q: %w", name, err)
 		}
 		sum := ostree.SumBytes(b)
-		im.xattrs[sum] = b
+		if _, ok := im.xattrs[sum]; !ok {
+			im.xattrs[sum] = x
+		}
 		im.pending[e.checksum] = sum
 	default:
 		return fmt.Errorf("xattrs link %q: unexpected tar entry type %q", name, hdr.Typeflag)
@@ -275,12 +282,12 @@ func (im *Importer) linkXattrs(tr *tar.Reader, hdr *tar.Header, name string, e e
 	return nil
 }
 
-func (im *Importer) xattrsFor(sum ostree.Checksum, hdr *tar.Header) (ostree.Xattrs, error) {
+func (im *Importer) xattrsFor(sum ostree.Checksum, hdr *tar.Header) ostree.Xattrs {
 	if xs, ok := im.pending[sum]; ok {
 		delete(im.pending, sum)
-		return ostree.ParseXattrs(im.xattrs[xs])
+		return im.xattrs[xs]
 	}
-	return PAXXattrs(hdr), nil
+	return PAXXattrs(hdr)
 }
 
 // PAXXattrs returns the xattrs a tar entry carries as PAX records.
@@ -310,11 +317,7 @@ func (im *Importer) dispatchContent(ctx context.Context, tr *tar.Reader, hdr *ta
 	default:
 		return fmt.Errorf("content object %s: unsupported tar entry type %q", sum, hdr.Typeflag)
 	}
-	x, err := im.xattrsFor(sum, hdr)
-	if err != nil {
-		return fmt.Errorf("content object %s: %w", sum, err)
-	}
-	h.Xattrs = x
+	h.Xattrs = im.xattrsFor(sum, hdr)
 	im.objects++
 	im.layer.Objects++
 	if im.repo.Has(sum, ostree.ObjFileZ) {
@@ -340,7 +343,7 @@ func (im *Importer) dispatchContent(ctx context.Context, tr *tar.Reader, hdr *ta
 	if err := send(ctx, jobs, j); err != nil {
 		return err
 	}
-	_, err = io.Copy(pw, tr)
+	_, err := io.Copy(pw, tr)
 	pw.CloseWithError(err)
 	if err != nil {
 		return fmt.Errorf("%s: read: %w (truncated or corrupt layer)", j.name, err)
