@@ -114,15 +114,17 @@ func TestFloor(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, workers := range []int{1, 2, 5} {
-		st, err := floor(context.Background(), img, workers)
-		if err != nil {
-			t.Fatalf("%d workers: %v", workers, err)
-		}
-		if got := [2]int64{st.files.Load(), st.content.Load()}; got != [2]int64{4, 1008} {
-			t.Errorf("%d workers: files, content = %v, want [4 1008]", workers, got)
-		}
-		if st.deflated.Load() == 0 {
-			t.Errorf("%d workers: nothing deflated", workers)
+		for _, create := range []bool{false, true} {
+			st, err := floor(context.Background(), img, workers, create)
+			if err != nil {
+				t.Fatalf("%d workers, create %v: %v", workers, create, err)
+			}
+			if got := [2]int64{st.files.Load(), st.content.Load()}; got != [2]int64{4, 1008} {
+				t.Errorf("%d workers, create %v: files, content = %v, want [4 1008]", workers, create, got)
+			}
+			if st.deflated.Load() == 0 {
+				t.Errorf("%d workers, create %v: nothing deflated", workers, create)
+			}
 		}
 	}
 
@@ -131,7 +133,7 @@ func TestFloor(t *testing.T) {
 	if err := os.Rename(other.Path, img.blobPath(img.manifest.Layers[1].Digest)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := floor(context.Background(), img, 2); err == nil || !strings.Contains(err.Error(), "blob digest") {
+	if _, err := floor(context.Background(), img, 2, false); err == nil || !strings.Contains(err.Error(), "blob digest") {
 		t.Errorf("floor of a replaced layer: got error %v, want a blob digest mismatch", err)
 	}
 }
