@@ -370,6 +370,7 @@ func (o *CreateOptions) runLocal(ctx context.Context) error {
 	}
 	fmt.Fprintf(logw, "Converting %s (%s)\n", o.source, o.Arch)
 	bar := cli.NewProgressBar(o.ErrOut, "pull+convert")
+	defer builder.LimitMemory()()
 	res, err := builder.Build(ctx, builder.Options{
 		Source: o.source, Arch: o.Arch, Version: o.Version, Ref: o.Ref, NoStaticDelta: !o.StaticDelta, Output: o.OutputFile,
 		Image: containerimage.Options{Arch: o.Arch, TLSVerify: o.TLSVerify, Proxy: o.proxy, AuthFile: o.AuthFile,

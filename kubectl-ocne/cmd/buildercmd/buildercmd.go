@@ -113,6 +113,7 @@ func (o *Options) Run(ctx context.Context) error {
 	go hs.Serve(ln)
 	defer hs.Close()
 
+	defer builder.LimitMemory()()
 	res, err := builder.Build(ctx, builder.Options{
 		Source: o.Source, Arch: o.Arch, Version: o.Version, Ref: o.Ref, NoStaticDelta: !o.StaticDelta,
 		Image: containerimage.Options{Arch: o.Arch, TLSVerify: o.TLSVerify, AuthFile: o.AuthFile,
